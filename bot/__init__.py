@@ -1,0 +1,1 @@
+"""postmortem-bot: runs the post-mortem of a security incident inside Slack."""

@@ -1,0 +1,33 @@
+"""The Bolt app factory."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+
+from bot.runtime import Runtime
+from handlers import register_all
+
+log = logging.getLogger(__name__)
+
+
+def create_app(runtime: Runtime) -> App:
+    """A Bolt app whose listeners ack first and run the slow part after (process_before_response=False)."""
+    signing_secret = runtime.settings.slack_signing_secret
+    app = App(
+        # Socket Mode needs no signing secret; Bolt skips verification for its requests.
+        signing_secret=signing_secret.get_secret_value() if signing_secret else "",
+        client=runtime.slack.web_client,
+        process_before_response=False,
+        # Retries are deduplicated by the services, so Bolt must not drop them for us.
+        ignoring_self_events_enabled=True,
+    )
+    register_all(app, runtime)
+
+    @app.error
+    def log_unhandled(error: Exception, body: dict[str, Any]) -> None:
+        log.error("unhandled error for a %s request", body.get("type") or body.get("command"), exc_info=error)
+
+    return app

@@ -1,0 +1,120 @@
+"""`postmortem-bot`: run (Socket Mode), serve (HTTP), db upgrade."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+
+from bot.settings import ConfigurationError, Settings, load_settings
+
+EXIT_CONFIGURATION = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="postmortem-bot",
+        description="Runs the post-mortem of a security incident inside Slack. "
+        "Configuration comes from the environment or a .env file (see README).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser(
+        "run",
+        help="Connect to Slack over Socket Mode (no public URL needed). Needs SLACK_BOT_TOKEN and SLACK_APP_TOKEN.",
+        description="Connect to Slack over Socket Mode. Brings the database schema up to date first.",
+    )
+    serve = commands.add_parser(
+        "serve",
+        help="Serve Slack's HTTP requests at POST /slack/events. Needs SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET.",
+        description="Serve slash commands, interactivity and events at POST /slack/events, and GET /healthz. "
+        "Brings the database schema up to date first.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default: 3000)")
+    db = commands.add_parser("db", help="Database maintenance.", description="Database maintenance.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    db_commands.add_parser(
+        "upgrade", help="Apply the schema migrations to DATABASE_URL.", description="Apply the schema migrations to DATABASE_URL."
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    required = {"run": ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"), "serve": ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")}
+    try:
+        settings = load_settings(require=required.get(args.command, ()))
+    except ConfigurationError as error:
+        for line in str(error).splitlines():
+            print(f"postmortem-bot: {line}", file=sys.stderr)
+        return EXIT_CONFIGURATION
+    _configure_logging(settings)
+    if args.command == "db":
+        return _upgrade(settings)
+    if args.command == "run":
+        return _run_socket_mode(settings)
+    return _serve(settings, host=args.host, port=args.port)
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # slack_sdk's DEBUG output includes request bodies; keep it quieter than ours.
+    logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logging.getLogger().level))
+
+
+def _upgrade(settings: Settings) -> int:
+    from models.db import make_engine, upgrade
+
+    upgrade(make_engine(settings.database_url))
+    print("postmortem-bot: database schema is up to date.")
+    return 0
+
+
+def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
+    from slack_bolt.error import BoltError
+
+    from bot.app import create_app
+    from bot.runtime import build_runtime
+    from models.db import upgrade
+
+    runtime = build_runtime(settings)
+    upgrade(runtime.engine)
+    try:
+        app = create_app(runtime)
+    except BoltError as error:
+        print(f"postmortem-bot: Slack refused the bot token or could not be reached ({error}).", file=sys.stderr)
+        return None, None
+    return runtime, app
+
+
+def _run_socket_mode(settings: Settings) -> int:
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    runtime, app = _prepare(settings)
+    if app is None:
+        return 1
+    assert settings.slack_app_token is not None
+    SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+    return 0
+
+
+def _serve(settings: Settings, *, host: str, port: int) -> int:
+    from bot.http import make_server
+
+    runtime, app = _prepare(settings)
+    if app is None:
+        return 1
+    server = make_server(app, runtime, host=host, port=port)
+    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    logging.getLogger(__name__).info("serving Slack requests on http://%s:%s/slack/events", host, server.effective_port)
+    try:
+        server.run()
+    except (KeyboardInterrupt, OSError):
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

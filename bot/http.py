@@ -1,0 +1,85 @@
+"""HTTP mode: a WSGI app served by waitress (a production server, unlike Bolt's dev HTTPServer).
+
+`POST /slack/events` takes slash commands, interactivity and events; `GET /healthz` answers 200
+once the database is reachable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from slack_bolt import App, BoltRequest
+from slack_bolt.context import BoltContext
+from slack_bolt.request.internals import build_context
+from waitress.server import create_server
+
+from models.db import is_reachable
+from bot.runtime import Runtime
+
+StartResponse = Callable[..., Any]
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def bolt_request(raw_body: str, headers: dict[str, str], query: str) -> BoltRequest:
+    """Build Bolt's request, mending how slack_bolt 1.30 parses form bodies.
+
+    Bolt's `parse_body` takes any form body containing the substring "payload" for an
+    interactivity payload, so `/postmortem start Malicious payload in invoice` parses to `{}`
+    and reaches no listener. A form body is an interactivity payload only if it has a `payload` field.
+    """
+    request = BoltRequest(body=raw_body, query=query, headers=headers)
+    is_json = raw_body.startswith("{") or request.content_type == "application/json"
+    if not is_json and "payload" in raw_body:
+        fields = dict(parse_qsl(raw_body, keep_blank_values=True))
+        if "payload" not in fields:
+            request.body = fields
+            request.context = build_context(BoltContext({}), fields)
+    return request
+
+
+def wsgi_app(app: App, runtime: Runtime) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:
+    def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
+        if method == "GET" and path == "/healthz":
+            healthy = is_reachable(runtime.engine)
+            return _reply(start_response, 200 if healthy else 503, {"ok": healthy})
+        if method == "POST" and path == "/slack/events":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            if length > MAX_BODY_BYTES:
+                return _reply(start_response, 413, {"ok": False, "error": "request too large"})
+            raw_body = environ["wsgi.input"].read(length).decode("utf-8")
+            response = app.dispatch(bolt_request(raw_body, _headers(environ), environ.get("QUERY_STRING", "")))
+            start_response(
+                f"{response.status} {_reason(response.status)}",
+                [(name, value) for name, values in response.headers.items() for value in values],
+            )
+            return [response.body.encode("utf-8")]
+        return _reply(start_response, 404, {"ok": False, "error": "not found"})
+
+    return application
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")}
+    if environ.get("CONTENT_TYPE"):
+        headers["content-type"] = environ["CONTENT_TYPE"]
+    return headers
+
+
+def _reason(status: int) -> str:
+    return {200: "OK", 401: "Unauthorized", 404: "Not Found", 413: "Payload Too Large", 503: "Service Unavailable"}.get(
+        status, "Status"
+    )
+
+
+def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
+    start_response(f"{status} {_reason(status)}", [("Content-Type", "application/json")])
+    return [json.dumps(body).encode()]
+
+
+def make_server(app: App, runtime: Runtime, *, host: str, port: int) -> Any:
+    """A waitress server; `.run()` serves, `.close()` stops, `.effective_port` is the bound port."""
+    return create_server(wsgi_app(app, runtime), host=host, port=port, threads=8, ident="postmortem-bot")

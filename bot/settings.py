@@ -1,0 +1,182 @@
+"""Configuration from the environment or a `.env` file.
+
+A missing or malformed setting is reported as one line naming the variable and the expected
+shape; secrets are never echoed back.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time, timedelta
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+# What each variable should look like, shown when it is missing or malformed.
+EXPECTED_SHAPE = {
+    "SLACK_BOT_TOKEN": "the bot token from your Slack app's OAuth page, starting with xoxb-",
+    "SLACK_APP_TOKEN": "an app-level token with the connections:write scope, starting with xapp-",
+    "SLACK_SIGNING_SECRET": "the signing secret from your Slack app's Basic Information page",
+    "SLACK_API_URL": "an http(s) URL ending with /, e.g. https://slack.com/api/",
+    "DATABASE_URL": "a SQLAlchemy URL, e.g. sqlite:///postmortem.db or postgresql+psycopg://user@host/db",
+    "WORKING_HOURS": "a range like 09:00-17:00",
+    "WORKING_DAYS": "a day range or list like mon-fri or sun-thu or mon,tue,wed",
+    "RECOVERY_GAP_HOURS": "a number of hours, e.g. 24",
+    "SCHEDULER_TICK_SECONDS": "a number of seconds, e.g. 30",
+    "MEETING_REMINDERS": "durations before the meeting like 24h,15m",
+    "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+}
+
+_DURATION = re.compile(r"^(\d+)([dhm])$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """`3d`, `24h`, `90m` -> timedelta."""
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like 3d, 24h or 90m")
+    amount, unit = int(match.group(1)), match.group(2)
+    return {"d": timedelta(days=amount), "h": timedelta(hours=amount), "m": timedelta(minutes=amount)}[unit]
+
+
+def _parse_working_days(text: str) -> tuple[int, ...]:
+    """`mon-fri` / `sun-thu` / `mon,wed,fri` -> ISO weekday indexes (mon=0)."""
+    text = text.strip().lower()
+    if "-" in text and "," not in text:
+        first, last = (part.strip() for part in text.split("-", 1))
+        if first not in WEEKDAYS or last not in WEEKDAYS:
+            raise ValueError(text)
+        start, end = WEEKDAYS.index(first), WEEKDAYS.index(last)
+        return tuple((start + offset) % 7 for offset in range((end - start) % 7 + 1))
+    days = [part.strip() for part in text.split(",")]
+    if not days or any(day not in WEEKDAYS for day in days):
+        raise ValueError(text)
+    return tuple(sorted({WEEKDAYS.index(day) for day in days}))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    slack_bot_token: SecretStr = Field(validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+    database_url: str = Field(default="sqlite:///postmortem.db", validation_alias="DATABASE_URL")
+    working_hours: str = Field(default="09:00-17:00", validation_alias="WORKING_HOURS")
+    working_days: str = Field(default="mon-fri", validation_alias="WORKING_DAYS")
+    recovery_gap_hours: float = Field(default=24, ge=0, validation_alias="RECOVERY_GAP_HOURS")
+    scheduler_tick_seconds: float = Field(default=30, gt=0, validation_alias="SCHEDULER_TICK_SECONDS")
+    meeting_reminders: str = Field(default="24h,15m", validation_alias="MEETING_REMINDERS")
+    log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("malformed")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("malformed")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_shape(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+(/\S*)?/$", value):
+            raise ValueError("malformed")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: str) -> str:
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("malformed")
+        return value
+
+    @field_validator("working_hours")
+    @classmethod
+    def _working_hours_shape(cls, value: str) -> str:
+        start, end = _parse_hours(value)
+        if start >= end:
+            raise ValueError("malformed")
+        return value
+
+    @field_validator("working_days")
+    @classmethod
+    def _working_days_shape(cls, value: str) -> str:
+        _parse_working_days(value)
+        return value
+
+    @field_validator("meeting_reminders")
+    @classmethod
+    def _reminders_shape(cls, value: str) -> str:
+        for part in value.split(","):
+            parse_duration(part)
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level_shape(cls, value: str) -> str:
+        if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("malformed")
+        return value.upper()
+
+    @property
+    def work_start(self) -> time:
+        return _parse_hours(self.working_hours)[0]
+
+    @property
+    def work_end(self) -> time:
+        return _parse_hours(self.working_hours)[1]
+
+    @property
+    def work_weekdays(self) -> tuple[int, ...]:
+        return _parse_working_days(self.working_days)
+
+    @property
+    def meeting_reminder_offsets(self) -> tuple[timedelta, ...]:
+        return tuple(sorted((parse_duration(part) for part in self.meeting_reminders.split(",")), reverse=True))
+
+
+def _parse_hours(text: str) -> tuple[time, time]:
+    match = re.match(r"^(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$", text.strip())
+    if not match:
+        raise ValueError("malformed")
+    h1, m1, h2, m2 = (int(group) for group in match.groups())
+    return time(h1, m1), time(h2, m2)
+
+
+class ConfigurationError(Exception):
+    """Raised with one human line per bad variable; never contains a secret value."""
+
+
+def load_settings(*, require: tuple[str, ...] = ()) -> Settings:
+    """Load settings; `require` names variables this command cannot do without."""
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise ConfigurationError("\n".join(_describe(error))) from None
+    missing = [name for name in require if _value_of(settings, name) is None]
+    if missing:
+        raise ConfigurationError("\n".join(f"{name} is not set: set it to {EXPECTED_SHAPE[name]}." for name in missing))
+    return settings
+
+
+def _value_of(settings: Settings, variable: str) -> object:
+    return getattr(settings, variable.lower())
+
+
+def _describe(error: ValidationError) -> list[str]:
+    lines = []
+    for problem in error.errors():
+        variable = str(problem["loc"][0]) if problem["loc"] else "configuration"
+        shape = EXPECTED_SHAPE.get(variable, "a valid value")
+        verb = "is not set" if problem["type"] == "missing" else "is malformed"
+        lines.append(f"{variable} {verb}: set it to {shape}.")
+    return lines

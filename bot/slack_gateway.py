@@ -1,0 +1,157 @@
+"""The one place the bot talks to Slack's Web API.
+
+Escaping of user text, unfurl flags, retries (429 with Retry-After, 5xx, connection errors) and
+the translation of Slack errors into `SlackCallFailed` all live here, so services and handlers
+never build a Web API call themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import (
+    ConnectionErrorRetryHandler,
+    HttpRequest,
+    HttpResponse,
+    RateLimitErrorRetryHandler,
+    RetryHandler,
+    RetryState,
+)
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.webhook import WebhookClient
+
+log = logging.getLogger(__name__)
+
+RETRIES_ON_RATE_LIMIT = 3
+RETRIES_ON_SERVER_ERROR = 2
+RETRIES_ON_CONNECTION_ERROR = 2
+TOPIC_MAX_CHARS = 250
+
+
+def escape_mrkdwn(text: str) -> str:
+    """Make user text inert in mrkdwn: `<!channel>` and `<@U1>` no longer ping, `&` stays `&`."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class SlackCallFailed(Exception):
+    """A Web API call failed for good (after retries); `error` is Slack's error code."""
+
+    def __init__(self, method: str, error: str) -> None:
+        super().__init__(f"{method} failed: {error}")
+        self.method = method
+        self.error = error
+
+
+class AnyServerErrorRetryHandler(RetryHandler):
+    """slack_sdk's own handler retries only 500 and 503; a 502 or 504 from a proxy is as transient."""
+
+    def _can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code >= 500
+
+
+def retry_handlers() -> list[RetryHandler]:
+    backoff = BackoffRetryIntervalCalculator(backoff_factor=0.5)
+    return [
+        RateLimitErrorRetryHandler(max_retry_count=RETRIES_ON_RATE_LIMIT),
+        AnyServerErrorRetryHandler(max_retry_count=RETRIES_ON_SERVER_ERROR, interval_calculator=backoff),
+        ConnectionErrorRetryHandler(max_retry_count=RETRIES_ON_CONNECTION_ERROR, interval_calculator=backoff),
+    ]
+
+
+@dataclass(frozen=True)
+class SlackUser:
+    id: str
+    tz: str
+    is_bot: bool
+    deleted: bool
+    email: str | None
+
+
+class SlackGateway:
+    def __init__(self, *, token: str, base_url: str, timeout: int = 10) -> None:
+        self.web_client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=retry_handlers())
+
+    def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
+        python_name = method.replace(".", "_")
+        try:
+            response = getattr(self.web_client, python_name)(**arguments)
+        except SlackApiError as error:
+            code = error.response.get("error", "unknown_error") if error.response is not None else "unknown_error"
+            raise SlackCallFailed(method, code) from None
+        except OSError as error:  # connection refused or reset after the retries
+            raise SlackCallFailed(method, "connection_error") from error
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    # -- views ---------------------------------------------------------------------------------
+    def open_view(self, *, trigger_id: str, view: dict[str, Any]) -> str:
+        return str(self._call("views.open", trigger_id=trigger_id, view=view)["view"]["id"])
+
+    # -- messages ------------------------------------------------------------------------------
+    def post_message(self, *, channel: str, text: str, blocks: list[dict[str, Any]] | None = None) -> str:
+        """Post as the bot; `channel` may be a user ID (a DM). Returns the message ts."""
+        response = self._call(
+            "chat.postMessage", channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+        )
+        return str(response["ts"])
+
+    def respond(self, *, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        """Ephemeral answer to the user who ran a slash command or pressed a button."""
+        webhook = WebhookClient(response_url, timeout=10, retry_handlers=retry_handlers())
+        try:
+            response = webhook.send(
+                text=text, blocks=blocks, response_type="ephemeral", unfurl_links=False, unfurl_media=False
+            )
+        except OSError as error:
+            raise SlackCallFailed("response_url", "connection_error") from error
+        if response.status_code != 200:
+            raise SlackCallFailed("response_url", f"http_{response.status_code}")
+
+    def pin(self, *, channel: str, ts: str) -> None:
+        try:
+            self._call("pins.add", channel=channel, timestamp=ts)
+        except SlackCallFailed as failure:
+            if failure.error != "already_pinned":
+                raise
+
+    # -- users ---------------------------------------------------------------------------------
+    def user(self, user_id: str) -> SlackUser:
+        data = self._call("users.info", user=user_id)["user"]
+        return SlackUser(
+            id=data["id"],
+            tz=data.get("tz") or "UTC",
+            is_bot=bool(data.get("is_bot")) or data["id"] == "USLACKBOT",
+            deleted=bool(data.get("deleted")),
+            email=(data.get("profile") or {}).get("email"),
+        )
+
+    # -- channels ------------------------------------------------------------------------------
+    def create_private_channel(self, *, name: str) -> str:
+        return str(self._call("conversations.create", name=name, is_private=True)["channel"]["id"])
+
+    def invite(self, *, channel: str, user_id: str) -> None:
+        """Invite one user; someone already there is not an error."""
+        try:
+            self._call("conversations.invite", channel=channel, users=user_id)
+        except SlackCallFailed as failure:
+            if failure.error != "already_in_channel":
+                raise
+
+    def describe_channel(self, *, channel: str, topic: str, purpose: str) -> None:
+        self._call("conversations.setTopic", channel=channel, topic=_clip(topic, TOPIC_MAX_CHARS))
+        self._call("conversations.setPurpose", channel=channel, purpose=_clip(purpose, TOPIC_MAX_CHARS))
+
+
+def _clip(text: str, limit: int) -> str:
+    # Topic and purpose are one-line headers, not content: shortening them loses nothing stored.
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,16 @@
+"""Thin Bolt listeners: parse the payload, call one service function, answer Slack."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.runtime import Runtime
+from handlers import kickoff, start
+from handlers.router import SubcommandRouter
+
+
+def register_all(app: App, runtime: Runtime) -> None:
+    router = SubcommandRouter(runtime)
+    start.register(app, runtime, router)
+    kickoff.register(app, runtime)
+    router.register(app)

@@ -1,0 +1,30 @@
+"""Buttons on the pinned kickoff message whose features have not landed yet answer kindly, never with an error."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.blocks.kickoff import NEXT_STEPS
+from bot.runtime import Runtime
+from handlers.guard import telling_user_of_failures
+
+COMING_SOON = "“{label}” is coming soon. For now, keep your notes in this channel; nothing will be lost."
+
+
+def register(app: App, runtime: Runtime) -> None:
+    labels = dict(NEXT_STEPS)
+
+    @app.action(re.compile("^kickoff_"))
+    def next_step_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        response_url = body.get("response_url")
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
+            text = COMING_SOON.format(label=labels.get(action["action_id"], "This"))
+            if response_url:
+                runtime.slack.respond(response_url=response_url, text=text)
+            else:
+                runtime.slack.post_message(channel=user_id, text=text)

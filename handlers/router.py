@@ -1,0 +1,61 @@
+"""`/postmortem <subcommand> [text]`: one slash command, routed by its first word."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.blocks import notices
+from bot.runtime import Runtime
+from handlers.guard import telling_user_of_failures
+
+COMMAND = "/postmortem"
+
+
+@dataclass(frozen=True)
+class SlashCommand:
+    user_id: str
+    team_id: str
+    channel_id: str
+    trigger_id: str
+    response_url: str
+    text: str  # what follows the subcommand
+
+
+Subcommand = Callable[[Ack, SlashCommand], None]
+
+
+class SubcommandRouter:
+    def __init__(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+        self._routes: dict[str, tuple[str, Subcommand]] = {}
+
+    def add(self, name: str, summary: str, handler: Subcommand) -> None:
+        self._routes[name] = (summary, handler)
+
+    def summaries(self) -> list[tuple[str, str]]:
+        return [(name, summary) for name, (summary, _) in self._routes.items()] + [("help", "Show this list.")]
+
+    def register(self, app: App) -> None:
+        @app.command(COMMAND)
+        def postmortem_command(ack: Ack, command: dict[str, Any]) -> None:
+            name, _, rest = (command.get("text") or "").strip().partition(" ")
+            route = self._routes.get(name.lower())
+            if route is None:
+                text = notices.help_text(self.summaries()) if name.lower() in {"", "help"} else \
+                    notices.unknown_subcommand(name, self.summaries())
+                ack(text=text)
+                return
+            parsed = SlashCommand(
+                user_id=command["user_id"],
+                team_id=command.get("team_id", ""),
+                channel_id=command.get("channel_id", ""),
+                trigger_id=command.get("trigger_id", ""),
+                response_url=command.get("response_url", ""),
+                text=rest.strip(),
+            )
+            with telling_user_of_failures(self._runtime, ack=ack, user_id=parsed.user_id, response_url=parsed.response_url):
+                route[1](ack, parsed)

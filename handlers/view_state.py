@@ -1,0 +1,33 @@
+"""Reading a view's `state.values` (keyed by block_id, then action_id) into plain Python values."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+
+class ViewValues:
+    """Values of a submitted view whose inputs use the same id for block and action."""
+
+    def __init__(self, view: dict[str, Any]) -> None:
+        self._values: dict[str, dict[str, Any]] = view.get("state", {}).get("values", {})
+
+    def _element(self, name: str) -> dict[str, Any]:
+        return self._values.get(name, {}).get(name, {})
+
+    def text(self, name: str) -> str:
+        return self._element(name).get("value") or ""
+
+    def option(self, name: str) -> str | None:
+        selected = self._element(name).get("selected_option")
+        return selected["value"] if selected else None
+
+    def user(self, name: str) -> str | None:
+        return self._element(name).get("selected_user")
+
+    def users(self, name: str) -> list[str]:
+        return list(self._element(name).get("selected_users") or [])
+
+    def moment(self, name: str) -> datetime | None:
+        epoch = self._element(name).get("selected_date_time")
+        return datetime.fromtimestamp(int(epoch), tz=timezone.utc) if epoch is not None else None

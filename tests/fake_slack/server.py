@@ -1,0 +1,529 @@
+"""A stateful fake of Slack's Web API on 127.0.0.1:<random port>.
+
+It holds users (with `tz`), channels, members, messages, pins, views and files, answers with
+Slack's real error codes, and checks each call against Slack's own contract in
+`../shared/slack-specs`: unknown methods and missing required arguments are refused, and every
+`blocks` or `view` is validated against the Block Kit JSON Schema (plus the 50-blocks-per-message
+and 24-character modal title limits). Failures and 429s can be injected per method.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlparse
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SPECS_DIR = Path(os.environ.get("SLACK_SPECS_DIR", REPO_ROOT.parent / "shared" / "slack-specs"))
+BOT_TOKEN = "xoxb-fake-bot-token"
+BOT_USER_ID = "UBOT000001"
+TEAM_ID = "T0000FAKE"
+TRIGGER_LIFETIME_SECONDS = 3.0
+MESSAGE_BLOCK_LIMIT = 50
+MODAL_TITLE_LIMIT = 24
+
+
+def specs_available() -> bool:
+    return (SPECS_DIR / "methods").is_dir() and (SPECS_DIR / "block-kit.schema.json").is_file()
+
+
+class SlackError(Exception):
+    def __init__(self, error: str, **extra: Any) -> None:
+        super().__init__(error)
+        self.error = error
+        self.extra = extra
+
+
+@dataclass
+class Call:
+    method: str
+    args: dict[str, Any]
+
+
+@dataclass
+class Injected:
+    """A canned failure for the next call(s) of one method."""
+
+    error: str | None = None
+    status: int = 200
+    retry_after: int | None = None
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    is_private: bool
+    creator: str
+    members: set[str] = field(default_factory=set)
+    topic: str = ""
+    purpose: str = ""
+    is_archived: bool = False
+    is_im: bool = False
+
+
+class _Contract:
+    """Slack's method specs and Block Kit schema, loaded once per process."""
+
+    _instance: _Contract | None = None
+
+    def __init__(self) -> None:
+        self.methods: dict[str, dict[str, Any]] = {}
+        self.block_validator: Any = None
+        if not specs_available():
+            warnings.warn(
+                f"Slack specs not found at {SPECS_DIR}: the fake Slack skips method-argument and Block Kit schema checks.",
+                stacklevel=2,
+            )
+            return
+        for path in (SPECS_DIR / "methods").glob("*.json"):
+            self.methods[path.stem] = json.loads(path.read_text())
+        from jsonschema import Draft202012Validator
+
+        schema = json.loads((SPECS_DIR / "block-kit.schema.json").read_text())
+        self.block_validator = Draft202012Validator(schema)
+
+    @classmethod
+    def load(cls) -> _Contract:
+        if cls._instance is None:
+            cls._instance = _Contract()
+        return cls._instance
+
+    def required_args(self, method: str) -> list[str]:
+        spec = self.methods.get(method)
+        if spec is None:
+            return []
+        return [name for name in spec["args"].get("required", []) if name != "token"]
+
+    def block_errors(self, blocks: list[Any]) -> list[str]:
+        if self.block_validator is None:
+            return []
+        return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in self.block_validator.iter_errors(blocks)]
+
+
+class FakeSlack:
+    def __init__(self) -> None:
+        self.contract = _Contract.load()
+        self.lock = threading.RLock()
+        self.calls: list[Call] = []
+        self.responses: list[dict[str, Any]] = []  # posts to response_url
+        self.users: dict[str, dict[str, Any]] = {}
+        self.channels: dict[str, Channel] = {}
+        self.messages: dict[str, list[dict[str, Any]]] = {}
+        self.pins: dict[str, list[str]] = {}
+        self.views: dict[str, dict[str, Any]] = {}
+        self.home_views: dict[str, dict[str, Any]] = {}
+        self.files: dict[str, dict[str, Any]] = {}
+        self.triggers: dict[str, float] = {}
+        self.used_triggers: set[str] = set()
+        self.injected: dict[str, list[Injected]] = {}
+        self._ids = itertools.count(1)
+        self._ts = itertools.count(1)
+        self.add_user(BOT_USER_ID, name="postmortem-bot", is_bot=True)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/"
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "api/"
+
+    def start(self) -> FakeSlack:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # -- arranging state from tests ---------------------------------------------------------------
+    def add_user(
+        self, user_id: str, *, name: str | None = None, tz: str = "UTC", is_bot: bool = False,
+        deleted: bool = False, email: str | None = None,
+    ) -> None:
+        with self.lock:
+            self.users[user_id] = {
+                "id": user_id,
+                "team_id": TEAM_ID,
+                "name": name or user_id.lower(),
+                "real_name": name or user_id,
+                "tz": tz,
+                "is_bot": is_bot,
+                "deleted": deleted,
+                "profile": {"email": email} if email else {},
+            }
+
+    def add_channel(self, name: str, *, members: list[str] = (), is_private: bool = False) -> str:  # type: ignore[assignment]
+        with self.lock:
+            channel = Channel(id=f"C{next(self._ids):08d}", name=name, is_private=is_private, creator=BOT_USER_ID)
+            channel.members.update(members)
+            self.channels[channel.id] = channel
+            self.messages[channel.id] = []
+            return channel.id
+
+    def issue_trigger(self) -> str:
+        """A fresh trigger_id, as Slack puts in a slash command or interaction payload."""
+        with self.lock:
+            trigger_id = f"{next(self._ids)}.{int(time.time())}.fake"
+            self.triggers[trigger_id] = time.monotonic()
+            return trigger_id
+
+    def expire_trigger(self, trigger_id: str) -> None:
+        with self.lock:
+            self.triggers[trigger_id] = time.monotonic() - TRIGGER_LIFETIME_SECONDS - 1
+
+    def response_url(self) -> str:
+        return f"{self.url}response/{next(self._ids)}"
+
+    def inject(self, method: str, *, error: str | None = None, times: int = 1, status: int = 200,
+               retry_after: int | None = None) -> None:
+        """Make the next `times` calls of `method` fail with `error`, or with HTTP `status` (429, 5xx)."""
+        with self.lock:
+            self.injected.setdefault(method, []).extend(
+                Injected(error=error, status=status, retry_after=retry_after) for _ in range(times)
+            )
+
+    # -- reading state from tests -----------------------------------------------------------------
+    def calls_to(self, method: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [call.args for call in self.calls if call.method == method]
+
+    def channel_named(self, name: str) -> Channel:
+        with self.lock:
+            return next(c for c in self.channels.values() if c.name == name)
+
+    def dm_messages(self, user_id: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.messages.get(self._dm_channel_id(user_id), []))
+
+    def latest_view(self) -> dict[str, Any]:
+        with self.lock:
+            return list(self.views.values())[-1]
+
+    # -- the HTTP side ----------------------------------------------------------------------------
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                path = urlparse(self.path).path
+                if path.startswith("/api/"):
+                    status, headers, body = fake._api(path[len("/api/"):], self.headers, raw)
+                elif path.startswith("/response/"):
+                    status, headers, body = fake._response_url(path, raw)
+                elif path.startswith("/upload/"):
+                    status, headers, body = fake._upload(path, raw)
+                else:
+                    status, headers, body = 404, {}, b"not found"
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+    def _response_url(self, path: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        with self.lock:
+            message = json.loads(raw or b"{}")
+            message["response_url"] = self.url + path.lstrip("/")
+            self.responses.append(message)
+        return 200, {"Content-Type": "text/plain"}, b"ok"
+
+    def _upload(self, path: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        file_id = path.rsplit("/", 1)[-1]
+        with self.lock:
+            if file_id not in self.files:
+                return 404, {}, b"unknown upload"
+            self.files[file_id]["content"] = raw
+        return 200, {"Content-Type": "text/plain"}, b"OK - " + str(len(raw)).encode()
+
+    def _api(self, method: str, headers: Any, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+        args = self._parse_args(headers, raw)
+        json_headers = {"Content-Type": "application/json; charset=utf-8"}
+        with self.lock:
+            self.calls.append(Call(method, args))
+            injected = self.injected.get(method)
+            if injected:
+                failure = injected.pop(0)
+                if failure.status == 429:
+                    return 429, {**json_headers, "Retry-After": str(failure.retry_after or 1)}, \
+                        json.dumps({"ok": False, "error": "ratelimited"}).encode()
+                if failure.status != 200:
+                    return failure.status, {"Content-Type": "text/plain"}, b"upstream error"
+                return 200, json_headers, json.dumps({"ok": False, "error": failure.error}).encode()
+            try:
+                result = self._dispatch(method, args)
+            except SlackError as error:
+                result = {"ok": False, "error": error.error, **error.extra}
+            return 200, json_headers, json.dumps(result).encode()
+
+    @staticmethod
+    def _parse_args(headers: Any, raw: bytes) -> dict[str, Any]:
+        args: dict[str, Any]
+        if (headers.get("Content-Type") or "").startswith("application/json"):
+            args = json.loads(raw or b"{}")
+        else:
+            args = dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+        authorization = headers.get("Authorization") or ""
+        if authorization.startswith("Bearer "):
+            args.setdefault("token", authorization[len("Bearer "):])
+        return args
+
+    def _dispatch(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        if self.contract.methods and method not in self.contract.methods:
+            raise SlackError("unknown_method")
+        handler: Callable[[dict[str, Any]], dict[str, Any]] | None = getattr(
+            self, "_m_" + method.replace(".", "_"), None
+        )
+        if handler is None:
+            if self.contract.methods:
+                # A real method the fake does not model yet: fail loudly rather than pretend.
+                raise SlackError("fake_slack_method_not_implemented")
+            raise SlackError("unknown_method")
+        token = args.get("token")
+        if not token:
+            raise SlackError("not_authed")
+        if token != BOT_TOKEN:
+            raise SlackError("invalid_auth")
+        missing = [name for name in self.contract.required_args(method) if args.get(name) in (None, "")]
+        if missing:
+            raise SlackError("invalid_arguments", response_metadata={"messages": [f"missing required field: {m}" for m in missing]})
+        return {"ok": True, **handler(args)}
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _new_ts(self) -> str:
+        return f"{int(time.time())}.{next(self._ts):06d}"
+
+    def _user(self, user_id: str) -> dict[str, Any]:
+        user = self.users.get(user_id)
+        if user is None:
+            raise SlackError("user_not_found")
+        return user
+
+    def _dm_channel_id(self, user_id: str) -> str:
+        return "D" + user_id[1:]
+
+    def _channel(self, channel_id: str, *, for_writing: bool = False) -> Channel:
+        if channel_id.startswith("U") or channel_id.startswith("W"):
+            self._user(channel_id)
+            channel_id = self._dm_channel_id(channel_id)
+        if channel_id.startswith("D") and channel_id not in self.channels:
+            user_id = "U" + channel_id[1:]
+            self._user(user_id)
+            self.channels[channel_id] = Channel(channel_id, "", True, BOT_USER_ID, {BOT_USER_ID, user_id}, is_im=True)
+            self.messages[channel_id] = []
+        channel = self.channels.get(channel_id)
+        if channel is None or (channel.is_private and BOT_USER_ID not in channel.members):
+            raise SlackError("channel_not_found")
+        if for_writing and channel.is_archived:
+            raise SlackError("is_archived")
+        return channel
+
+    @staticmethod
+    def _json_arg(value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    def _check_message_blocks(self, args: dict[str, Any]) -> list[dict[str, Any]] | None:
+        blocks = self._json_arg(args.get("blocks"))
+        if blocks in (None, []):
+            if not args.get("text"):
+                raise SlackError("no_text")
+            return None
+        if not isinstance(blocks, list) or len(blocks) > MESSAGE_BLOCK_LIMIT:
+            raise SlackError("invalid_blocks", errors=[f"a message takes at most {MESSAGE_BLOCK_LIMIT} blocks"])
+        errors = self.contract.block_errors(blocks)
+        if errors:
+            raise SlackError("invalid_blocks", errors=errors)
+        return blocks
+
+    def _check_view(self, args: dict[str, Any]) -> dict[str, Any]:
+        view = self._json_arg(args.get("view"))
+        if not isinstance(view, dict) or view.get("type") not in {"modal", "home"}:
+            raise SlackError("invalid_arguments")
+        for key in ("title", "submit", "close"):
+            text = (view.get(key) or {}).get("text", "")
+            if len(text) > MODAL_TITLE_LIMIT:
+                raise SlackError("invalid_arguments", errors=[f"{key} must be at most {MODAL_TITLE_LIMIT} characters"])
+        errors = self.contract.block_errors(view.get("blocks") or [])
+        if errors:
+            raise SlackError("invalid_arguments", errors=errors)
+        return view
+
+    def _store_view(self, view: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
+        view_id = view_id or f"V{next(self._ids):08d}"
+        stored = {**view, "id": view_id, "team_id": TEAM_ID, "hash": f"{time.time()}.{view_id}",
+                  "state": {"values": {}}}
+        self.views[view_id] = stored
+        return stored
+
+    # -- methods --------------------------------------------------------------------------------------
+    def _m_auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"url": "https://fake.slack.com/", "team": "Fake", "team_id": TEAM_ID, "user": "postmortem-bot",
+                "user_id": BOT_USER_ID, "bot_id": "B0000FAKE"}
+
+    def _m_users_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"user": self._user(args["user"])}
+
+    def _m_views_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        trigger_id = args["trigger_id"]
+        issued = self.triggers.get(trigger_id)
+        if issued is None:
+            raise SlackError("invalid_trigger_id")
+        if trigger_id in self.used_triggers:
+            raise SlackError("exchanged_trigger_id")
+        if time.monotonic() - issued > TRIGGER_LIFETIME_SECONDS:
+            raise SlackError("expired_trigger_id")
+        view = self._check_view(args)
+        self.used_triggers.add(trigger_id)
+        return {"view": self._store_view(view)}
+
+    def _m_views_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        view_id = args.get("view_id")
+        if view_id not in self.views:
+            raise SlackError("not_found")
+        return {"view": self._store_view(self._check_view(args), view_id)}
+
+    def _m_views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._user(args["user_id"])
+        view = self._check_view(args)
+        self.home_views[args["user_id"]] = view
+        return {"view": {**view, "id": f"V{next(self._ids):08d}"}}
+
+    def _m_conversations_create(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = args["name"]
+        if len(name) > 80:
+            raise SlackError("invalid_name_maxlength")
+        if not name or any(ch not in "abcdefghijklmnopqrstuvwxyz0123456789-_" for ch in name):
+            raise SlackError("invalid_name_specials")
+        if any(channel.name == name for channel in self.channels.values()):
+            raise SlackError("name_taken")
+        is_private = str(args.get("is_private")).lower() in {"true", "1"}
+        channel_id = ("G" if is_private else "C") + f"{next(self._ids):08d}"
+        channel = Channel(channel_id, name, is_private, BOT_USER_ID, {BOT_USER_ID})
+        self.channels[channel_id] = channel
+        self.messages[channel_id] = []
+        return {"channel": {"id": channel_id, "name": name, "is_private": is_private, "is_channel": not is_private,
+                            "is_group": is_private, "creator": BOT_USER_ID}}
+
+    def _m_conversations_invite(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args["channel"], for_writing=True)
+        if BOT_USER_ID not in channel.members:
+            raise SlackError("not_in_channel")
+        user_ids = [u.strip() for u in str(args["users"]).split(",") if u.strip()]
+        for user_id in user_ids:
+            user = self._user(user_id)
+            if user_id == BOT_USER_ID:
+                raise SlackError("cant_invite_self")
+            if user["deleted"]:
+                raise SlackError("cant_invite")
+            if user_id in channel.members:
+                raise SlackError("already_in_channel")
+        channel.members.update(user_ids)
+        return {"channel": {"id": channel.id, "name": channel.name}}
+
+    def _m_conversations_setTopic(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args["channel"], for_writing=True)
+        channel.topic = args["topic"]
+        return {"channel": {"id": channel.id, "topic": {"value": channel.topic}}}
+
+    def _m_conversations_setPurpose(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args["channel"], for_writing=True)
+        channel.purpose = args["purpose"]
+        return {"channel": {"id": channel.id, "purpose": {"value": channel.purpose}}}
+
+    def _m_conversations_archive(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args["channel"])
+        if channel.is_archived:
+            raise SlackError("already_archived")
+        channel.is_archived = True
+        return {}
+
+    def _m_conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args["channel"])
+        return {"members": sorted(channel.members), "response_metadata": {"next_cursor": ""}}
+
+    def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args["channel"], for_writing=True)
+        if BOT_USER_ID not in channel.members:
+            raise SlackError("not_in_channel")
+        blocks = self._check_message_blocks(args)
+        message = {"type": "message", "ts": self._new_ts(), "user": BOT_USER_ID, "text": args.get("text", ""),
+                   "blocks": blocks, "unfurl_links": args.get("unfurl_links"), "unfurl_media": args.get("unfurl_media")}
+        self.messages[channel.id].append(message)
+        return {"channel": channel.id, "ts": message["ts"], "message": message}
+
+    def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args["channel"], for_writing=True)
+        if args["user"] not in channel.members:
+            raise SlackError("user_not_in_channel")
+        self._check_message_blocks(args)
+        return {"message_ts": self._new_ts()}
+
+    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args["channel"], for_writing=True)
+        message = next((m for m in self.messages[channel.id] if m["ts"] == args["ts"]), None)
+        if message is None:
+            raise SlackError("message_not_found")
+        message["blocks"] = self._check_message_blocks(args)
+        message["text"] = args.get("text", "")
+        return {"channel": channel.id, "ts": message["ts"]}
+
+    def _m_chat_getPermalink(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args["channel"])
+        if not any(m["ts"] == args["message_ts"] for m in self.messages[channel.id]):
+            raise SlackError("message_not_found")
+        return {"channel": channel.id,
+                "permalink": f"https://fake.slack.com/archives/{channel.id}/p{args['message_ts'].replace('.', '')}"}
+
+    def _m_pins_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args["channel"], for_writing=True)
+        ts = args.get("timestamp")
+        if not any(m["ts"] == ts for m in self.messages[channel.id]):
+            raise SlackError("message_not_found")
+        pins = self.pins.setdefault(channel.id, [])
+        if ts in pins:
+            raise SlackError("already_pinned")
+        pins.append(ts)
+        return {}
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        file_id = f"F{next(self._ids):08d}"
+        self.files[file_id] = {"id": file_id, "filename": args["filename"], "length": int(args["length"]),
+                               "title": args.get("title"), "content": None, "channels": []}
+        return {"upload_url": f"{self.url}upload/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        entries = self._json_arg(args["files"])
+        channel_id = args.get("channel_id")
+        if channel_id:
+            self._channel(channel_id, for_writing=True)
+        completed = []
+        for entry in entries:
+            stored = self.files.get(entry["id"])
+            if stored is None or stored["content"] is None:
+                raise SlackError("file_not_found")
+            stored["title"] = entry.get("title") or stored["title"]
+            if channel_id:
+                stored["channels"].append(channel_id)
+            completed.append({"id": stored["id"], "title": stored["title"], "name": stored["filename"]})
+        return {"files": completed}
