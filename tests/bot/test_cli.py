@@ -1,0 +1,105 @@
+"""The console script: clear configuration errors, and `serve` end to end against the fake Slack."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import LEAD, RESPONDER_BERLIN
+from tests.fake_slack import FakeSlack
+from tests.fake_slack.server import BOT_TOKEN
+from tests.handlers.test_start import REPORT
+from tests.support import SIGNING_SECRET, SlackSim, eventually
+
+CLI = [sys.executable, "-m", "bot.cli"]
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
+    return subprocess.run([*CLI, *args], env={**clean, **env, "PYTHONPATH": str(Path.cwd())}, cwd=cwd,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_run_without_tokens_names_the_variable_and_exits_2(tmp_path: Path) -> None:
+    result = run_cli("run", env={}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr == (
+        "postmortem-bot: SLACK_BOT_TOKEN is not set: set it to the bot token from your Slack app's OAuth page, "
+        "starting with xoxb-.\n"
+    )
+
+
+def test_serve_without_signing_secret_and_malformed_values(tmp_path: Path) -> None:
+    result = run_cli("serve", env={"SLACK_BOT_TOKEN": "xoxp-secret-user-token", "DATABASE_URL": "mysql://x"}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "secret-user-token" not in result.stderr
+    assert result.stderr.splitlines() == [
+        "postmortem-bot: SLACK_BOT_TOKEN is malformed: set it to the bot token from your Slack app's OAuth page, starting with xoxb-.",
+        "postmortem-bot: DATABASE_URL is malformed: set it to a SQLAlchemy URL, e.g. sqlite:///postmortem.db or postgresql+psycopg://user@host/db.",
+    ]
+    missing_secret = run_cli("serve", env={"SLACK_BOT_TOKEN": "xoxb-1"}, cwd=tmp_path)
+    assert missing_secret.returncode == 2
+    assert missing_secret.stderr.startswith("postmortem-bot: SLACK_SIGNING_SECRET is not set:")
+
+
+def test_help_explains_every_command(tmp_path: Path) -> None:
+    top = run_cli("--help", env={}, cwd=tmp_path).stdout
+    assert all(name in top for name in ("run", "serve", "db"))
+    serve = run_cli("serve", "--help", env={}, cwd=tmp_path).stdout
+    assert "--host" in serve and "--port" in serve
+    assert "upgrade" in run_cli("db", "--help", env={}, cwd=tmp_path).stdout
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    result = run_cli("db", "upgrade", env={"SLACK_BOT_TOKEN": "xoxb-1"}, cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "postmortem-bot: database schema is up to date.\n")
+    assert (tmp_path / "postmortem.db").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def served(tmp_path: Path, fake_slack: FakeSlack) -> str:
+    port = free_port()
+    env = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_slack.api_url,
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}"}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL"))}
+    process = subprocess.Popen([*CLI, "serve", "--port", str(port)], cwd=tmp_path,
+                               env={**clean, **env, "PYTHONPATH": str(Path.cwd())},
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}/"
+
+    def healthy() -> bool:
+        try:
+            with urllib.request.urlopen(url + "healthz", timeout=1) as response:
+                return response.status == 200 and json.loads(response.read()) == {"ok": True}
+        except OSError:
+            return process.poll() is not None  # stop waiting if it died
+    eventually(healthy, timeout=30, what="server health")
+    assert process.poll() is None, process.stdout.read() if process.stdout else ""
+    yield url
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def test_serve_handles_start_and_submission_end_to_end(served: str, fake_slack: FakeSlack) -> None:
+    slack = SlackSim(served, fake_slack)
+    assert slack.command("start VPN credential phishing", user=LEAD).status == 200
+    view = eventually(lambda: fake_slack.views and fake_slack.latest_view(), what="modal")
+    assert slack.submit_view(view, user=LEAD, values=REPORT).status == 200
+    eventually(lambda: any(fake_slack.pins.values()), what="pinned kickoff")
+    channel = fake_slack.channel_named("pm-20261117-vpn-credential-phishing")
+    assert channel.is_private and {LEAD, RESPONDER_BERLIN} <= channel.members
+    eventually(lambda: fake_slack.dm_messages(LEAD), what="ready DM")
+    assert slack.post("x=1", signature="v0=bad").status == 401

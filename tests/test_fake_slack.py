@@ -1,0 +1,55 @@
+"""The fake Slack holds the bot to Slack's contract; if it didn't, the other tests would prove little."""
+
+from __future__ import annotations
+
+import pytest
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from tests.fake_slack import FakeSlack, SPECS_DIR, specs_available
+from tests.fake_slack.server import BOT_TOKEN
+
+needs_specs = pytest.mark.skipif(not specs_available(), reason=f"Slack specs not found at {SPECS_DIR}")
+
+
+@pytest.fixture
+def client(fake_slack: FakeSlack) -> WebClient:
+    return WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url)
+
+
+def error_of(call) -> str:  # type: ignore[no-untyped-def]
+    with pytest.raises(SlackApiError) as raised:
+        call()
+    return raised.value.response["error"]
+
+
+@needs_specs
+def test_unknown_method_and_missing_arguments_are_refused(client: WebClient) -> None:
+    assert error_of(lambda: client.api_call("chat.postMessageTypo")) == "unknown_method"
+    assert error_of(lambda: client.api_call("users.info", params={})) == "invalid_arguments"
+
+
+@needs_specs
+def test_blocks_are_checked_against_block_kit_schema(client: WebClient) -> None:
+    bad = [{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}]
+    assert error_of(lambda: client.chat_postMessage(channel="U0LEAD0001", text="t", blocks=bad)) == "invalid_blocks"
+
+
+def test_fifty_one_blocks_are_refused(client: WebClient) -> None:
+    blocks = [{"type": "divider"}] * 51
+    assert error_of(lambda: client.chat_postMessage(channel="U0LEAD0001", text="t", blocks=blocks)) == "invalid_blocks"
+
+
+def test_bad_token_and_private_channel_visibility(fake_slack: FakeSlack, client: WebClient) -> None:
+    assert error_of(lambda: WebClient(token="xoxb-wrong", base_url=fake_slack.api_url).auth_test()) == "invalid_auth"
+    channel = fake_slack.add_channel("secret", is_private=True)
+    assert error_of(lambda: client.chat_postMessage(channel=channel, text="hi")) == "channel_not_found"
+
+
+def test_trigger_is_single_use(fake_slack: FakeSlack, client: WebClient) -> None:
+    trigger = fake_slack.issue_trigger()
+    view = {"type": "modal", "title": {"type": "plain_text", "text": "T"}, "blocks": [{"type": "divider"}]}
+    client.views_open(trigger_id=trigger, view=view)
+    assert error_of(lambda: client.views_open(trigger_id=trigger, view=view)) == "exchanged_trigger_id"
+    long_title = {**view, "title": {"type": "plain_text", "text": "x" * 25}}
+    assert error_of(lambda: client.views_open(trigger_id=fake_slack.issue_trigger(), view=long_title)) == "invalid_arguments"
