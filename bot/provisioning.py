@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy import or_, update
 
-from bot import postmortems
+from bot import postmortems, questionnaire_flows
 from bot.blocks import kickoff, notices
 from bot.channel_names import review_channel_name
 from bot.runtime import Runtime
@@ -100,6 +100,7 @@ def _run_steps(runtime: Runtime, postmortem_id: int) -> Outcome:
         if not postmortem.kickoff_pinned:
             runtime.slack.pin(channel=postmortem.channel_id, ts=postmortem.kickoff_ts)
             _save(runtime, postmortem, kickoff_pinned=True, provisioning_error=None)
+        questionnaire_flows.invite_participants(runtime, postmortem_id=postmortem.id)
     except SlackCallFailed as failure:
         log.warning("provisioning post-mortem %s stopped at %s: %s", postmortem_id, step, failure)
         _save(runtime, postmortem, provisioning_error=f"{step}: {failure.error}")

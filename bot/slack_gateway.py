@@ -97,6 +97,9 @@ class SlackGateway:
     def open_view(self, *, trigger_id: str, view: dict[str, Any]) -> str:
         return str(self._call("views.open", trigger_id=trigger_id, view=view)["view"]["id"])
 
+    def update_view(self, *, view_id: str, view: dict[str, Any]) -> None:
+        self._call("views.update", view_id=view_id, view=view)
+
     # -- messages ------------------------------------------------------------------------------
     def post_message(self, *, channel: str, text: str, blocks: list[dict[str, Any]] | None = None) -> str:
         """Post as the bot; `channel` may be a user ID (a DM). Returns the message ts."""
@@ -105,12 +108,19 @@ class SlackGateway:
         )
         return str(response["ts"])
 
-    def respond(self, *, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+    def respond(
+        self, *, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None, replace_original: bool = False
+    ) -> None:
         """Ephemeral answer to the user who ran a slash command or pressed a button."""
         webhook = WebhookClient(response_url, timeout=10, retry_handlers=retry_handlers())
         try:
             response = webhook.send(
-                text=text, blocks=blocks, response_type="ephemeral", unfurl_links=False, unfurl_media=False
+                text=text,
+                blocks=blocks,
+                response_type="ephemeral",
+                replace_original=replace_original,
+                unfurl_links=False,
+                unfurl_media=False,
             )
         except OSError as error:
             raise SlackCallFailed("response_url", "connection_error") from error
@@ -123,6 +133,9 @@ class SlackGateway:
         except SlackCallFailed as failure:
             if failure.error != "already_pinned":
                 raise
+
+    def permalink(self, *, channel: str, ts: str) -> str:
+        return str(self._call("chat.getPermalink", channel=channel, message_ts=ts)["permalink"])
 
     # -- users ---------------------------------------------------------------------------------
     def user(self, user_id: str) -> SlackUser:
@@ -146,6 +159,16 @@ class SlackGateway:
         except SlackCallFailed as failure:
             if failure.error != "already_in_channel":
                 raise
+
+    def channel_members(self, *, channel: str) -> set[str]:
+        members: set[str] = set()
+        cursor = None
+        while True:
+            page = self._call("conversations.members", channel=channel, limit=200, cursor=cursor)
+            members.update(page.get("members", []))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return members
 
     def describe_channel(self, *, channel: str, topic: str, purpose: str) -> None:
         self._call("conversations.setTopic", channel=channel, topic=_clip(topic, TOPIC_MAX_CHARS))

@@ -10,6 +10,7 @@ from slack_bolt import Ack
 
 from bot.runtime import Runtime
 from bot.slack_gateway import SlackCallFailed
+from handlers.replies import tell
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +38,6 @@ def _tell(runtime: Runtime, ack: Ack, user_id: str, response_url: str | None, te
         ack(text=text)
         return
     try:
-        if response_url:
-            runtime.slack.respond(response_url=response_url, text=text)
-        else:
-            runtime.slack.post_message(channel=user_id, text=text)
+        tell(runtime, text, user_id=user_id, response_url=response_url)
     except SlackCallFailed as failure:
         log.warning("could not tell %s about a failure: %s", user_id, failure)

@@ -10,21 +10,20 @@ from slack_bolt import Ack, App
 from bot.blocks.kickoff import NEXT_STEPS
 from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
+from handlers.replies import tell
 
-COMING_SOON = "“{label}” is coming soon. For now, keep your notes in this channel; nothing will be lost."
+# The kickoff's other buttons are answered by handlers.notes and handlers.questionnaire.
+NOT_YET_AVAILABLE = ("kickoff_schedule", "kickoff_add_action")
+COMING_SOON = "“{label}” is coming soon. Meanwhile, `/postmortem note` keeps what matters; nothing will be lost."
 
 
 def register(app: App, runtime: Runtime) -> None:
     labels = dict(NEXT_STEPS)
 
-    @app.action(re.compile("^kickoff_"))
+    @app.action(re.compile(f"^({'|'.join(NOT_YET_AVAILABLE)})$"))
     def next_step_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user_id = body["user"]["id"]
         response_url = body.get("response_url")
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
-            text = COMING_SOON.format(label=labels.get(action["action_id"], "This"))
-            if response_url:
-                runtime.slack.respond(response_url=response_url, text=text)
-            else:
-                runtime.slack.post_message(channel=user_id, text=text)
+            tell(runtime, COMING_SOON.format(label=labels[action["action_id"]]), user_id=user_id, response_url=response_url)

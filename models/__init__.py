@@ -1,9 +1,15 @@
 """SQLAlchemy 2.0 typed models, the engine and session factory, and the Alembic migrations."""
 
 from models.base import Base
+from models.note import Answer, AuditEntry, Indicator, Note, NoteCategory
 from models.postmortem import Participant, ParticipantRole, Postmortem, PostmortemStatus, Severity
 
 __all__ = [
+    "Answer",
+    "AuditEntry",
+    "Indicator",
+    "Note",
+    "NoteCategory",
     "Base",
     "Participant",
     "ParticipantRole",

@@ -93,5 +93,6 @@ class Participant(Base):
     postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     role: Mapped[ParticipantRole] = mapped_column(str_enum(ParticipantRole))
+    questionnaire_sent_at: Mapped[datetime | None]
 
     postmortem: Mapped[Postmortem] = relationship(back_populates="participants")

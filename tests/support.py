@@ -157,3 +157,12 @@ def fill(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
+
+
+def wait_for_dm(fake: FakeSlack, user_id: str, fragment: str, *, timeout: float = 10.0) -> dict[str, Any]:
+    """The latest DM to `user_id` whose text contains `fragment`, waiting for it to arrive."""
+    return eventually(
+        lambda: next((m for m in reversed(fake.dm_messages(user_id)) if fragment in m["text"]), None),
+        timeout=timeout,
+        what=f"a DM to {user_id} containing {fragment!r}",
+    )

@@ -16,7 +16,7 @@ from tests.conftest import LEAD, RESPONDER_BERLIN
 from tests.fake_slack import FakeSlack
 from tests.fake_slack.server import BOT_TOKEN
 from tests.handlers.test_start import REPORT
-from tests.support import SIGNING_SECRET, SlackSim, eventually
+from tests.support import SIGNING_SECRET, SlackSim, eventually, wait_for_dm
 
 CLI = [sys.executable, "-m", "bot.cli"]
 
@@ -101,5 +101,5 @@ def test_serve_handles_start_and_submission_end_to_end(served: str, fake_slack: 
     eventually(lambda: any(fake_slack.pins.values()), what="pinned kickoff")
     channel = fake_slack.channel_named("pm-20261117-vpn-credential-phishing")
     assert channel.is_private and {LEAD, RESPONDER_BERLIN} <= channel.members
-    eventually(lambda: fake_slack.dm_messages(LEAD), what="ready DM")
+    wait_for_dm(fake_slack, LEAD, "is ready")
     assert slack.post("x=1", signature="v0=bad").status == 401

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from models import Participant, Postmortem, ParticipantRole
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO, SOME_BOT
 from tests.fake_slack import FakeSlack
-from tests.support import SlackSim, eventually, utc
+from tests.support import SlackSim, eventually, utc, wait_for_dm
 
 REPORT = {
     "title": "VPN credential phishing",
@@ -67,8 +67,8 @@ def test_submission_creates_private_channel_invites_and_pins_kickoff(
     rendered = str(kickoff["blocks"])
     assert "Confidential" in rendered and "SIEM alert on impossible travel" in rendered
     assert "<!date^1794909600^" in rendered  # detection time rendered in each reader's zone
-    ready = eventually(lambda: fake_slack.dm_messages(LEAD), what="ready DM")
-    assert f"<#{channel.id}>" in ready[-1]["text"]
+    ready = wait_for_dm(fake_slack, LEAD, "is ready")
+    assert f"<#{channel.id}>" in ready["text"]
 
     with in_transaction() as session:
         postmortem = session.scalars(select(Postmortem)).one()
@@ -132,25 +132,26 @@ def test_same_submission_delivered_twice_makes_one_postmortem_and_one_channel(
 ) -> None:
     view = open_form(slack, fake_slack)
     assert slack.submit_view(view, user=LEAD, values=REPORT).status == 200
-    eventually(lambda: fake_slack.dm_messages(LEAD), what="ready DM")
+    wait_for_dm(fake_slack, LEAD, "is ready")
     assert slack.submit_view(view, user=LEAD, values=REPORT).status == 200
     assert count_postmortems(in_transaction) == 1
     assert len(fake_slack.calls_to("conversations.create")) == 1
-    assert len(fake_slack.calls_to("chat.postMessage")) == 2  # kickoff + one "ready" DM
+    # kickoff, 3 questionnaire DMs (the other bot gets none), one "ready" DM
+    assert len(fake_slack.calls_to("chat.postMessage")) == 5
 
 
 def test_name_taken_gets_a_suffix(slack: SlackSim, fake_slack: FakeSlack) -> None:
     fake_slack.add_channel("pm-20261117-vpn-credential-phishing")
     view = open_form(slack, fake_slack)
     slack.submit_view(view, user=LEAD, values=REPORT)
-    eventually(lambda: fake_slack.dm_messages(LEAD), what="ready DM")
+    wait_for_dm(fake_slack, LEAD, "is ready")
     assert fake_slack.channel_named("pm-20261117-vpn-credential-phishing-2").is_private
 
 
 def test_user_text_cannot_ping_anyone(slack: SlackSim, fake_slack: FakeSlack) -> None:
     view = open_form(slack, fake_slack)
     slack.submit_view(view, user=LEAD, values={**REPORT, "impact": "<!channel> see <@U0BERLIN01> & <https://evil.example|x>"})
-    eventually(lambda: fake_slack.dm_messages(LEAD), what="ready DM")
+    wait_for_dm(fake_slack, LEAD, "is ready")
     kickoff = next(m for msgs in fake_slack.messages.values() for m in msgs if "kickoff" in m["text"])
     rendered = str(kickoff["blocks"])
     assert "&lt;!channel&gt; see &lt;@U0BERLIN01&gt; &amp; &lt;https://evil.example|x&gt;" in rendered
@@ -164,7 +165,7 @@ def test_channel_refused_keeps_postmortem_and_retry_resumes_without_duplicates(
     view = open_form(slack, fake_slack)
     slack.submit_view(view, user=LEAD, values=REPORT)
 
-    failure = eventually(lambda: fake_slack.dm_messages(LEAD), what="failure DM")[-1]
+    failure = wait_for_dm(fake_slack, LEAD, "could not")
     assert failure["text"] == (
         ":warning: I saved the post-mortem *VPN credential phishing*, but I could not invite the responders "
         "(Slack said `user_is_restricted`). Nothing is lost. Press *Retry* or type `/postmortem retry` "
@@ -177,8 +178,7 @@ def test_channel_refused_keeps_postmortem_and_retry_resumes_without_duplicates(
 
     reply = slack.command("retry", user=LEAD)
     assert reply.body == "Picking up where I stopped. I'll message you when it's done."
-    eventually(lambda: len(fake_slack.dm_messages(LEAD)) == 2, what="ready DM after retry")
-    assert "is ready" in fake_slack.dm_messages(LEAD)[-1]["text"]
+    wait_for_dm(fake_slack, LEAD, "is ready")
     assert len(fake_slack.calls_to("conversations.create")) == 1
     channel = fake_slack.channels[postmortem.channel_id]
     assert channel.members == {"UBOT000001", LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO}
@@ -193,13 +193,14 @@ def test_retry_button_resumes_after_rate_limit_past_retries(slack: SlackSim, fak
     fake_slack.inject("pins.add", status=429, retry_after=0, times=4)
     view = open_form(slack, fake_slack)
     slack.submit_view(view, user=LEAD, values=REPORT)
-    failure = eventually(lambda: fake_slack.dm_messages(LEAD), timeout=20, what="failure DM")[-1]
+    failure = wait_for_dm(fake_slack, LEAD, "could not", timeout=20)
     assert "could not pin the kickoff message (Slack said `ratelimited`)" in failure["text"]
     retry_button = failure["blocks"][1]["elements"][0]
 
     slack.press(retry_button["action_id"], retry_button["value"], user=LEAD)
-    eventually(lambda: "is ready" in fake_slack.dm_messages(LEAD)[-1]["text"], what="ready DM")
-    assert len(fake_slack.calls_to("chat.postMessage")) == 3  # kickoff once, failure DM, ready DM
+    wait_for_dm(fake_slack, LEAD, "is ready")
+    # kickoff once, failure DM, 3 questionnaire DMs, ready DM
+    assert len(fake_slack.calls_to("chat.postMessage")) == 6
     assert len(fake_slack.calls_to("pins.add")) == 5
 
 
@@ -207,7 +208,7 @@ def test_retry_button_from_someone_else_is_refused(slack: SlackSim, fake_slack: 
     fake_slack.inject("conversations.create", error="restricted_action")
     view = open_form(slack, fake_slack)
     slack.submit_view(view, user=LEAD, values=REPORT)
-    failure = eventually(lambda: fake_slack.dm_messages(LEAD), what="failure DM")[-1]
+    failure = wait_for_dm(fake_slack, LEAD, "could not")
     button = failure["blocks"][1]["elements"][0]
     slack.press(button["action_id"], button["value"], user=RESPONDER_TOKYO)
     refusal = eventually(lambda: fake_slack.dm_messages(RESPONDER_TOKYO), what="refusal")[-1]

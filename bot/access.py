@@ -1,0 +1,47 @@
+"""Who takes part in a post-mortem: its listed responders and facilitator, and members of its review channel."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.runtime import Runtime
+from models import Participant, Postmortem, PostmortemStatus
+
+# One answer for "no post-mortem here" and "not yours", so a refusal reveals nothing.
+NOT_FOUND = "I can't find a post-mortem you take part in here. Ask its facilitator to add you, or run this in the review channel."
+
+
+def is_participant(runtime: Runtime, postmortem: Postmortem, *, user_id: str) -> bool:
+    if user_id in postmortem.member_ids:
+        return True
+    if postmortem.channel_id is None:
+        return False
+    return user_id in runtime.slack.channel_members(channel=postmortem.channel_id)
+
+
+def in_channel(session: Session, runtime: Runtime, *, channel_id: str, user_id: str) -> Postmortem | None:
+    """The post-mortem whose review channel this is, if `user_id` takes part in it."""
+    postmortem = session.scalars(select(Postmortem).where(Postmortem.channel_id == channel_id)).one_or_none()
+    if postmortem is None or not is_participant(runtime, postmortem, user_id=user_id):
+        return None
+    return postmortem
+
+
+def by_id(session: Session, runtime: Runtime, *, postmortem_id: int, user_id: str) -> Postmortem | None:
+    postmortem = session.get(Postmortem, postmortem_id)
+    if postmortem is None or not is_participant(runtime, postmortem, user_id=user_id):
+        return None
+    return postmortem
+
+
+def open_postmortems_of(session: Session, *, user_id: str) -> list[Postmortem]:
+    """Open post-mortems listing `user_id` as facilitator or responder, newest first."""
+    return list(
+        session.scalars(
+            select(Postmortem)
+            .join(Participant)
+            .where(Participant.user_id == user_id, Postmortem.status == PostmortemStatus.OPEN)
+            .order_by(Postmortem.created_at.desc(), Postmortem.id.desc())
+        )
+    )

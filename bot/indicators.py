@@ -1,0 +1,69 @@
+"""Indicators of compromise: found with ioc-finder, stored fanged, shown defanged with ioc-fanger.
+
+Only the indicators themselves are defanged in echoed text, so ordinary words ("e.g.", file names)
+read normally while nothing clickable or unfurlable leaves the bot.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+import ioc_fanger
+from ioc_finder import find_iocs
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.slack_gateway import escape_mrkdwn
+from models import Indicator
+
+# ioc-finder result key -> the kind we store.
+KINDS = {
+    "urls": "url",
+    "email_addresses_complete": "email",
+    "domains": "domain",
+    "ipv4s": "ipv4",
+    "ipv6s": "ipv6",
+    "md5s": "md5",
+    "sha1s": "sha1",
+    "sha256s": "sha256",
+}
+# Hashes cannot be clicked; everything else is shown defanged.
+DEFANGED_KINDS = {"url", "email", "domain", "ipv4", "ipv6"}
+
+
+def extract(text: str) -> list[tuple[str, str]]:
+    """(kind, value) pairs, in a stable order. ioc-finder also recognizes already-defanged input."""
+    found = find_iocs(text, included_ioc_types=list(KINDS), parse_urls_without_scheme=False)
+    pairs: list[tuple[str, str]] = []
+    for key, kind in KINDS.items():
+        pairs.extend((kind, value) for value in found.get(key, []))  # type: ignore[union-attr]
+    return pairs
+
+
+def defang(text: str) -> str:
+    """Defang every indicator in `text`, longest first so a URL is handled before the domain inside it."""
+    values = sorted({value for kind, value in extract(text) if kind in DEFANGED_KINDS}, key=len, reverse=True)
+    for value in values:
+        text = re.sub(re.escape(value), lambda _: ioc_fanger.defang(value), text, flags=re.IGNORECASE)
+    return text
+
+
+def safe_mrkdwn(text: str) -> str:
+    """User text made safe to echo in Slack: indicators defanged, then `&`, `<`, `>` escaped."""
+    return escape_mrkdwn(defang(text))
+
+
+def record(session: Session, *, postmortem_id: int, text: str, now: datetime) -> int:
+    """Store the indicators found in `text` that the post-mortem does not have yet; returns how many were new."""
+    pairs = set(extract(text))
+    if not pairs:
+        return 0
+    known = set(
+        session.execute(
+            select(Indicator.kind, Indicator.value).where(Indicator.postmortem_id == postmortem_id)
+        ).tuples()
+    )
+    new = sorted(pairs - known)
+    session.add_all(Indicator(postmortem_id=postmortem_id, kind=k, value=v, first_seen_at=now) for k, v in new)
+    return len(new)

@@ -1,0 +1,79 @@
+"""The response-evaluation questionnaire: the questions (from review_questions.toml) and the answers."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import indicators
+from bot.notes import NOTE_MAX_CHARS, clean
+from models import Answer, Postmortem, PostmortemStatus
+
+QUESTIONS_FILE = Path(__file__).with_name("review_questions.toml")
+ANSWER_MAX_CHARS = NOTE_MAX_CHARS
+LOCKED = "This post-mortem is closed, so answers can no longer change. Ask the facilitator if something is missing."
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    text: str
+
+
+def load_questions(path: Path = QUESTIONS_FILE) -> tuple[Question, ...]:
+    data = tomllib.loads(path.read_text())
+    return tuple(Question(key=entry["key"], text=entry["text"]) for entry in data["question"])
+
+
+QUESTIONS = load_questions()
+
+
+class AnswersRefused(Exception):
+    pass
+
+
+def answers_of(session: Session, *, postmortem_id: int, user_id: str) -> dict[str, str]:
+    rows = session.scalars(select(Answer).where(Answer.postmortem_id == postmortem_id, Answer.user_id == user_id))
+    return {answer.question_key: answer.text for answer in rows}
+
+
+def respondents(session: Session, *, postmortem_id: int) -> set[str]:
+    return set(session.scalars(select(Answer.user_id).where(Answer.postmortem_id == postmortem_id).distinct()))
+
+
+def validate(answers: dict[str, str]) -> dict[str, str]:
+    return {
+        key: f"Keep this under {ANSWER_MAX_CHARS:,} characters (it has {len(text):,})."
+        for key, text in answers.items()
+        if len(clean(text)) > ANSWER_MAX_CHARS
+    }
+
+
+def save(session: Session, *, postmortem: Postmortem, user_id: str, answers: dict[str, str], now: datetime) -> None:
+    """Create or replace this participant's answers; a blank answer removes the earlier one."""
+    if postmortem.status is not PostmortemStatus.OPEN:
+        raise AnswersRefused(LOCKED)
+    known = {q.key for q in QUESTIONS}
+    stored = {
+        a.question_key: a
+        for a in session.scalars(select(Answer).where(Answer.postmortem_id == postmortem.id, Answer.user_id == user_id))
+    }
+    for key, raw in answers.items():
+        if key not in known:
+            continue
+        text = clean(raw)
+        current = stored.get(key)
+        if not text:
+            if current is not None:
+                session.delete(current)
+            continue
+        if current is None:
+            session.add(Answer(postmortem_id=postmortem.id, user_id=user_id, question_key=key, text=text, updated_at=now))
+        elif current.text != text:
+            current.text, current.updated_at = text, now
+        indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)

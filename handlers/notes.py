@@ -1,0 +1,115 @@
+"""Notes: `/postmortem note`, `/postmortem notes`, `/postmortem status`, the note modal, the
+"Add to post-mortem" message shortcut, and the notes list's buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import note_flows
+from bot.blocks import notes as note_blocks
+from bot.blocks.notes import CapturedMessage
+from bot.runtime import Runtime
+from handlers.guard import telling_user_of_failures
+from handlers.replies import open_or_tell, tell
+from handlers.router import SlashCommand, SubcommandRouter
+from handlers.view_state import ViewValues
+from models import NoteCategory
+
+SHORTCUT_CALLBACK = "add_to_postmortem"
+
+
+def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
+    def note(ack: Ack, command: SlashCommand) -> None:
+        if command.text:
+            ack(text=note_flows.quick(runtime, channel_id=command.channel_id, user_id=command.user_id, text=command.text).text)
+            return
+        ack()
+        form = note_flows.new_form(runtime, channel_id=command.channel_id, user_id=command.user_id)
+        open_or_tell(runtime, form, trigger_id=command.trigger_id, response_url=command.response_url, user_id=command.user_id)
+
+    def notes_list(ack: Ack, command: SlashCommand) -> None:
+        message = note_flows.listing(runtime, user_id=command.user_id, channel_id=command.channel_id)
+        ack(text=message.text, blocks=message.blocks or None)
+
+    def status(ack: Ack, command: SlashCommand) -> None:
+        message = note_flows.status(runtime, channel_id=command.channel_id, user_id=command.user_id)
+        ack(text=message.text, blocks=message.blocks or None)
+
+    router.add("note", "Add a note: `/postmortem note <text>` right away, or without text for the form.", note)
+    router.add("notes", "List this post-mortem's notes; edit or delete your own.", notes_list)
+    router.add("status", "Facilitator: who answered the review questions and how many notes each person added.", status)
+
+    @app.shortcut(SHORTCUT_CALLBACK)
+    def capture_message(ack: Ack, body: dict[str, Any]) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        message = body["message"]
+        capture = CapturedMessage(
+            channel_id=body["channel"]["id"], ts=message["ts"], author_id=message.get("user"), text=message.get("text", "")
+        )
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
+            form = note_flows.new_form(runtime, channel_id=capture.channel_id, user_id=user_id, capture=capture)
+            open_or_tell(runtime, form, trigger_id=body["trigger_id"], response_url=body.get("response_url"), user_id=user_id)
+
+    @app.action("kickoff_add_note")
+    def add_note_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
+            form = note_flows.new_form(runtime, channel_id="", user_id=user_id, postmortem_id=int(action["value"]))
+            open_or_tell(runtime, form, trigger_id=body["trigger_id"], response_url=body.get("response_url"), user_id=user_id)
+
+    def parse_form(view: dict[str, Any]) -> note_flows.FormInput:
+        values = ViewValues(view)
+        chosen = values.option("postmortem_id")
+        return note_flows.FormInput(
+            view_id=view["id"],
+            metadata=note_flows.decode_metadata(view.get("private_metadata", "")),
+            chosen_postmortem_id=int(chosen) if chosen else None,
+            category=NoteCategory(values.option("category") or NoteCategory.OBSERVATION),
+            occurred_at=values.moment("occurred_at"),
+            text=values.text("text"),
+        )
+
+    @app.view(note_blocks.NEW_NOTE_CALLBACK)
+    def note_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        answer_submission(ack, note_flows.submit_new(runtime, user_id=body["user"]["id"], form=parse_form(view)))
+
+    @app.view(note_blocks.EDIT_NOTE_CALLBACK)
+    def note_edited(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        answer_submission(ack, note_flows.submit_edit(runtime, user_id=body["user"]["id"], form=parse_form(view)))
+
+    @app.action({"type": "block_actions", "action_id": note_blocks.PAGE_ACTION + "_newer"})
+    @app.action({"type": "block_actions", "action_id": note_blocks.PAGE_ACTION + "_older"})
+    def page_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        postmortem_id, page_number = (int(part) for part in action["value"].split(":"))
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
+            message = note_flows.listing(runtime, user_id=user_id, postmortem_id=postmortem_id, page_number=page_number)
+            tell(runtime, message, user_id=user_id, response_url=body.get("response_url"), replace_original=True)
+
+    @app.action(note_blocks.MENU_ACTION)
+    def menu_chosen(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        choice, note_id = action["selected_option"]["value"].split(":")
+        response_url = body.get("response_url")
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
+            if choice == "edit":
+                form = note_flows.edit_form(runtime, user_id=user_id, note_id=int(note_id))
+                open_or_tell(runtime, form, trigger_id=body["trigger_id"], response_url=response_url, user_id=user_id)
+            else:
+                message = note_flows.delete(runtime, user_id=user_id, note_id=int(note_id))
+                tell(runtime, message, user_id=user_id, response_url=response_url, replace_original=True)
+
+
+def answer_submission(ack: Ack, outcome: dict[str, str] | str) -> None:
+    """Inline errors keep the modal open; success replaces it with a short confirmation."""
+    if isinstance(outcome, dict):
+        ack(response_action="errors", errors=outcome)
+    else:
+        ack(response_action="update", view=note_blocks.saved_view(outcome))
+
