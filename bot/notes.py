@@ -22,7 +22,7 @@ NOTE_MAX_CHARS = 3000
 PAGE_SIZE = 5
 
 CLOSED = "This post-mortem is closed, so it takes no more notes. Ask the facilitator if something important is missing."
-EMPTY = "Your note is empty. Type it after the command, like `/postmortem note Firewall alert at 10:02 was ignored`."
+EMPTY = "Your note is empty. Write what you saw or did, then send it again."
 
 
 class NoteRefused(Exception):

@@ -121,3 +121,20 @@ def in_transaction(runtime: Runtime):  # type: ignore[no-untyped-def]
 
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def started(slack: SlackSim, fake_slack: FakeSlack, runtime: Runtime):  # type: ignore[no-untyped-def]
+    """A post-mortem set up through the real flow: (postmortem id, review channel id)."""
+    from models import Postmortem
+    from tests.handlers.test_start import REPORT, open_form
+    from tests.support import wait_for_dm
+
+    view = open_form(slack, fake_slack)
+    slack.submit_view(view, user=LEAD, values=REPORT)
+    wait_for_dm(fake_slack, LEAD, "is ready")
+    with transaction(runtime.sessions) as session:
+        from sqlalchemy import select
+
+        postmortem = session.scalars(select(Postmortem)).one()
+        return postmortem.id, postmortem.channel_id

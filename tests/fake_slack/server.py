@@ -174,6 +174,13 @@ class FakeSlack:
             self.messages[channel.id] = []
             return channel.id
 
+    def add_message(self, channel_id: str, *, user: str, text: str) -> dict[str, Any]:
+        """A message someone posted (not the bot), e.g. in the incident war room."""
+        with self.lock:
+            message = {"type": "message", "ts": self._new_ts(), "user": user, "text": text}
+            self.messages[channel_id].append(message)
+            return message
+
     def issue_trigger(self) -> str:
         """A fresh trigger_id, as Slack puts in a slash command or interaction payload."""
         with self.lock:
