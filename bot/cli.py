@@ -76,6 +76,7 @@ def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
     from slack_bolt.error import BoltError
 
     from bot.app import create_app
+    from bot.dispatcher import start_scheduler
     from bot.runtime import build_runtime
     from models.db import upgrade
 
@@ -86,6 +87,7 @@ def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
     except BoltError as error:
         print(f"postmortem-bot: Slack refused the bot token or could not be reached ({error}).", file=sys.stderr)
         return None, None
+    start_scheduler(runtime)
     return runtime, app
 
 

@@ -8,6 +8,9 @@ never build a Web API call themselves.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +33,7 @@ RETRIES_ON_RATE_LIMIT = 3
 RETRIES_ON_SERVER_ERROR = 2
 RETRIES_ON_CONNECTION_ERROR = 2
 TOPIC_MAX_CHARS = 250
+USER_CACHE_SECONDS = 300
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -81,16 +85,11 @@ class SlackUser:
 class SlackGateway:
     def __init__(self, *, token: str, base_url: str, timeout: int = 10) -> None:
         self.web_client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=retry_handlers())
+        self._users: dict[str, tuple[float, SlackUser]] = {}
 
     def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
-        python_name = method.replace(".", "_")
-        try:
-            response = getattr(self.web_client, python_name)(**arguments)
-        except SlackApiError as error:
-            code = error.response.get("error", "unknown_error") if error.response is not None else "unknown_error"
-            raise SlackCallFailed(method, code) from None
-        except OSError as error:  # connection refused or reset after the retries
-            raise SlackCallFailed(method, "connection_error") from error
+        with _failures_as(method):
+            response = getattr(self.web_client, method.replace(".", "_"))(**arguments)
         return dict(response.data) if isinstance(response.data, dict) else {}
 
     # -- views ---------------------------------------------------------------------------------
@@ -127,6 +126,16 @@ class SlackGateway:
         if response.status_code != 200:
             raise SlackCallFailed("response_url", f"http_{response.status_code}")
 
+    def update_message(self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
+        self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)
+
+    def upload_file(self, *, channel: str, filename: str, content: bytes, title: str, comment: str | None = None) -> None:
+        """Share a file in a channel through files.getUploadURLExternal / files.completeUploadExternal."""
+        with _failures_as("files.completeUploadExternal"):
+            self.web_client.files_upload_v2(
+                channel=channel, filename=filename, content=content, title=title, initial_comment=comment
+            )
+
     def pin(self, *, channel: str, ts: str) -> None:
         try:
             self._call("pins.add", channel=channel, timestamp=ts)
@@ -139,14 +148,20 @@ class SlackGateway:
 
     # -- users ---------------------------------------------------------------------------------
     def user(self, user_id: str) -> SlackUser:
+        """users.info, remembered for a few minutes: a modal that needs ten time zones must open fast."""
+        cached = self._users.get(user_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
         data = self._call("users.info", user=user_id)["user"]
-        return SlackUser(
+        user = SlackUser(
             id=data["id"],
             tz=data.get("tz") or "UTC",
             is_bot=bool(data.get("is_bot")) or data["id"] == "USLACKBOT",
             deleted=bool(data.get("deleted")),
             email=(data.get("profile") or {}).get("email"),
         )
+        self._users[user_id] = (time.monotonic() + USER_CACHE_SECONDS, user)
+        return user
 
     # -- channels ------------------------------------------------------------------------------
     def create_private_channel(self, *, name: str) -> str:
@@ -173,6 +188,18 @@ class SlackGateway:
     def describe_channel(self, *, channel: str, topic: str, purpose: str) -> None:
         self._call("conversations.setTopic", channel=channel, topic=_clip(topic, TOPIC_MAX_CHARS))
         self._call("conversations.setPurpose", channel=channel, purpose=_clip(purpose, TOPIC_MAX_CHARS))
+
+
+@contextmanager
+def _failures_as(method: str) -> Iterator[None]:
+    """slack_sdk's errors, after its retries, as one typed failure carrying Slack's error code."""
+    try:
+        yield
+    except SlackApiError as error:
+        code = error.response.get("error", "unknown_error") if error.response is not None else "unknown_error"
+        raise SlackCallFailed(method, code) from None
+    except OSError as error:  # connection refused or reset after the retries
+        raise SlackCallFailed(method, "connection_error") from error
 
 
 def _clip(text: str, limit: int) -> str:

@@ -12,8 +12,8 @@ from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
 from handlers.replies import tell
 
-# The kickoff's other buttons are answered by handlers.notes and handlers.questionnaire.
-NOT_YET_AVAILABLE = ("kickoff_schedule", "kickoff_add_action")
+# The kickoff's other buttons are answered by handlers.meetings, handlers.notes and handlers.questionnaire.
+NOT_YET_AVAILABLE = ("kickoff_add_action",)
 COMING_SOON = "“{label}” is coming soon. Meanwhile, `/postmortem note` keeps what matters; nothing will be lost."
 
 

@@ -9,6 +9,7 @@ from slack_bolt import Ack, App
 
 from bot import note_flows
 from bot.blocks import notes as note_blocks
+from bot.blocks import notice_view
 from bot.blocks.notes import CapturedMessage
 from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
@@ -111,5 +112,5 @@ def answer_submission(ack: Ack, outcome: dict[str, str] | str) -> None:
     if isinstance(outcome, dict):
         ack(response_action="errors", errors=outcome)
     else:
-        ack(response_action="update", view=note_blocks.saved_view(outcome))
+        ack(response_action="update", view=notice_view(outcome))
 

@@ -1,6 +1,7 @@
 """SQLAlchemy 2.0 typed models, the engine and session factory, and the Alembic migrations."""
 
 from models.base import Base
+from models.meeting import Meeting, MeetingStatus, Reminder, ReminderStatus
 from models.note import Answer, AuditEntry, Indicator, Note, NoteCategory
 from models.postmortem import Participant, ParticipantRole, Postmortem, PostmortemStatus, Severity
 
@@ -11,6 +12,10 @@ __all__ = [
     "Note",
     "NoteCategory",
     "Base",
+    "Meeting",
+    "MeetingStatus",
+    "Reminder",
+    "ReminderStatus",
     "Participant",
     "ParticipantRole",
     "Postmortem",

@@ -21,3 +21,13 @@ def slack_date(moment: datetime | None, *, missing: str = "not recorded") -> str
         return missing
     fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} at {{time}}|{fallback}>"
+
+
+def notice_view(text: str, *, title: str = "Saved") -> dict[str, Any]:
+    """A modal that only says something: a confirmation, or why the form can't be shown."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": title},
+        "close": {"type": "plain_text", "text": "Done"},
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    }

@@ -123,15 +123,6 @@ def note_form(
     return view.to_dict()
 
 
-def saved_view(text: str) -> dict[str, Any]:
-    return View(
-        type="modal",
-        title="Saved",
-        close="Done",
-        blocks=[SectionBlock(text=MarkdownTextObject(text=text))],
-    ).to_dict()
-
-
 def notes_list(*, postmortem: Postmortem, notes_page: NotesPage, viewer_id: str) -> Message:
     pages = max(1, -(-notes_page.total // 5))
     heading = (

@@ -26,11 +26,15 @@ def invitation(postmortem: Postmortem) -> Message:
         text=text,
         blocks=[
             SectionBlock(text=MarkdownTextObject(text=text)).to_dict(),
-            ActionsBlock(
-                elements=[ButtonElement(text="Answer the review questions", action_id=OPEN_ACTION, value=str(postmortem.id), style="primary")]
-            ).to_dict(),
+            answer_button(postmortem.id),
         ],
     )
+
+
+def answer_button(postmortem_id: int) -> dict[str, Any]:
+    return ActionsBlock(
+        elements=[ButtonElement(text="Answer the review questions", action_id=OPEN_ACTION, value=str(postmortem_id), style="primary")]
+    ).to_dict()
 
 
 def form(*, postmortem_id: int, questions: tuple[Question, ...], answers: dict[str, str]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.slack_gateway import SlackCallFailed, SlackGateway, escape_mrkdwn
-from tests.conftest import LEAD
+from tests.conftest import LEAD, RESPONDER_BERLIN
 from tests.fake_slack import FakeSlack
 from tests.fake_slack.server import BOT_TOKEN
 
@@ -31,7 +31,7 @@ def test_5xx_is_retried_then_gives_up_with_a_typed_error(gateway: SlackGateway, 
     assert gateway.user(LEAD).tz == "America/New_York"
     fake_slack.inject("users.info", status=503, times=3)
     with pytest.raises(SlackCallFailed) as failure:
-        gateway.user(LEAD)
+        gateway.user(RESPONDER_BERLIN)
     assert failure.value.method == "users.info"
     assert len(fake_slack.calls_to("users.info")) == 5  # 2 + 3 (1 try and 2 retries)
 
@@ -40,6 +40,11 @@ def test_messages_never_unfurl(gateway: SlackGateway, fake_slack: FakeSlack) -> 
     gateway.post_message(channel=LEAD, text="see hxxp://evil[.]example")
     args = fake_slack.calls_to("chat.postMessage")[0]
     assert (args["unfurl_links"], args["unfurl_media"]) == (False, False)
+
+
+def test_user_lookups_are_remembered_briefly(gateway: SlackGateway, fake_slack: FakeSlack) -> None:
+    assert gateway.user(LEAD).tz == gateway.user(LEAD).tz == "America/New_York"
+    assert len(fake_slack.calls_to("users.info")) == 1
 
 
 def test_slack_errors_become_typed_failures(gateway: SlackGateway) -> None:

@@ -242,9 +242,9 @@ def test_help_and_unknown_subcommand(slack: SlackSim) -> None:
 
 
 def test_kickoff_buttons_answer_kindly(slack: SlackSim, fake_slack: FakeSlack) -> None:
-    assert slack.press("kickoff_schedule", "1", user=LEAD).status == 200
+    assert slack.press("kickoff_add_action", "1", user=LEAD).status == 200
     response = eventually(lambda: fake_slack.responses, what="reply")[-1]
-    assert response["text"].startswith("“Schedule meeting” is coming soon.")
+    assert response["text"].startswith("“Add follow-up action” is coming soon.")
 
 
 def test_bad_signature_and_stale_timestamp_get_401(slack: SlackSim) -> None:

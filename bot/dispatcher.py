@@ -1,0 +1,96 @@
+"""The reminder dispatcher: wakes every SCHEDULER_TICK_SECONDS (APScheduler), sends what is due."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot import meeting_flows, meetings, reminders
+from bot.runtime import Runtime
+from bot.slack_gateway import SlackCallFailed
+from models import Reminder, ReminderStatus
+from models.db import transaction
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+
+# kind -> sender. A sender posts the reminder and returns SENT, or SKIPPED when it no longer makes sense.
+Sender = Callable[[Runtime, Reminder], ReminderStatus]
+SENDERS: dict[str, Sender] = {
+    meetings.CHANNEL_REMINDER: meeting_flows.send_channel_reminder,
+    meetings.DM_REMINDER: meeting_flows.send_dm_reminder,
+}
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    counts: dict[str, int]
+
+    def __getitem__(self, status: str) -> int:
+        return self.counts.get(status, 0)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def dispatch_due(runtime: Runtime, *, worker_id: str, senders: dict[str, Sender] = SENDERS) -> DispatchReport:
+    """Send every reminder due now that this worker manages to claim. One failure never stops the rest."""
+    counts: Counter[str] = Counter()
+    now = runtime.clock.now()
+    with transaction(runtime.sessions) as session:
+        counts["abandoned"] += reminders.fail_stale_claims(session, now=now)
+        ids = reminders.due_ids(session, now=now, limit=BATCH_SIZE)
+    for reminder_id in ids:
+        with transaction(runtime.sessions) as session:
+            if not reminders.claim(session, reminder_id=reminder_id, worker_id=worker_id, now=now):
+                counts["lost_claim"] += 1
+                continue
+            reminder = session.get(Reminder, reminder_id)
+            assert reminder is not None
+        counts[_send_one(runtime, reminder, senders).value] += 1
+    return DispatchReport(dict(counts))
+
+
+def _send_one(runtime: Runtime, reminder: Reminder, senders: dict[str, Sender]) -> ReminderStatus:
+    now = runtime.clock.now()
+    if reminder.expires_at is not None and now >= reminder.expires_at:
+        status, error = ReminderStatus.SKIPPED, "due while the bot was down; no longer useful"
+    else:
+        try:
+            status, error = senders[reminder.kind](runtime, reminder), None
+        except SlackCallFailed as failure:
+            log.warning("reminder %s (%s) failed: %s", reminder.id, reminder.kind, failure)
+            with transaction(runtime.sessions) as session:
+                return reminders.retry_or_fail(session, reminder=reminder, error=failure.error, now=now)
+        except Exception:  # a bug in one sender must not stop the others
+            log.exception("reminder %s (%s) failed", reminder.id, reminder.kind)
+            with transaction(runtime.sessions) as session:
+                return reminders.retry_or_fail(session, reminder=reminder, error="internal error", now=now)
+    with transaction(runtime.sessions) as session:
+        reminders.finish(session, reminder_id=reminder.id, status=status, now=now, error=error)
+    return status
+
+
+def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
+    """The in-process clock: one interval job, never two at once, catching up once after a pause."""
+    scheduler = BackgroundScheduler(timezone="UTC")
+    worker_id = default_worker_id()
+    scheduler.add_job(
+        lambda: dispatch_due(runtime, worker_id=worker_id),
+        "interval",
+        seconds=runtime.settings.scheduler_tick_seconds,
+        id="dispatch-reminders",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=runtime.clock.now(),  # send what fell due while the bot was down right away
+    )
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,129 @@
+"""The review meeting's rules: validation, the earliest sensible start, saving, rescheduling, cancelling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import reminders
+from models import Meeting, MeetingStatus, Postmortem
+
+DEFAULT_DURATION_MINUTES = 60
+MAX_DURATION_MINUTES = 8 * 60
+LOCATION_MAX_CHARS = 500
+AGENDA_MAX_CHARS = 2500
+DEFAULT_AGENDA = (
+    "1. Incident report recap\n"
+    "2. Timeline walk-through\n"
+    "3. The response-evaluation questions\n"
+    "4. Random or targeted?\n"
+    "5. Preventive initiatives\n"
+    "6. Follow-up actions and their owners"
+)
+
+CHANNEL_REMINDER = "meeting_channel"
+DM_REMINDER = "meeting_dm"
+REMINDER_KINDS = (CHANNEL_REMINDER, DM_REMINDER)
+
+
+@dataclass(frozen=True)
+class MeetingRequest:
+    starts_at: datetime | None
+    duration_text: str
+    location: str
+    agenda: str
+
+    @property
+    def duration_minutes(self) -> int:
+        return int(self.duration_text.strip())
+
+
+def validate(request: MeetingRequest, *, now: datetime) -> dict[str, str]:
+    """Block id -> what to fix."""
+    errors: dict[str, str] = {}
+    if request.starts_at is None:
+        errors["starts_at"] = "Pick a start time."
+    elif request.starts_at <= now:
+        errors["starts_at"] = "This time has already passed. Pick a time in the future."
+    try:
+        minutes = request.duration_minutes
+    except ValueError:
+        errors["duration"] = "Enter the length in whole minutes, e.g. 60."
+    else:
+        if minutes <= 0:
+            errors["duration"] = "The meeting needs a length: enter minutes, e.g. 60."
+        elif minutes > MAX_DURATION_MINUTES:
+            errors["duration"] = "Keep it to 8 hours (480 minutes) at most; split a longer review into two meetings."
+    if len(request.location) > LOCATION_MAX_CHARS:
+        errors["location"] = f"Keep this under {LOCATION_MAX_CHARS} characters (it has {len(request.location)})."
+    if len(request.agenda) > AGENDA_MAX_CHARS:
+        errors["agenda"] = f"Keep the agenda under {AGENDA_MAX_CHARS} characters (it has {len(request.agenda)})."
+    return errors
+
+
+def earliest_start(postmortem: Postmortem, *, now: datetime, recovery_gap: timedelta) -> datetime:
+    """Soon, but after the people who lost sleep have recovered."""
+    settled = postmortem.resolved_at or postmortem.contained_at or postmortem.detected_at
+    return max(now, settled + recovery_gap)
+
+
+def current(session: Session, *, postmortem_id: int) -> Meeting | None:
+    return session.scalars(select(Meeting).where(Meeting.postmortem_id == postmortem_id)).one_or_none()
+
+
+def save(
+    session: Session,
+    *,
+    postmortem: Postmortem,
+    request: MeetingRequest,
+    user_id: str,
+    participant_ids: list[str],
+    reminder_offsets: tuple[timedelta, ...],
+    now: datetime,
+) -> tuple[Meeting, bool]:
+    """Schedule, or reschedule an existing meeting (SEQUENCE + 1). Returns (meeting, rescheduled)."""
+    assert request.starts_at is not None
+    meeting = current(session, postmortem_id=postmortem.id)
+    rescheduled = meeting is not None
+    if meeting is None:
+        meeting = Meeting(postmortem_id=postmortem.id, sequence=0)
+        session.add(meeting)
+    else:
+        meeting.sequence += 1
+    meeting.status = MeetingStatus.SCHEDULED
+    meeting.starts_at = request.starts_at
+    meeting.duration_minutes = request.duration_minutes
+    meeting.location = request.location.strip()
+    meeting.agenda = request.agenda.strip()
+    meeting.scheduled_by = user_id
+    meeting.updated_at = now
+    session.flush()
+    reminders.cancel_pending(session, kinds=REMINDER_KINDS, subject_id=meeting.id, now=now)
+    planned = []
+    for offset in reminder_offsets:
+        due = meeting.starts_at - offset
+        planned.append(reminders.Planned(CHANNEL_REMINDER, postmortem.channel_id or "", due, meeting.starts_at))
+        planned += [reminders.Planned(DM_REMINDER, user, due, meeting.starts_at) for user in participant_ids]
+    reminders.plan(session, postmortem_id=postmortem.id, subject_id=meeting.id, subject_version=meeting.sequence,
+                   reminders=planned, now=now)
+    return meeting, rescheduled
+
+
+def cancel(session: Session, *, meeting: Meeting, now: datetime) -> None:
+    meeting.status = MeetingStatus.CANCELLED
+    meeting.sequence += 1
+    meeting.updated_at = now
+    reminders.cancel_pending(session, kinds=REMINDER_KINDS, subject_id=meeting.id, now=now)
+
+
+def is_current(meeting: Meeting | None, *, version: int, now: datetime) -> bool:
+    """A reminder planned for this version of the meeting still makes sense."""
+    return (
+        meeting is not None
+        and meeting.status is MeetingStatus.SCHEDULED
+        and meeting.sequence == version
+        and now < meeting.starts_at
+    )

@@ -1,0 +1,71 @@
+"""Working hours in each person's own time zone, and the meeting slot that suits the most people."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.settings import Settings
+
+SLOT_STEP = timedelta(minutes=15)  # fine enough for zones offset by :30 or :45
+SEARCH_HORIZON = timedelta(days=14)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@dataclass(frozen=True)
+class WorkingTime:
+    start: time
+    end: time
+    weekdays: tuple[int, ...]  # Monday = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WorkingTime:
+        return cls(start=settings.work_start, end=settings.work_end, weekdays=settings.work_weekdays)
+
+    def contains(self, start: datetime, duration: timedelta, tz: str) -> bool:
+        """Whether [start, start + duration] lies inside one working period in zone `tz`."""
+        local_start = start.astimezone(zone(tz))
+        local_end = (start + duration).astimezone(zone(tz))
+        return (
+            local_start.weekday() in self.weekdays
+            and local_start.date() == local_end.date()
+            and self.start <= local_start.time()
+            and local_end.time() <= self.end
+        )
+
+
+@dataclass(frozen=True)
+class SlotSuggestion:
+    starts_at: datetime
+    fits: tuple[str, ...]
+    outside: tuple[str, ...]
+
+
+def round_up(moment: datetime, step: timedelta = SLOT_STEP) -> datetime:
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    steps = -(-(moment - epoch) // step)
+    return epoch + steps * step
+
+
+def suggest_slot(
+    *, earliest: datetime, duration: timedelta, zones: dict[str, str], working: WorkingTime
+) -> SlotSuggestion:
+    """The earliest start >= `earliest` inside working hours for the most people (user id -> tz)."""
+    candidate = round_up(earliest)
+    best: SlotSuggestion | None = None
+    while candidate < earliest + SEARCH_HORIZON:
+        fits = tuple(user for user, tz in zones.items() if working.contains(candidate, duration, tz))
+        if best is None or len(fits) > len(best.fits):
+            best = SlotSuggestion(candidate, fits, tuple(u for u in zones if u not in fits))
+            if len(fits) == len(zones):
+                break
+        candidate += SLOT_STEP
+    assert best is not None
+    return best

@@ -1,0 +1,77 @@
+"""The review meeting: `/postmortem schedule|reschedule|cancel-meeting`, the kickoff and announcement buttons, the modal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import meeting_flows
+from bot.blocks import Message, notice_view
+from bot.blocks import meeting as meeting_blocks
+from bot.meetings import MeetingRequest
+from bot.runtime import Runtime
+from handlers.guard import telling_user_of_failures
+from handlers.replies import tell
+from handlers.router import SlashCommand, SubcommandRouter
+from handlers.view_state import ViewValues
+
+
+def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
+    def open_form(*, trigger_id: str, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> None:
+        # Open at once (the trigger lives 3 s), then fill in once every time zone is known.
+        view_id = runtime.slack.open_view(trigger_id=trigger_id, view=meeting_blocks.loading())
+        form = meeting_flows.form(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
+        view = notice_view(form.text, title="Review meeting") if isinstance(form, Message) else form
+        runtime.slack.update_view(view_id=view_id, view=view)
+
+    def schedule(ack: Ack, command: SlashCommand) -> None:
+        ack()
+        open_form(trigger_id=command.trigger_id, user_id=command.user_id, channel_id=command.channel_id)
+
+    def cancel_meeting(ack: Ack, command: SlashCommand) -> None:
+        answer, meeting_id = meeting_flows.cancel(runtime, user_id=command.user_id, channel_id=command.channel_id)
+        ack(text=answer.text)
+        if meeting_id is not None:
+            meeting_flows.publish(runtime, meeting_id=meeting_id)
+
+    router.add("schedule", "Schedule the review meeting at a time that suits everyone's time zone.", schedule)
+    router.add("reschedule", "Move the review meeting; everyone gets the updated invite.", schedule)
+    router.add("cancel-meeting", "Cancel the review meeting; everyone gets the cancellation.", cancel_meeting)
+
+    @app.action("kickoff_schedule")
+    @app.action(meeting_blocks.RESCHEDULE_ACTION)
+    def schedule_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
+            open_form(trigger_id=body["trigger_id"], user_id=user_id, postmortem_id=int(action["value"]))
+
+    @app.action(meeting_blocks.CANCEL_ACTION)
+    def cancel_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        response_url = body.get("response_url")
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
+            answer, meeting_id = meeting_flows.cancel(runtime, user_id=user_id, postmortem_id=int(action["value"]))
+            tell(runtime, answer, user_id=user_id, response_url=response_url)
+            if meeting_id is not None:
+                meeting_flows.publish(runtime, meeting_id=meeting_id)
+
+    @app.view(meeting_blocks.CALLBACK_ID)
+    def meeting_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = ViewValues(view)
+        request = MeetingRequest(
+            starts_at=values.moment("starts_at"),
+            duration_text=values.text("duration"),
+            location=values.text("location"),
+            agenda=values.text("agenda"),
+        )
+        user_id = body["user"]["id"]
+        outcome = meeting_flows.submit(runtime, user_id=user_id, postmortem_id=int(view["private_metadata"]), request=request)
+        if isinstance(outcome, dict):
+            ack(response_action="errors", errors=outcome)
+            return
+        ack(response_action="update", view=notice_view(outcome.confirmation, title="Review meeting"))
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
+            meeting_flows.publish(runtime, meeting_id=outcome.meeting_id, rescheduled=outcome.rescheduled)

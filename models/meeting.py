@@ -1,0 +1,71 @@
+"""The review meeting, and the durable reminder rows every reminder in the bot is sent from."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+from models.postmortem import str_enum
+
+
+class MeetingStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class Meeting(Base):
+    """One review meeting per post-mortem; rescheduling bumps `sequence` (the iCalendar SEQUENCE)."""
+
+    __tablename__ = "meetings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), unique=True)
+    status: Mapped[MeetingStatus] = mapped_column(str_enum(MeetingStatus), default=MeetingStatus.SCHEDULED)
+    starts_at: Mapped[datetime]
+    duration_minutes: Mapped[int]
+    location: Mapped[str] = mapped_column(Text, default="")
+    agenda: Mapped[str] = mapped_column(Text, default="")
+    sequence: Mapped[int] = mapped_column(default=0)
+    scheduled_by: Mapped[str] = mapped_column(String(32))
+    announcement_ts: Mapped[str | None] = mapped_column(String(32))
+    updated_at: Mapped[datetime]
+
+
+class ReminderStatus(enum.StrEnum):
+    PENDING = "pending"
+    CLAIMED = "claimed"  # one dispatcher is sending it right now
+    SENT = "sent"
+    SKIPPED = "skipped"  # no longer makes sense (meeting passed, already answered, ...)
+    CANCELLED = "cancelled"  # superseded (rescheduled, done, reassigned)
+    FAILED = "failed"
+
+
+class Reminder(Base):
+    """A message due at a moment. The database, not APScheduler's memory, is the truth: any number of
+    bot processes may dispatch, and each reminder is claimed by exactly one of them."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key"),
+        Index("ix_reminders_due", "status", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), index=True)
+    subject_id: Mapped[int]  # the meeting (or action) it is about
+    subject_version: Mapped[int]  # the subject's version when planned; a newer version makes it stale
+    recipient_id: Mapped[str] = mapped_column(String(32))  # a user (DM) or a channel
+    due_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]  # after this it no longer makes sense: skipped, not sent late
+    status: Mapped[ReminderStatus] = mapped_column(str_enum(ReminderStatus), default=ReminderStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    dedupe_key: Mapped[str] = mapped_column(String(200))
