@@ -56,7 +56,7 @@ def dispatch_due(runtime: Runtime, *, worker_id: str, senders: dict[str, Sender]
             reminder = session.get(Reminder, reminder_id)
             assert reminder is not None
         counts[_send_one(runtime, reminder, senders).value] += 1
-    return DispatchReport(dict(counts))
+    return DispatchReport({status: count for status, count in counts.items() if count})
 
 
 def _send_one(runtime: Runtime, reminder: Reminder, senders: dict[str, Sender]) -> ReminderStatus:

@@ -22,6 +22,7 @@ from slack_sdk.models.views import View
 from bot.blocks import Message, slack_date
 from bot.blocks.questionnaire import answer_button
 from bot.indicators import safe_mrkdwn
+from bot.slack_gateway import escape_mrkdwn
 from bot.meetings import AGENDA_MAX_CHARS, LOCATION_MAX_CHARS, MAX_DURATION_MINUTES
 from bot.working_time import SlotSuggestion
 from models import Meeting, MeetingStatus, Postmortem
@@ -103,7 +104,8 @@ def announcement(meeting: Meeting, postmortem: Postmortem) -> Message:
     if meeting.status is MeetingStatus.CANCELLED:
         text = f"The post-mortem review meeting for *{safe_mrkdwn(postmortem.title)}* is cancelled."
         return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=f":no_entry_sign: {text}")).to_dict()])
-    details = f"*When:* {_when(meeting)}\n*Where:* {safe_mrkdwn(meeting.location) or 'not set yet'}"
+    # The location is the team's own room or video link: people must be able to click it (unfurls stay off).
+    details = f"*When:* {_when(meeting)}\n*Where:* {escape_mrkdwn(meeting.location) or 'not set yet'}"
     blocks = [
         HeaderBlock(text="Post-mortem review meeting"),
         SectionBlock(text=MarkdownTextObject(text=details)),
@@ -134,7 +136,7 @@ def change_notice(meeting: Meeting, postmortem: Postmortem, *, rescheduled: bool
                 "The updated invite is in the review channel. Please bring your notes and timelines. " + CONFIDENTIAL)
     else:
         text = (f"You're invited to the post-mortem review of *{title}*: {_when(meeting)}, "
-                f"{safe_mrkdwn(meeting.location) or 'place to be announced'}. The calendar invite is in the review channel. "
+                f"{escape_mrkdwn(meeting.location) or 'place to be announced'}. The calendar invite is in the review channel. "
                 "Please bring your notes and timelines. " + CONFIDENTIAL)
     return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
 
