@@ -340,6 +340,9 @@ class FakeSlack:
             self.channels[channel_id] = Channel(channel_id, "", True, BOT_USER_ID, {BOT_USER_ID, user_id}, is_im=True)
             self.messages[channel_id] = []
         channel = self.channels.get(channel_id)
+        if channel is not None and channel.is_im:
+            # A DM with a deactivated user is archived.
+            channel.is_archived = bool(self.users.get("U" + channel_id[1:], {}).get("deleted"))
         if channel is None or (channel.is_private and BOT_USER_ID not in channel.members):
             raise SlackError("channel_not_found")
         if for_writing and channel.is_archived:

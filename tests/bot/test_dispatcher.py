@@ -1,0 +1,140 @@
+"""The durable reminder mechanism: downtime, expiry, retries, isolation of failures, several processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot import meetings, reminders
+from bot.dispatcher import dispatch_due
+from bot.meetings import DM_REMINDER, MeetingRequest
+from bot.runtime import Runtime
+from models import Participant, ParticipantRole, Postmortem, Reminder, ReminderStatus, Severity
+from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
+from tests.fake_slack import FakeSlack
+from tests.support import FrozenClock, utc
+
+MEETING = utc(2026, 11, 23, 15, 0)
+
+
+def make_meeting(runtime: Runtime, *, starts_at: datetime = MEETING, participants: list[str] | None = None,
+                 now: datetime | None = None) -> int:
+    """A post-mortem with a scheduled meeting (reminders at 24 h and 15 min), made through the services."""
+    participants = participants or [LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO]
+    now = now or runtime.clock.now()
+    with runtime.sessions.begin() as session:
+        postmortem = Postmortem(team_id="T", title="Phish", severity=Severity.HIGH, detected_at=utc(2026, 11, 17, 10),
+                                created_by=LEAD, facilitator_id=LEAD, source_view_id=f"V{now.timestamp()}",
+                                created_at=now, channel_id="G0REVIEW01", kickoff_pinned=True)
+        postmortem.participants = [Participant(user_id=u, role=ParticipantRole.RESPONDER) for u in participants]
+        session.add(postmortem)
+        session.flush()
+        meeting, _ = meetings.save(
+            session, postmortem=postmortem, user_id=LEAD, participant_ids=participants, now=now,
+            request=MeetingRequest(starts_at=starts_at, duration_text="60", location="Room 1", agenda="Review"),
+            reminder_offsets=runtime.settings.meeting_reminder_offsets,
+        )
+        return meeting.id
+
+
+def statuses(runtime: Runtime) -> list[tuple[str, str, str]]:
+    with runtime.sessions() as session:
+        return [(r.kind, r.recipient_id, r.status.value) for r in session.scalars(select(Reminder).order_by(Reminder.id))]
+
+
+@pytest.fixture
+def review_channel(fake_slack: FakeSlack) -> str:
+    fake_slack.channels.pop("G0REVIEW01", None)
+    from tests.fake_slack.server import BOT_USER_ID, Channel
+
+    fake_slack.channels["G0REVIEW01"] = Channel("G0REVIEW01", "pm-review", True, BOT_USER_ID, {BOT_USER_ID, LEAD})
+    fake_slack.messages["G0REVIEW01"] = []
+    return "G0REVIEW01"
+
+
+def test_reminder_due_during_downtime_is_sent_once_after_restart(
+    runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
+) -> None:
+    make_meeting(runtime)
+    clock.current = MEETING - timedelta(hours=3)  # the bot was down when the 24 h reminders fell due
+    assert dispatch_due(runtime, worker_id="w1")["sent"] == 4
+    assert dispatch_due(runtime, worker_id="w2").counts == {}
+    assert len(fake_slack.messages[review_channel]) == 1
+
+
+def test_reminder_that_no_longer_makes_sense_is_skipped(
+    runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
+) -> None:
+    make_meeting(runtime)
+    clock.current = MEETING + timedelta(minutes=5)  # down through the meeting itself
+    report = dispatch_due(runtime, worker_id="w1")
+    assert report.counts == {"skipped": 8}
+    assert fake_slack.messages[review_channel] == []
+
+
+def test_past_offsets_are_not_planned(runtime: Runtime, clock: FrozenClock) -> None:
+    make_meeting(runtime, starts_at=clock.now() + timedelta(hours=2))  # the 24 h reminder would be in the past
+    assert {status for _, _, status in statuses(runtime)} == {"pending"}
+    assert len(statuses(runtime)) == 4  # the 15 min ones only
+
+
+def test_failed_send_is_retried_with_backoff_then_failed_and_others_still_go_out(
+    runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
+) -> None:
+    make_meeting(runtime)
+    fake_slack.add_user(RESPONDER_TOKYO, name="Toko", tz="Asia/Tokyo", deleted=True)  # deactivated since
+    clock.current = MEETING - timedelta(hours=24)
+    first = dispatch_due(runtime, worker_id="w1")
+    assert (first["pending"], first["sent"]) == (1, 3)  # Tokyo's DM failed; the other three went out
+    for delay in reminders.RETRY_DELAYS:
+        clock.advance(delay)
+        assert dispatch_due(runtime, worker_id="w1")["pending" if delay != reminders.RETRY_DELAYS[-1] else "failed"] == 1
+    with runtime.sessions() as session:
+        failed = session.scalars(select(Reminder).where(Reminder.status == ReminderStatus.FAILED)).one()
+    assert (failed.recipient_id, failed.attempts, failed.last_error) == (RESPONDER_TOKYO, reminders.MAX_ATTEMPTS, "is_archived")
+
+
+def test_a_claim_left_by_a_dead_process_is_failed_not_resent(
+    runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
+) -> None:
+    make_meeting(runtime)
+    clock.current = MEETING - timedelta(hours=24)
+    with runtime.sessions.begin() as session:
+        [first_id] = reminders.due_ids(session, now=clock.now(), limit=1)
+        assert reminders.claim(session, reminder_id=first_id, worker_id="dead", now=clock.now())
+    clock.advance(reminders.CLAIM_TIMEOUT + timedelta(seconds=1))
+    report = dispatch_due(runtime, worker_id="w1")
+    assert (report["abandoned"], report["sent"]) == (1, 3)
+
+
+def test_two_processes_send_each_reminder_exactly_once(
+    runtime: Runtime, fake_slack: FakeSlack, review_channel: str, database_url: str
+) -> None:
+    now = datetime.now(timezone.utc)
+    users = [f"U0LOAD{n:04d}" for n in range(60)]
+    for user in users:
+        fake_slack.add_user(user, tz="Europe/Paris")
+    meeting_id = make_meeting(runtime, starts_at=now + timedelta(hours=23, minutes=59), participants=users,
+                              now=now - timedelta(minutes=5))  # the 24 h reminders are due now
+    env = {**os.environ, "DATABASE_URL": database_url, "SLACK_API_URL": fake_slack.api_url,
+           "PYTHONPATH": str(Path.cwd())}
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.dispatch_worker", name], env=env, stdout=subprocess.PIPE,
+                                text=True) for name in ("a", "b")]
+    reports = [json.loads(w.communicate(timeout=120)[0]) for w in workers]
+    assert all(w.returncode == 0 for w in workers)
+
+    dm_counts = {user: len(fake_slack.dm_messages(user)) for user in users}
+    assert set(dm_counts.values()) == {1}, {u: c for u, c in dm_counts.items() if c != 1}
+    assert len(fake_slack.messages[review_channel]) == 1
+    assert sum(r.get("sent", 0) for r in reports) == 61
+    with runtime.sessions() as session:
+        rows = session.scalars(select(Reminder).where(Reminder.subject_id == meeting_id, Reminder.kind == DM_REMINDER,
+                                                      Reminder.status == ReminderStatus.SENT)).all()
+    assert len(rows) == 60 and {r.attempts for r in rows} == {1}
