@@ -138,3 +138,19 @@ def test_two_processes_send_each_reminder_exactly_once(
         rows = session.scalars(select(Reminder).where(Reminder.subject_id == meeting_id, Reminder.kind == DM_REMINDER,
                                                       Reminder.status == ReminderStatus.SENT)).all()
     assert len(rows) == 60 and {r.attempts for r in rows} == {1}
+
+
+def test_the_scheduler_wakes_the_dispatcher(
+    runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
+) -> None:
+    from bot.dispatcher import start_scheduler
+    from tests.support import eventually
+
+    make_meeting(runtime)
+    clock.current = MEETING - timedelta(hours=24)
+    scheduler = start_scheduler(runtime)
+    try:
+        eventually(lambda: len(fake_slack.messages[review_channel]) == 1, what="a reminder sent by the scheduler")
+    finally:
+        scheduler.shutdown(wait=True)
+    assert [status for _, _, status in statuses(runtime)].count("sent") == 4

@@ -194,3 +194,26 @@ def test_cancel_sends_a_cancel_invite_and_stops_reminders(
     assert dispatch_due(runtime, worker_id="w1").counts == {}
     assert slack.command("cancel-meeting", user=LEAD, channel=channel).body == \
         "There is no meeting to change yet. Schedule one with `/postmortem schedule`."
+
+
+def test_announcement_buttons_reschedule_and_cancel(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime
+) -> None:
+    _, channel = started
+    schedule(slack, fake_slack, channel, MONDAY_1500)
+    eventually(lambda: invites(fake_slack), what="invite")
+    announcement = next(m for m in fake_slack.messages[channel] if m["text"].startswith("Post-mortem review meeting"))
+    reschedule_button, cancel_button = announcement["blocks"][-1]["elements"]
+
+    updates = len(fake_slack.calls_to("views.update"))
+    slack.press(reschedule_button["action_id"], reschedule_button["value"], user=RESPONDER_TOKYO)
+    eventually(lambda: len(fake_slack.calls_to("views.update")) > updates, what="reschedule form")
+    form = fake_slack.views[fake_slack.calls_to("views.update")[-1]["view_id"]]
+    assert form["title"]["text"] == "Reschedule meeting"
+    start = next(b for b in form["blocks"] if b.get("block_id") == "starts_at")
+    assert start["element"]["initial_date_time"] == int(MONDAY_1500.timestamp())  # the current time, not a new suggestion
+
+    slack.press(cancel_button["action_id"], cancel_button["value"], user=RESPONDER_TOKYO)
+    eventually(lambda: len(invites(fake_slack)) == 2, what="cancellation")
+    assert invites(fake_slack)[1]["METHOD"] == "CANCEL"
+    assert reminders_by_status(runtime) == {"cancelled": 8}
