@@ -6,6 +6,7 @@ import logging
 import os
 import socket
 from collections import Counter
+from datetime import datetime, timezone
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -90,7 +91,8 @@ def start_scheduler(runtime: Runtime) -> BackgroundScheduler:
         id="dispatch-reminders",
         max_instances=1,
         coalesce=True,
-        next_run_time=runtime.clock.now(),  # send what fell due while the bot was down right away
+        # APScheduler runs on the wall clock; "now" here means: send what fell due while the bot was down at once.
+        next_run_time=datetime.now(timezone.utc),
     )
     scheduler.start()
     return scheduler

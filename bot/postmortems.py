@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
+from bot import indicators
 from bot.runtime import Runtime
 from models import Participant, ParticipantRole, Postmortem, Severity
 from models.db import transaction
@@ -118,6 +119,8 @@ def create(
             postmortem.participants.append(Participant(user_id=user_id, role=ParticipantRole.RESPONDER))
     session.add(postmortem)
     session.flush()
+    report_text = "\n".join([postmortem.title, *(getattr(postmortem, name) for name in LONG_TEXT_FIELDS)])
+    indicators.record(session, postmortem_id=postmortem.id, text=report_text, now=now)
     return postmortem, True
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from bot import access, postmortems, questionnaire
+from bot import access, postmortems, questionnaire, reports
 from bot.blocks import Message
 from bot.blocks import questionnaire as questionnaire_blocks
 from bot.runtime import Runtime
@@ -17,6 +17,7 @@ from models.db import transaction
 
 log = logging.getLogger(__name__)
 
+PUBLISHED = "The report is published, so answers can no longer change. Ask the facilitator to add a note instead."
 SAVED = ":white_check_mark: Your answers are saved. You can change them until the report is published: press the button in my message again."
 
 
@@ -62,6 +63,8 @@ def submit(runtime: Runtime, *, postmortem_id: int, user_id: str, answers: dict[
         postmortem = access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
         if postmortem is None:
             return {questionnaire.QUESTIONS[0].key: access.NOT_FOUND}
+        if reports.is_published(session, postmortem_id=postmortem.id):
+            return {questionnaire.QUESTIONS[0].key: PUBLISHED}
         try:
             questionnaire.save(session, postmortem=postmortem, user_id=user_id, answers=answers, now=runtime.clock.now())
         except questionnaire.AnswersRefused as refusal:

@@ -27,6 +27,7 @@ EXPECTED_SHAPE = {
     "SCHEDULER_TICK_SECONDS": "a number of seconds, e.g. 30",
     "MEETING_REMINDERS": "durations before the meeting like 24h,15m",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "REPORT_SUMMARY_CHANNEL": "a channel ID like C0123456789",
 }
 
 _DURATION = re.compile(r"^(\d+)([dhm])$")
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: float = Field(default=30, gt=0, validation_alias="SCHEDULER_TICK_SECONDS")
     meeting_reminders: str = Field(default="24h,15m", validation_alias="MEETING_REMINDERS")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    report_summary_channel: str | None = Field(default=None, validation_alias="REPORT_SUMMARY_CHANNEL")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -118,6 +120,13 @@ class Settings(BaseSettings):
     def _reminders_shape(cls, value: str) -> str:
         for part in value.split(","):
             parse_duration(part)
+        return value
+
+    @field_validator("report_summary_channel")
+    @classmethod
+    def _channel_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[CG][A-Z0-9]{6,}$", value):
+            raise ValueError("malformed")
         return value
 
     @field_validator("log_level")

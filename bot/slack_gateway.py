@@ -76,6 +76,7 @@ def retry_handlers() -> list[RetryHandler]:
 @dataclass(frozen=True)
 class SlackUser:
     id: str
+    name: str
     tz: str
     is_bot: bool
     deleted: bool
@@ -155,6 +156,7 @@ class SlackGateway:
         data = self._call("users.info", user=user_id)["user"]
         user = SlackUser(
             id=data["id"],
+            name=data.get("real_name") or data.get("name") or data["id"],
             tz=data.get("tz") or "UTC",
             is_bot=bool(data.get("is_bot")) or data["id"] == "USLACKBOT",
             deleted=bool(data.get("deleted")),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import kickoff, meetings, notes, questionnaire, start
+from handlers import kickoff, meetings, notes, questionnaire, reports, start
 from handlers.router import SubcommandRouter
 
 
@@ -14,6 +14,7 @@ def register_all(app: App, runtime: Runtime) -> None:
     start.register(app, runtime, router)
     notes.register(app, runtime, router)
     meetings.register(app, runtime, router)
+    reports.register(app, runtime, router)
     questionnaire.register(app, runtime)
     kickoff.register(app, runtime)
     router.register(app)

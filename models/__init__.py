@@ -3,10 +3,15 @@
 from models.base import Base
 from models.meeting import Meeting, MeetingStatus, Reminder, ReminderStatus
 from models.note import Answer, AuditEntry, Indicator, Note, NoteCategory
+from models.report import Assessment, AttackVector, Classification, ReportVersion
 from models.postmortem import Participant, ParticipantRole, Postmortem, PostmortemStatus, Severity
 
 __all__ = [
     "Answer",
+    "Assessment",
+    "AttackVector",
+    "Classification",
+    "ReportVersion",
     "AuditEntry",
     "Indicator",
     "Note",

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from models.base import Base
 
 
-def str_enum(enum_class: type[enum.StrEnum]) -> Enum:
+def str_enum(enum_class: type[enum.StrEnum], *, length: int = 16) -> Enum:
     """Store an enum by its value (`"high"`), readable in SQL and stable if member names change."""
-    return Enum(enum_class, native_enum=False, length=16, values_callable=lambda members: [m.value for m in members])
+    return Enum(enum_class, native_enum=False, length=length, values_callable=lambda members: [m.value for m in members])
 
 
 class Severity(enum.StrEnum):

@@ -6,7 +6,6 @@ import ast
 import inspect
 import json
 import re
-from pathlib import Path
 
 import pytest
 import yaml

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.dispatcher import dispatch_due
 from bot.meetings import DEFAULT_AGENDA
 from bot.runtime import Runtime
-from models import Reminder, ReminderStatus
+from models import Reminder
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
 from tests.fake_slack import FakeSlack
 from tests.support import FrozenClock, SlackSim, eventually, utc, wait_for_dm

@@ -1,0 +1,134 @@
+"""Classify, record preventive figures, preview and publish the report, post the redacted summary."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from bot import access, assessments, report_data, reports
+from bot.blocks import Message
+from bot.blocks import report as report_blocks
+from bot.runtime import Runtime
+from models import AttackVector, Classification, Postmortem
+from models.db import transaction
+
+log = logging.getLogger(__name__)
+
+ONLY_FACILITATOR = "Only the facilitator of this post-mortem can do that."
+SAVED = ":white_check_mark: Saved. It will be in the report."
+PUBLISHED_AT_ONCE = "Someone published this report at the same moment. Run `/postmortem report` to see the latest draft."
+NO_SUMMARY_CHANNEL = "No summary channel is configured (REPORT_SUMMARY_CHANNEL), so there is nowhere to post it."
+
+
+def _facilitated(session: Any, runtime: Runtime, *, user_id: str, channel_id: str = "",
+                 postmortem_id: int | None = None) -> Postmortem | str:
+    """The post-mortem if `user_id` facilitates it; else the refusal to show."""
+    if postmortem_id is not None:
+        postmortem = access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
+    else:
+        postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
+    if postmortem is None:
+        return access.NOT_FOUND
+    if postmortem.facilitator_id != user_id:
+        return ONLY_FACILITATOR
+    return postmortem
+
+
+def classification_form(runtime: Runtime, *, user_id: str, channel_id: str) -> dict[str, Any] | Message:
+    with transaction(runtime.sessions) as session:
+        postmortem = _facilitated(session, runtime, user_id=user_id, channel_id=channel_id)
+        if isinstance(postmortem, str):
+            return Message(text=postmortem)
+        data = report_data.gather(session, postmortem_id=postmortem.id)
+        return report_blocks.classification_form(
+            postmortem_id=postmortem.id, assessment=assessments.current(session, postmortem_id=postmortem.id),
+            said=data.random_or_targeted_answers,
+        )
+
+
+def save_classification(runtime: Runtime, *, user_id: str, postmortem_id: int, classification: str,
+                        attack_vector: str, rationale: str) -> dict[str, str] | str:
+    if len(rationale) > report_blocks.RATIONALE_MAX_CHARS:
+        return {"rationale": f"Keep this under {report_blocks.RATIONALE_MAX_CHARS:,} characters (it has {len(rationale):,})."}
+    with transaction(runtime.sessions) as session:
+        postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
+        if isinstance(postmortem, str):
+            return {"classification": postmortem}
+        assessments.classify(session, postmortem_id=postmortem.id, classification=Classification(classification),
+                             attack_vector=AttackVector(attack_vector), rationale=rationale, now=runtime.clock.now())
+    return SAVED
+
+
+def scorecard_form(runtime: Runtime, *, user_id: str, channel_id: str) -> dict[str, Any] | Message:
+    with transaction(runtime.sessions) as session:
+        postmortem = _facilitated(session, runtime, user_id=user_id, channel_id=channel_id)
+        if isinstance(postmortem, str):
+            return Message(text=postmortem)
+        return report_blocks.scorecard_form(postmortem_id=postmortem.id,
+                                            assessment=assessments.current(session, postmortem_id=postmortem.id))
+
+
+def save_figures(runtime: Runtime, *, user_id: str, postmortem_id: int, raw: dict[str, str]) -> dict[str, str] | str:
+    figures, errors = assessments.parse_figures(raw)
+    if errors:
+        return errors
+    with transaction(runtime.sessions) as session:
+        postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
+        if isinstance(postmortem, str):
+            return {next(iter(figures)): postmortem}
+        assessments.record_figures(session, postmortem_id=postmortem.id, figures=figures, now=runtime.clock.now())
+    return SAVED
+
+
+def preview(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
+    with transaction(runtime.sessions) as session:
+        postmortem = _facilitated(session, runtime, user_id=user_id, channel_id=channel_id)
+        if isinstance(postmortem, str):
+            return Message(text=postmortem)
+        _, draft = reports.render(session, postmortem_id=postmortem.id, name_of=str, now=runtime.clock.now())
+        return report_blocks.preview(draft.summary_sections, postmortem_id=postmortem.id, version=draft.version)
+
+
+def publish(runtime: Runtime, *, user_id: str, postmortem_id: int) -> Message:
+    """Store version N, then upload both documents and post the summary."""
+    try:
+        with transaction(runtime.sessions) as session:
+            postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
+            if isinstance(postmortem, str):
+                return Message(text=postmortem)
+            version = reports.publish(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),
+                                      name_of=lambda member: runtime.slack.user(member).name)
+            channel_id, title = postmortem.channel_id, postmortem.title
+    except IntegrityError:
+        return Message(text=PUBLISHED_AT_ONCE)
+    assert channel_id is not None
+    stem = f"postmortem-{postmortem_id}-report-v{version.version}"
+    runtime.slack.upload_file(channel=channel_id, filename=f"{stem}.md", content=version.markdown.encode(),
+                              title=f"Post-mortem report v{version.version} (Markdown)")
+    runtime.slack.upload_file(channel=channel_id, filename=f"{stem}.html", content=version.html.encode(),
+                              title=f"Post-mortem report v{version.version} (printable HTML)")
+    summary = report_blocks.summary(version.summary_sections, title=title, version=version.version)
+    ts = runtime.slack.post_message(channel=channel_id, text=summary.text, blocks=summary.blocks)
+    with transaction(runtime.sessions) as session:
+        reports.mark_posted(session, postmortem_id=postmortem_id, version=version.version, summary_ts=ts)
+    return report_blocks.published(version=version.version, channel_id=channel_id,
+                                   summary_channel=runtime.settings.report_summary_channel, postmortem_id=postmortem_id)
+
+
+def post_redacted(runtime: Runtime, *, user_id: str, postmortem_id: int) -> Message:
+    channel = runtime.settings.report_summary_channel
+    if channel is None:
+        return Message(text=NO_SUMMARY_CHANNEL)
+    with transaction(runtime.sessions) as session:
+        postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
+        if isinstance(postmortem, str):
+            return Message(text=postmortem)
+        if not reports.is_published(session, postmortem_id=postmortem.id):
+            return Message(text="Publish the report first; the redacted summary follows it.")
+        data = report_data.gather(session, postmortem_id=postmortem.id)
+        message = report_blocks.redacted_summary(postmortem=postmortem, classification=data.classification,
+                                                 durations=data.durations, action_count=len(data.actions))
+    runtime.slack.post_message(channel=channel, text=message.text, blocks=message.blocks)
+    return Message(text=f":white_check_mark: The redacted summary is posted in <#{channel}>.")

@@ -1,0 +1,71 @@
+"""The report: `/postmortem classify|scorecard-entry|report`, their modals, Publish and the redacted summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import report_flows
+from bot.blocks import report as report_blocks
+from bot.report_data import SCORECARD_LABELS
+from bot.runtime import Runtime
+from handlers.guard import telling_user_of_failures
+from handlers.notes import answer_submission
+from handlers.replies import open_or_tell, tell
+from handlers.router import SlashCommand, SubcommandRouter
+from handlers.view_state import ViewValues
+
+
+def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
+    def classify(ack: Ack, command: SlashCommand) -> None:
+        ack()
+        form = report_flows.classification_form(runtime, user_id=command.user_id, channel_id=command.channel_id)
+        open_or_tell(runtime, form, trigger_id=command.trigger_id, user_id=command.user_id, response_url=command.response_url)
+
+    def scorecard(ack: Ack, command: SlashCommand) -> None:
+        ack()
+        form = report_flows.scorecard_form(runtime, user_id=command.user_id, channel_id=command.channel_id)
+        open_or_tell(runtime, form, trigger_id=command.trigger_id, user_id=command.user_id, response_url=command.response_url)
+
+    def report(ack: Ack, command: SlashCommand) -> None:
+        ack()
+        draft = report_flows.preview(runtime, user_id=command.user_id, channel_id=command.channel_id)
+        tell(runtime, draft, user_id=command.user_id, response_url=command.response_url)
+
+    router.add("classify", "Facilitator: record whether the attack was random or targeted, why, and its vector.", classify)
+    router.add("scorecard-entry", "Facilitator: record this incident's preventive-initiative figures.", scorecard)
+    router.add("report", "Facilitator: preview the report, then publish it to the review channel.", report)
+
+    @app.view(report_blocks.CLASSIFY_CALLBACK)
+    def classification_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = ViewValues(view)
+        answer_submission(ack, report_flows.save_classification(
+            runtime, user_id=body["user"]["id"], postmortem_id=int(view["private_metadata"]),
+            classification=values.option("classification") or "", attack_vector=values.option("attack_vector") or "",
+            rationale=values.text("rationale"),
+        ))
+
+    @app.view(report_blocks.SCORECARD_CALLBACK)
+    def figures_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = ViewValues(view)
+        answer_submission(ack, report_flows.save_figures(
+            runtime, user_id=body["user"]["id"], postmortem_id=int(view["private_metadata"]),
+            raw={name: values.text(name) for name, _ in SCORECARD_LABELS},
+        ))
+
+    @app.action(report_blocks.PUBLISH_ACTION)
+    def publish_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id, response_url = body["user"]["id"], body.get("response_url")
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
+            outcome = report_flows.publish(runtime, user_id=user_id, postmortem_id=int(action["value"]))
+            tell(runtime, outcome, user_id=user_id, response_url=response_url, replace_original=True)
+
+    @app.action(report_blocks.REDACTED_ACTION)
+    def redacted_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id, response_url = body["user"]["id"], body.get("response_url")
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
+            outcome = report_flows.post_redacted(runtime, user_id=user_id, postmortem_id=int(action["value"]))
+            tell(runtime, outcome, user_id=user_id, response_url=response_url)
