@@ -11,7 +11,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from bot.indicators import Defanger
 from bot.report_data import ReportData, format_duration
@@ -19,7 +19,7 @@ from bot.slack_gateway import escape_mrkdwn
 
 MISSING = "not recorded"
 _INLINE_MARKDOWN = re.compile(r"([\\`*_\[\]()|~!])")
-_LINE_START_MARKDOWN = re.compile(r"^(\s*)([#+\->=]|\d+[.)])", re.MULTILINE)
+_LINE_START_MARKDOWN = re.compile(r"^(\s*)([#+\-=]|\d+[.)])", re.MULTILINE)
 SECTION_BREAK = "\n<<section>>\n"
 
 
@@ -38,7 +38,7 @@ def utc_with_offset(moment: datetime | None) -> str:
 def environment(kind: str) -> Environment:
     env = Environment(
         loader=PackageLoader("bot", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False) if kind == "html" else False,
+        autoescape=kind == "html",
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
