@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bot import meeting_flows, meetings, reminders
+from bot import action_flows, actions, meeting_flows, meetings, reminders
 from bot.runtime import Runtime
 from bot.slack_gateway import SlackCallFailed
 from models import Reminder, ReminderStatus
@@ -27,6 +27,10 @@ Sender = Callable[[Runtime, Reminder], ReminderStatus]
 SENDERS: dict[str, Sender] = {
     meetings.CHANNEL_REMINDER: meeting_flows.send_channel_reminder,
     meetings.DM_REMINDER: meeting_flows.send_dm_reminder,
+    actions.BEFORE_DUE: action_flows.send_owner_reminder,
+    actions.AT_DUE: action_flows.send_owner_reminder,
+    actions.OVERDUE: action_flows.send_owner_reminder,
+    actions.ESCALATION: action_flows.send_escalation,
 }
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import access, notes, questionnaire
+from bot import access, action_flows, notes, questionnaire
 from bot.blocks import Message
 from bot.blocks import notes as note_blocks
 from bot.blocks.notes import CapturedMessage
@@ -143,6 +143,17 @@ def edit_form(runtime: Runtime, *, user_id: str, note_id: int) -> dict[str, Any]
             choices=[], metadata={"note_id": note.id}, category=note.category, occurred_at=note.occurred_at,
             text=note.text, editing=True,
         )
+
+
+def action_form(runtime: Runtime, *, user_id: str, note_id: int) -> dict[str, Any] | Message:
+    """The follow-up action form, its title taken from the note."""
+    with transaction(runtime.sessions) as session:
+        found = _note_for(session, runtime, user_id=user_id, note_id=note_id)
+        if isinstance(found, Message):
+            return found
+        note, postmortem = found
+        postmortem_id, title = postmortem.id, note.text.splitlines()[0]
+    return action_flows.form(runtime, user_id=user_id, postmortem_id=postmortem_id, title=title)
 
 
 def submit_edit(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str, str] | str:

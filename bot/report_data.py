@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.questionnaire import QUESTIONS
-from models import Answer, Assessment, AttackVector, Classification, Indicator, Note, NoteCategory, Postmortem
+from models import Action, Answer, Assessment, AttackVector, Classification, Indicator, Note, NoteCategory, Postmortem
 
 CLASSIFICATION_LABELS = {
     Classification.RANDOM: "Random (opportunistic)",
@@ -109,6 +109,7 @@ def gather(session: Session, *, postmortem_id: int) -> ReportData:
         select(Indicator.kind, Indicator.value).where(Indicator.postmortem_id == postmortem_id).order_by(Indicator.kind, Indicator.value)
     ).tuples().all()
     assessment = session.scalars(select(Assessment).where(Assessment.postmortem_id == postmortem_id)).one_or_none()
+    actions = session.scalars(select(Action).where(Action.postmortem_id == postmortem_id).order_by(Action.due_on, Action.id)).all()
 
     by_question: dict[str, list[Attributed]] = defaultdict(list)
     for answer in answers:
@@ -159,7 +160,7 @@ def gather(session: Session, *, postmortem_id: int) -> ReportData:
         random_or_targeted_answers=by_question.get("random_or_targeted", []),
         indicators=list(indicators),
         scorecard=[(label, getattr(assessment, name) if assessment else None) for name, label in SCORECARD_LABELS],
-        actions=[],
+        actions=[ActionLine(a.title, a.owner_id, a.due_on.isoformat(), a.status.value) for a in actions],
         lessons=by_category.get(NoteCategory.LESSON, []),
         participants=[(p.user_id, p.role.value) for p in postmortem.participants],
         note_ids=[note.id for note in notes],

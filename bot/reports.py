@@ -39,6 +39,7 @@ def snapshot(data: report_data.ReportData) -> dict[str, object]:
     return {
         "notes": data.note_ids,
         "actions": [action.title for action in data.actions],
+        "action statuses": _digest([(a.title, a.owner_id, a.due, a.status) for a in data.actions]),
         "incident report": _digest([data.facts, data.milestones]),
         "review answers": _digest(data.questions),
         "classification": _digest([data.classification, data.attack_vector, data.rationale]),

@@ -28,6 +28,10 @@ EXPECTED_SHAPE = {
     "MEETING_REMINDERS": "durations before the meeting like 24h,15m",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "REPORT_SUMMARY_CHANNEL": "a channel ID like C0123456789",
+    "ESCALATION_CHANNEL": "a channel ID like C0123456789",
+    "ACTION_REMINDERS": "durations before the due moment like 3d,1d or 90m",
+    "ACTION_OVERDUE_EVERY": "a duration like 2d",
+    "ACTION_ESCALATE_AFTER": "a duration like 5d",
 }
 
 _DURATION = re.compile(r"^(\d+)([dhm])$")
@@ -72,6 +76,10 @@ class Settings(BaseSettings):
     meeting_reminders: str = Field(default="24h,15m", validation_alias="MEETING_REMINDERS")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     report_summary_channel: str | None = Field(default=None, validation_alias="REPORT_SUMMARY_CHANNEL")
+    action_reminders: str = Field(default="3d,1d", validation_alias="ACTION_REMINDERS")
+    action_overdue_every: str = Field(default="2d", validation_alias="ACTION_OVERDUE_EVERY")
+    action_escalate_after: str = Field(default="5d", validation_alias="ACTION_ESCALATE_AFTER")
+    escalation_channel: str | None = Field(default=None, validation_alias="ESCALATION_CHANNEL")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -115,14 +123,21 @@ class Settings(BaseSettings):
         _parse_working_days(value)
         return value
 
-    @field_validator("meeting_reminders")
+    @field_validator("meeting_reminders", "action_reminders")
     @classmethod
     def _reminders_shape(cls, value: str) -> str:
         for part in value.split(","):
             parse_duration(part)
         return value
 
-    @field_validator("report_summary_channel")
+    @field_validator("action_overdue_every", "action_escalate_after")
+    @classmethod
+    def _duration_shape(cls, value: str) -> str:
+        if parse_duration(value) <= timedelta(0):
+            raise ValueError("malformed")
+        return value
+
+    @field_validator("report_summary_channel", "escalation_channel")
     @classmethod
     def _channel_shape(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^[CG][A-Z0-9]{6,}$", value):
@@ -150,7 +165,15 @@ class Settings(BaseSettings):
 
     @property
     def meeting_reminder_offsets(self) -> tuple[timedelta, ...]:
-        return tuple(sorted((parse_duration(part) for part in self.meeting_reminders.split(",")), reverse=True))
+        return _offsets(self.meeting_reminders)
+
+    @property
+    def action_reminder_offsets(self) -> tuple[timedelta, ...]:
+        return _offsets(self.action_reminders)
+
+
+def _offsets(text: str) -> tuple[timedelta, ...]:
+    return tuple(sorted((parse_duration(part) for part in text.split(",")), reverse=True))
 
 
 def _parse_hours(text: str) -> tuple[time, time]:

@@ -100,6 +100,9 @@ class SlackGateway:
     def update_view(self, *, view_id: str, view: dict[str, Any]) -> None:
         self._call("views.update", view_id=view_id, view=view)
 
+    def publish_home(self, *, user_id: str, view: dict[str, Any]) -> None:
+        self._call("views.publish", user_id=user_id, view=view)
+
     # -- messages ------------------------------------------------------------------------------
     def post_message(self, *, channel: str, text: str, blocks: list[dict[str, Any]] | None = None) -> str:
         """Post as the bot; `channel` may be a user ID (a DM). Returns the message ts."""
@@ -186,6 +189,13 @@ class SlackGateway:
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return members
+
+    def archive_channel(self, *, channel: str) -> None:
+        try:
+            self._call("conversations.archive", channel=channel)
+        except SlackCallFailed as failure:
+            if failure.error != "already_archived":
+                raise
 
     def describe_channel(self, *, channel: str, topic: str, purpose: str) -> None:
         self._call("conversations.setTopic", channel=channel, topic=_clip(topic, TOPIC_MAX_CHARS))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.settings import Settings
@@ -39,6 +39,21 @@ class WorkingTime:
             and self.start <= local_start.time()
             and local_end.time() <= self.end
         )
+
+
+    def day_start(self, day: date, tz: str) -> datetime:
+        """The start of working hours on `day` in zone `tz`, in UTC."""
+        return datetime.combine(day, self.start, tzinfo=zone(tz)).astimezone(timezone.utc)
+
+    def next_working_moment(self, moment: datetime, tz: str) -> datetime:
+        """`moment` if it falls in working hours on a working day in `tz`; else the start of the next working period."""
+        local = moment.astimezone(zone(tz))
+        if local.weekday() in self.weekdays and self.start <= local.time() < self.end:
+            return moment
+        day = local.date() if local.time() < self.start else local.date() + timedelta(days=1)
+        while day.weekday() not in self.weekdays:
+            day += timedelta(days=1)
+        return self.day_start(day, tz)
 
 
 @dataclass(frozen=True)

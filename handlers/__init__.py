@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.runtime import Runtime
-from handlers import kickoff, meetings, notes, questionnaire, reports, start
+from handlers import actions, meetings, notes, questionnaire, reports, start
 from handlers.router import SubcommandRouter
 
 
@@ -16,5 +16,5 @@ def register_all(app: App, runtime: Runtime) -> None:
     meetings.register(app, runtime, router)
     reports.register(app, runtime, router)
     questionnaire.register(app, runtime)
-    kickoff.register(app, runtime)
+    actions.register(app, runtime, router)
     router.register(app)

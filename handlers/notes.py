@@ -99,8 +99,9 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         choice, note_id = action["selected_option"]["value"].split(":")
         response_url = body.get("response_url")
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
-            if choice == "edit":
-                form = note_flows.edit_form(runtime, user_id=user_id, note_id=int(note_id))
+            if choice in {"edit", "action"}:
+                form = (note_flows.edit_form if choice == "edit" else note_flows.action_form)(
+                    runtime, user_id=user_id, note_id=int(note_id))
                 open_or_tell(runtime, form, trigger_id=body["trigger_id"], response_url=response_url, user_id=user_id)
             else:
                 message = note_flows.delete(runtime, user_id=user_id, note_id=int(note_id))

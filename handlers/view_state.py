@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 
@@ -27,6 +27,10 @@ class ViewValues:
 
     def users(self, name: str) -> list[str]:
         return list(self._element(name).get("selected_users") or [])
+
+    def date(self, name: str) -> date | None:
+        selected = self._element(name).get("selected_date")
+        return date.fromisoformat(selected) if selected else None
 
     def moment(self, name: str) -> datetime | None:
         epoch = self._element(name).get("selected_date_time")

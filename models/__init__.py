@@ -1,5 +1,6 @@
 """SQLAlchemy 2.0 typed models, the engine and session factory, and the Alembic migrations."""
 
+from models.action import Action, ActionCategory, ActionChange, ActionPriority, ActionStatus
 from models.base import Base
 from models.meeting import Meeting, MeetingStatus, Reminder, ReminderStatus
 from models.note import Answer, AuditEntry, Indicator, Note, NoteCategory
@@ -7,6 +8,11 @@ from models.report import Assessment, AttackVector, Classification, ReportVersio
 from models.postmortem import Participant, ParticipantRole, Postmortem, PostmortemStatus, Severity
 
 __all__ = [
+    "Action",
+    "ActionCategory",
+    "ActionChange",
+    "ActionPriority",
+    "ActionStatus",
     "Answer",
     "Assessment",
     "AttackVector",

@@ -30,7 +30,7 @@ REPORT_FIELDS = (
     ("Evidence collected", "evidence"),
 )
 
-# action_id -> button label; `handlers.kickoff` answers each.
+# action_id -> button label; answered by handlers.meetings, .notes, .questionnaire and .actions.
 NEXT_STEPS = (
     ("kickoff_schedule", "Schedule meeting"),
     ("kickoff_add_note", "Add note"),

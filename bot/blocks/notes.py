@@ -155,8 +155,8 @@ def _note_section(note: Note, *, postmortem: Postmortem, viewer_id: str) -> Sect
         options.append(Option(text="Edit", value=f"edit:{note.id}"))
     if viewer_id in {note.author_id, postmortem.facilitator_id}:
         options.append(Option(text="Delete", value=f"delete:{note.id}"))
-    accessory = OverflowMenuElement(action_id=MENU_ACTION, options=options) if options else None
-    return SectionBlock(text=MarkdownTextObject(text=text), accessory=accessory)
+    options.append(Option(text="Make action item", value=f"action:{note.id}"))
+    return SectionBlock(text=MarkdownTextObject(text=text), accessory=OverflowMenuElement(action_id=MENU_ACTION, options=options))
 
 
 def note_saved(note: Note, *, created: bool, postmortem: Postmortem) -> str:

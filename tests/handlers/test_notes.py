@@ -211,12 +211,12 @@ def test_edit_own_note_and_facilitator_deletes_anothers_with_audit(
     slack.command("note Berlin saw it first", user=RESPONDER_BERLIN, channel=channel)
     [note] = stored_notes(in_transaction)
 
-    # Tokyo sees no menu on Berlin's note; Berlin sees Edit and Delete.
+    # Tokyo can only turn Berlin's note into an action; Berlin can also edit and delete it.
     tokyo_view = slack.command("notes", user=RESPONDER_TOKYO, channel=channel).json()
-    assert "accessory" not in tokyo_view["blocks"][1]
+    assert [o["value"] for o in tokyo_view["blocks"][1]["accessory"]["options"]] == [f"action:{note.id}"]
     berlin_view = slack.command("notes", user=RESPONDER_BERLIN, channel=channel).json()
     menu = berlin_view["blocks"][1]["accessory"]
-    assert [o["value"] for o in menu["options"]] == [f"edit:{note.id}", f"delete:{note.id}"]
+    assert [o["value"] for o in menu["options"]] == [f"edit:{note.id}", f"delete:{note.id}", f"action:{note.id}"]
 
     select_option(slack, menu, f"edit:{note.id}", user=RESPONDER_BERLIN)
     edit_view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_edit" and fake_slack.latest_view())
@@ -231,7 +231,7 @@ def test_edit_own_note_and_facilitator_deletes_anothers_with_audit(
 
     lead_view = slack.command("notes", user=LEAD, channel=channel).json()
     lead_menu = lead_view["blocks"][1]["accessory"]
-    assert [o["value"] for o in lead_menu["options"]] == [f"delete:{note.id}"]
+    assert [o["value"] for o in lead_menu["options"]] == [f"delete:{note.id}", f"action:{note.id}"]
     select_option(slack, lead_menu, f"delete:{note.id}", user=LEAD)
     emptied = eventually(lambda: "none yet" in str(fake_slack.responses[-1].get("blocks")) and fake_slack.responses[-1])
     assert emptied["replace_original"] is True

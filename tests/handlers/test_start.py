@@ -241,12 +241,6 @@ def test_help_and_unknown_subcommand(slack: SlackSim) -> None:
     assert unknown == "I don't know `frobnicate`.\n\n" + help_text
 
 
-def test_kickoff_buttons_answer_kindly(slack: SlackSim, fake_slack: FakeSlack) -> None:
-    assert slack.press("kickoff_add_action", "1", user=LEAD).status == 200
-    response = eventually(lambda: fake_slack.responses, what="reply")[-1]
-    assert response["text"].startswith("“Add follow-up action” is coming soon.")
-
-
 def test_bad_signature_and_stale_timestamp_get_401(slack: SlackSim) -> None:
     body = "command=%2Fpostmortem&text=help&user_id=U0LEAD0001"
     assert slack.post(body, signature="v0=" + "0" * 64).status == 401

@@ -1,0 +1,278 @@
+"""Follow-up actions end to end: assign, DM the owner, remind until done, escalate, list, Home tab, close."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import access, actions, questionnaire, reports
+from bot.actions import ActionDraft, ActionRefused
+from bot.blocks import Message
+from bot.blocks import actions as action_blocks
+from bot.runtime import Runtime
+from bot.settings import parse_duration
+from bot.slack_gateway import SlackCallFailed
+from bot.working_time import WorkingTime, zone
+from models import Action, ActionStatus, Participant, Postmortem, PostmortemStatus, Reminder, ReminderStatus
+from models.db import transaction
+
+log = logging.getLogger(__name__)
+
+MALFORMED = "I couldn't read that. Use " + actions.LINE_FORMAT + ", or `/postmortem action` alone for the form."
+ACTION_GONE = "That action no longer exists."
+ONLY_FACILITATOR_CLOSES = "Only the facilitator of this post-mortem can close it."
+NOT_PUBLISHED = "The report isn't published yet. Publish it with `/postmortem report` first, then close the post-mortem."
+
+
+def _timing(runtime: Runtime) -> actions.Timing:
+    settings = runtime.settings
+    return actions.Timing(
+        offsets=settings.action_reminder_offsets,
+        overdue_every=parse_duration(settings.action_overdue_every),
+        escalate_after=parse_duration(settings.action_escalate_after),
+        working=WorkingTime.from_settings(settings),
+    )
+
+
+def _today(runtime: Runtime, user_id: str) -> date:
+    return runtime.clock.now().astimezone(zone(runtime.slack.user(user_id).tz)).date()
+
+
+def _plan(runtime: Runtime, session: Session, action: Action, postmortem: Postmortem) -> None:
+    actions.plan_reminders(
+        session, action=action, facilitator_id=postmortem.facilitator_id,
+        owner_tz=runtime.slack.user(action.owner_id).tz, facilitator_tz=runtime.slack.user(postmortem.facilitator_id).tz,
+        timing=_timing(runtime), now=runtime.clock.now(),
+    )
+
+
+def _postmortem_for(session: Session, runtime: Runtime, *, user_id: str, channel_id: str,
+                    postmortem_id: int | None) -> Postmortem | None:
+    if postmortem_id is not None:
+        return access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
+    return access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
+
+
+def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None,
+         title: str = "") -> dict[str, Any] | Message:
+    with transaction(runtime.sessions) as session:
+        postmortem = _postmortem_for(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
+        choices = [] if postmortem else access.open_postmortems_of(session, user_id=user_id)
+        if postmortem is None and not choices:
+            return Message(text=access.NOT_FOUND)
+        return action_blocks.form(postmortem_id=postmortem.id if postmortem else None, choices=choices, title=title,
+                                  today=_today(runtime, user_id))
+
+
+def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: str, channel_id: str = "",
+           postmortem_id: int | None = None) -> dict[str, str] | Message:
+    """Save the action and plan its reminders in one transaction, then tell the owner and the channel."""
+    errors = actions.validate(draft, today=_today(runtime, user_id))
+    if errors:
+        return errors
+    now = runtime.clock.now()
+    with transaction(runtime.sessions) as session:
+        postmortem = _postmortem_for(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
+        if postmortem is None:
+            return {"title": access.NOT_FOUND}
+        action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,
+                                         dedupe_key=dedupe_key, now=now)
+        if created:
+            _plan(runtime, session, action, postmortem)
+    if created:
+        _announce(runtime, action, postmortem, assigned_by=user_id)
+    return Message(text=f":white_check_mark: Assigned to <@{action.owner_id}>, due {action.due_on.isoformat()}: "
+                        f"{action_blocks.safe_mrkdwn(action.title)}")
+
+
+def _announce(runtime: Runtime, action: Action, postmortem: Postmortem, *, assigned_by: str) -> None:
+    """The owner's DM and the channel's one-line notice; a Slack failure here loses nothing stored."""
+    today = _today(runtime, action.owner_id)
+    dm = action_blocks.assignment(action, postmortem, assigned_by=assigned_by, today=today)
+    try:
+        runtime.slack.post_message(channel=action.owner_id, text=dm.text, blocks=dm.blocks)
+        if postmortem.channel_id and postmortem.status is PostmortemStatus.OPEN:
+            notice = action_blocks.channel_notice(action, today=today)
+            runtime.slack.post_message(channel=postmortem.channel_id, text=notice.text, blocks=notice.blocks)
+    except SlackCallFailed as failure:
+        log.warning("could not announce action %s: %s", action.id, failure)
+
+
+def _load(session: Session, *, action_id: int) -> tuple[Action, Postmortem] | None:
+    action = session.get(Action, action_id)
+    if action is None:
+        return None
+    postmortem = session.get(Postmortem, action.postmortem_id)
+    assert postmortem is not None
+    return action, postmortem
+
+
+def mark_done(runtime: Runtime, *, user_id: str, action_id: int) -> Message:
+    with transaction(runtime.sessions) as session:
+        loaded = _load(session, action_id=action_id)
+        if loaded is None:
+            return Message(text=ACTION_GONE)
+        action, postmortem = loaded
+        try:
+            actions.mark_done(session, action=action, postmortem=postmortem, user_id=user_id, now=runtime.clock.now())
+        except ActionRefused as refusal:
+            return Message(text=str(refusal))
+        return Message(text=f":white_check_mark: Done: {action_blocks.safe_mrkdwn(action.title)}. No more reminders for it.")
+
+
+def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) -> dict[str, Any] | Message:
+    """The extend or reassign modal, for the owner or the facilitator of an open action."""
+    with transaction(runtime.sessions) as session:
+        loaded = _load(session, action_id=action_id)
+        if loaded is None:
+            return Message(text=ACTION_GONE)
+        action, postmortem = loaded
+        if not actions.may_change(action, postmortem, user_id=user_id):
+            return Message(text="Only the owner or the facilitator can change this action.")
+        if action.status is not ActionStatus.OPEN:
+            return Message(text=f"This action is already {action.status.value}.")
+        return action_blocks.extend_form(action) if kind == "extend" else action_blocks.reassign_form(action)
+
+
+def extend(runtime: Runtime, *, user_id: str, action_id: int, due_on: date | None, reason: str) -> dict[str, str] | str:
+    if due_on is None:
+        return {"due_on": "Pick the new due date."}
+    with transaction(runtime.sessions) as session:
+        loaded = _load(session, action_id=action_id)
+        if loaded is None:
+            return {"due_on": ACTION_GONE}
+        action, postmortem = loaded
+        try:
+            actions.extend(session, action=action, postmortem=postmortem, user_id=user_id, due_on=due_on, reason=reason,
+                           today=_today(runtime, user_id), now=runtime.clock.now())
+        except ActionRefused as refusal:
+            return {"due_on": str(refusal)}
+        _plan(runtime, session, action, postmortem)
+        return f":white_check_mark: New due date {due_on.isoformat()} for {action_blocks.safe_mrkdwn(action.title)}."
+
+
+def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str | None, reason: str) -> dict[str, str] | str:
+    if new_owner is None:
+        return {"owner_id": "Pick the new owner."}
+    with transaction(runtime.sessions) as session:
+        loaded = _load(session, action_id=action_id)
+        if loaded is None:
+            return {"owner_id": ACTION_GONE}
+        action, postmortem = loaded
+        try:
+            actions.reassign(session, action=action, postmortem=postmortem, user_id=user_id, new_owner=new_owner,
+                             reason=reason, now=runtime.clock.now())
+        except ActionRefused as refusal:
+            return {"owner_id": str(refusal)}
+        _plan(runtime, session, action, postmortem)
+    _announce(runtime, action, postmortem, assigned_by=user_id)
+    return f":white_check_mark: <@{new_owner}> owns {action_blocks.safe_mrkdwn(action.title)} now and has been told."
+
+
+def mine(runtime: Runtime, *, user_id: str) -> Message:
+    with transaction(runtime.sessions) as session:
+        owned = actions.open_of_owner(session, owner_id=user_id)
+        facilitators = _facilitators(session, owned)
+        return action_blocks.listing(owned, heading="Your open follow-ups, most urgent first", today=_today(runtime, user_id),
+                                     viewer_id=user_id, facilitator_ids=facilitators)
+
+
+def of_channel(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
+    with transaction(runtime.sessions) as session:
+        postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
+        if postmortem is None:
+            return Message(text=access.NOT_FOUND)
+        listed = actions.of_postmortem(session, postmortem_id=postmortem.id)
+        return action_blocks.listing(listed, heading=f"Follow-ups of {postmortem.title}", today=_today(runtime, user_id),
+                                     viewer_id=user_id, facilitator_ids={postmortem.id: postmortem.facilitator_id})
+
+
+def _facilitators(session: Session, listed: list[Action]) -> dict[int, str]:
+    ids = {action.postmortem_id for action in listed}
+    if not ids:
+        return {}
+    return dict(session.execute(select(Postmortem.id, Postmortem.facilitator_id).where(Postmortem.id.in_(ids))).tuples())
+
+
+def home(runtime: Runtime, *, user_id: str) -> dict[str, Any]:
+    with transaction(runtime.sessions) as session:
+        owned = actions.open_of_owner(session, owner_id=user_id)
+        mine_ = list(session.scalars(
+            select(Postmortem).join(Participant).where(Participant.user_id == user_id).order_by(Postmortem.created_at.desc())
+        ))
+        unanswered = [
+            p for p in mine_
+            if p.status is PostmortemStatus.OPEN and user_id not in questionnaire.respondents(session, postmortem_id=p.id)
+            and not reports.is_published(session, postmortem_id=p.id)
+        ]
+        channels = dict(session.execute(select(Postmortem.id, Postmortem.channel_id).where(
+            Postmortem.id.in_({a.postmortem_id for a in owned} or {0}))).tuples())
+        return action_blocks.home(actions=owned, unanswered=unanswered, postmortems=mine_, today=_today(runtime, user_id),
+                                  channels=channels)
+
+
+def close(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
+    """Facilitator only, once the report is published: archive the channel; open actions keep being tracked."""
+    with transaction(runtime.sessions) as session:
+        postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
+        if postmortem is None:
+            return Message(text=access.NOT_FOUND)
+        if postmortem.facilitator_id != user_id:
+            return Message(text=ONLY_FACILITATOR_CLOSES)
+        if not reports.is_published(session, postmortem_id=postmortem.id):
+            return Message(text=NOT_PUBLISHED)
+        still_open = [a for a in actions.of_postmortem(session, postmortem_id=postmortem.id) if a.status is ActionStatus.OPEN]
+        postmortem.status = PostmortemStatus.CLOSED
+        title, review_channel = postmortem.title, postmortem.channel_id
+    tracked = "\n".join(f"• {action_blocks.safe_mrkdwn(a.title)} — <@{a.owner_id}>, due {a.due_on.isoformat()}" for a in still_open)
+    text = f":lock: *{action_blocks.safe_mrkdwn(title)}* is closed and read-only. Thank you all."
+    if tracked:
+        text += f"\nThese follow-ups stay open and their owners keep getting reminders until they're done:\n{tracked}"
+    if review_channel:
+        runtime.slack.post_message(channel=review_channel, text=text)
+        runtime.slack.archive_channel(channel=review_channel)
+    return Message(text=text)
+
+
+# -- reminder senders (see bot.dispatcher) ---------------------------------------------------------
+
+def _current(session: Session, reminder: Reminder) -> tuple[Action, Postmortem] | None:
+    loaded = _load(session, action_id=reminder.subject_id)
+    if loaded is None:
+        return None
+    action, _ = loaded
+    if action.status is not ActionStatus.OPEN or action.version != reminder.subject_version:
+        return None
+    return loaded
+
+
+def send_owner_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
+    with transaction(runtime.sessions) as session:
+        loaded = _current(session, reminder)
+        if loaded is None:
+            return ReminderStatus.SKIPPED
+        action, postmortem = loaded
+        if reminder.kind == actions.OVERDUE:
+            # Plan the next one first: the row's claim already guarantees this one is sent once.
+            actions.plan_next_overdue(session, action=action, after=reminder.due_at, owner_tz=runtime.slack.user(action.owner_id).tz,
+                                      timing=_timing(runtime), now=runtime.clock.now())
+    message = action_blocks.reminder(action, postmortem, kind=reminder.kind, today=_today(runtime, action.owner_id))
+    runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
+    return ReminderStatus.SENT
+
+
+def send_escalation(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
+    with transaction(runtime.sessions) as session:
+        loaded = _current(session, reminder)
+        if loaded is None:
+            return ReminderStatus.SKIPPED
+        action, postmortem = loaded
+    message = action_blocks.escalation(action, postmortem, today=_today(runtime, reminder.recipient_id))
+    runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
+    if runtime.settings.escalation_channel:
+        runtime.slack.post_message(channel=runtime.settings.escalation_channel, text=message.text, blocks=message.blocks)
+    return ReminderStatus.SENT

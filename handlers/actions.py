@@ -1,0 +1,117 @@
+"""Follow-up actions: `/postmortem action|actions|close`, the owner's buttons, their modals, and the Home tab."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot import action_flows, actions
+from bot.blocks import Message
+from bot.blocks import actions as action_blocks
+from bot.runtime import Runtime
+from handlers.guard import telling_user_of_failures
+from handlers.notes import answer_submission
+from handlers.replies import open_or_tell, tell
+from handlers.router import SlashCommand, SubcommandRouter
+from handlers.view_state import ViewValues
+from models import ActionCategory, ActionPriority
+
+
+def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
+    def action(ack: Ack, command: SlashCommand) -> None:
+        if not command.text:
+            ack()
+            form = action_flows.form(runtime, user_id=command.user_id, channel_id=command.channel_id)
+            open_or_tell(runtime, form, trigger_id=command.trigger_id, user_id=command.user_id,
+                         response_url=command.response_url)
+            return
+        draft = actions.parse_line(command.text)
+        if draft is None:
+            ack(text=action_flows.MALFORMED)
+            return
+        outcome = action_flows.create(runtime, user_id=command.user_id, draft=draft, channel_id=command.channel_id,
+                                      dedupe_key=f"command:{command.trigger_id}")
+        ack(text=outcome.text if isinstance(outcome, Message) else " ".join(outcome.values()))
+
+    def list_actions(ack: Ack, command: SlashCommand) -> None:
+        if command.text.strip().lower() == "all":
+            message = action_flows.of_channel(runtime, user_id=command.user_id, channel_id=command.channel_id)
+        else:
+            message = action_flows.mine(runtime, user_id=command.user_id)
+        ack(text=message.text, blocks=message.blocks or None)
+
+    def close(ack: Ack, command: SlashCommand) -> None:
+        ack()
+        message = action_flows.close(runtime, user_id=command.user_id, channel_id=command.channel_id)
+        tell(runtime, message, user_id=command.user_id, response_url=command.response_url)
+
+    router.add("action", "Assign a follow-up: `/postmortem action @owner YYYY-MM-DD what to do`, or without text for the form.", action)
+    router.add("actions", "Your open follow-ups; in a review channel, `actions all` lists that post-mortem's.", list_actions)
+    router.add("close", "Facilitator: close the post-mortem once the report is published, and archive its channel.", close)
+
+    @app.action("kickoff_add_action")
+    def add_action_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
+            form = action_flows.form(runtime, user_id=user_id, postmortem_id=int(action["value"]))
+            open_or_tell(runtime, form, trigger_id=body["trigger_id"], user_id=user_id, response_url=body.get("response_url"))
+
+    @app.view(action_blocks.FORM_CALLBACK)
+    def action_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = ViewValues(view)
+        due = values.date("due_on")
+        chosen = values.option("postmortem_id") or view.get("private_metadata") or ""
+        draft = actions.ActionDraft(
+            title=values.text("title"), description=values.text("description"), owner_id=values.user("owner_id"),
+            due_on=due, priority=ActionPriority(values.option("priority") or ActionPriority.MEDIUM),
+            category=ActionCategory(values.option("category") or ActionCategory.OTHER),
+        )
+        outcome = action_flows.create(runtime, user_id=body["user"]["id"], draft=draft,
+                                      postmortem_id=int(chosen) if chosen else None, dedupe_key=f"view:{view['id']}")
+        answer_submission(ack, outcome if isinstance(outcome, dict) else outcome.text)
+
+    @app.action(action_blocks.DONE_ACTION)
+    def done_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id, response_url = body["user"]["id"], body.get("response_url")
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
+            outcome = action_flows.mark_done(runtime, user_id=user_id, action_id=int(action["value"]))
+            if body.get("view", {}).get("type") == "home":
+                runtime.slack.publish_home(user_id=user_id, view=action_flows.home(runtime, user_id=user_id))
+            else:
+                tell(runtime, outcome, user_id=user_id, response_url=response_url)
+
+    @app.action(action_blocks.EXTEND_ACTION)
+    @app.action(action_blocks.REASSIGN_ACTION)
+    def change_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id = body["user"]["id"]
+        kind = "extend" if action["action_id"] == action_blocks.EXTEND_ACTION else "reassign"
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
+            form = action_flows.change_form(runtime, user_id=user_id, action_id=int(action["value"]), kind=kind)
+            open_or_tell(runtime, form, trigger_id=body["trigger_id"], user_id=user_id, response_url=body.get("response_url"))
+
+    @app.action(action_blocks.OPEN_POSTMORTEM_ACTION)
+    def open_postmortem_pressed(ack: Ack) -> None:
+        ack()  # a link button: Slack opens the channel itself
+
+    @app.view(action_blocks.EXTEND_CALLBACK)
+    def extend_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = ViewValues(view)
+        answer_submission(ack, action_flows.extend(runtime, user_id=body["user"]["id"], action_id=int(view["private_metadata"]),
+                                                   due_on=values.date("due_on"), reason=values.text("reason")))
+
+    @app.view(action_blocks.REASSIGN_CALLBACK)
+    def reassign_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        values = ViewValues(view)
+        answer_submission(ack, action_flows.reassign(runtime, user_id=body["user"]["id"], action_id=int(view["private_metadata"]),
+                                                     new_owner=values.user("owner_id"), reason=values.text("reason")))
+
+    @app.event("app_home_opened")
+    def home_opened(event: dict[str, Any]) -> None:
+        if event.get("tab") != "home":
+            return
+        runtime.slack.publish_home(user_id=event["user"], view=action_flows.home(runtime, user_id=event["user"]))
+
