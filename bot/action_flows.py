@@ -195,7 +195,7 @@ def _facilitators(session: Session, listed: list[Action]) -> dict[int, str]:
     ids = {action.postmortem_id for action in listed}
     if not ids:
         return {}
-    return dict(session.execute(select(Postmortem.id, Postmortem.facilitator_id).where(Postmortem.id.in_(ids))).tuples())
+    return dict(session.execute(select(Postmortem.id, Postmortem.facilitator_id).where(Postmortem.id.in_(ids))).tuples().all())
 
 
 def home(runtime: Runtime, *, user_id: str) -> dict[str, Any]:
@@ -210,7 +210,7 @@ def home(runtime: Runtime, *, user_id: str) -> dict[str, Any]:
             and not reports.is_published(session, postmortem_id=p.id)
         ]
         channels = dict(session.execute(select(Postmortem.id, Postmortem.channel_id).where(
-            Postmortem.id.in_({a.postmortem_id for a in owned} or {0}))).tuples())
+            Postmortem.id.in_({a.postmortem_id for a in owned} or {0}))).tuples().all())
         return action_blocks.home(actions=owned, unanswered=unanswered, postmortems=mine_, today=_today(runtime, user_id),
                                   channels=channels)
 

@@ -91,9 +91,11 @@ def plan_reminders(session: Session, *, action: Action, facilitator_id: str, own
     working = timing.working
     due = due_moment(action, owner_tz=owner_tz, working=working)
     owner = action.owner_id
-    planned = [reminders.Planned(BEFORE_DUE, owner, working.next_working_moment(due - offset, owner_tz), None)
-               for offset in timing.offsets]
-    planned.append(reminders.Planned(AT_DUE, owner, working.next_working_moment(due, owner_tz), None))
+    at_due = working.next_working_moment(due, owner_tz)
+    before = {working.next_working_moment(due - offset, owner_tz) for offset in timing.offsets}
+    # An early reminder pushed past a weekend onto the due reminder itself would only repeat it.
+    planned = [reminders.Planned(BEFORE_DUE, owner, at, None) for at in sorted(before) if at < at_due]
+    planned.append(reminders.Planned(AT_DUE, owner, at_due, None))
     next_day = working.day_start(action.due_on + timedelta(days=1), owner_tz)
     planned.append(reminders.Planned(OVERDUE, owner, working.next_working_moment(next_day, owner_tz), None))
     escalate_at = working.next_working_moment(due + timing.escalate_after, facilitator_tz)

@@ -102,6 +102,12 @@ class SlackSim:
         payload = {"team": {"id": TEAM_ID, "domain": "fake"}, "api_app_id": "A0FAKE", "token": "legacy", **payload}
         return self.post(urlencode({"payload": json.dumps(payload)}))
 
+    def event(self, event: dict[str, Any], *, event_id: str = "Ev0001") -> Reply:
+        body = {"token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0FAKE", "type": "event_callback",
+                "event_id": event_id, "event_time": int(time.time()), "event": event,
+                "authorizations": [{"team_id": TEAM_ID, "user_id": "UBOT000001", "is_bot": True}]}
+        return self.post(json.dumps(body), content_type="application/json")
+
     def submit_view(self, view: dict[str, Any], *, user: str, values: dict[str, Any]) -> Reply:
         submitted = {**view, "state": {"values": fill(view, values)}}
         return self.interaction({"type": "view_submission", "user": {"id": user, "team_id": TEAM_ID}, "view": submitted,
