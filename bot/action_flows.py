@@ -260,7 +260,7 @@ def send_owner_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
             # Plan the next one first: the row's claim already guarantees this one is sent once.
             actions.plan_next_overdue(session, action=action, after=reminder.due_at, owner_tz=runtime.slack.user(action.owner_id).tz,
                                       timing=_timing(runtime), now=runtime.clock.now())
-    message = action_blocks.reminder(action, postmortem, kind=reminder.kind, today=_today(runtime, action.owner_id))
+    message = action_blocks.reminder(action, postmortem, kind=reminder.kind)
     runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
     return ReminderStatus.SENT
 
@@ -271,7 +271,7 @@ def send_escalation(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
         if loaded is None:
             return ReminderStatus.SKIPPED
         action, postmortem = loaded
-    message = action_blocks.escalation(action, postmortem, today=_today(runtime, reminder.recipient_id))
+    message = action_blocks.escalation(action, postmortem)
     runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
     if runtime.settings.escalation_channel:
         runtime.slack.post_message(channel=runtime.settings.escalation_channel, text=message.text, blocks=message.blocks)

@@ -81,6 +81,9 @@ def _trie_pattern(values: Iterable[str]) -> str:
 
 def defang(text: str) -> str:
     """Defang every indicator found in `text`."""
+    # Every URL, domain, address and IP has a dot or a colon: text without one needs no search.
+    if "." not in text and ":" not in text:
+        return text
     return Defanger(extract(text))(text)
 
 

@@ -8,7 +8,9 @@ never build a Web API call themselves.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -64,10 +66,67 @@ class AnyServerErrorRetryHandler(RetryHandler):
         return response is not None and response.status_code >= 500
 
 
-def retry_handlers() -> list[RetryHandler]:
+class Pacer:
+    """Keeps each method under the rate Slack showed it allows.
+
+    Until a method meets a 429 it runs at full speed; the 429 tells how many calls fit in a second
+    (those that got through), and later calls wait their turn instead of hitting the limit again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._recent: dict[str, deque[float]] = defaultdict(deque)
+        self._allowed: dict[str, int] = {}
+
+    def wait_turn(self, method: str) -> None:
+        while True:
+            with self._lock:
+                recent, now = self._recent[method], time.monotonic()
+                while recent and now - recent[0] >= 1.0:
+                    recent.popleft()
+                allowed = self._allowed.get(method)
+                if allowed is None or len(recent) < allowed:
+                    recent.append(now)
+                    return
+                delay = 1.0 - (now - recent[0])
+            time.sleep(delay)
+
+    def rate_limited(self, method: str) -> None:
+        with self._lock:
+            # The call that met the 429 is counted in `recent`; the ones before it got through.
+            self._allowed[method] = max(1, len(self._recent[method]) - 1)
+
+
+class RetryAfterHandler(RateLimitErrorRetryHandler):
+    """Waits exactly the Retry-After Slack asks for (slack_sdk's own handler adds up to a second of
+    jitter, which helps many clients spread out but costs one bot a third of its sending rate), and
+    tells the pacer so the next calls stay under the limit."""
+
+    def __init__(self, *, pacer: Pacer, max_retry_count: int) -> None:
+        super().__init__(max_retry_count=max_retry_count)
+        self._pacer = pacer
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is None:
+            raise error if error else RuntimeError("429 without a response")
+        retry_after = next((values[0] for name, values in response.headers.items() if name.lower() == "retry-after"), "1")
+        self._pacer.rate_limited(request.url.rsplit("/", 1)[-1])
+        state.next_attempt_requested = True
+        time.sleep(max(0, int(retry_after)))
+        state.increment_current_attempt()
+
+
+def retry_handlers(pacer: Pacer) -> list[RetryHandler]:
     backoff = BackoffRetryIntervalCalculator(backoff_factor=0.5)
     return [
-        RateLimitErrorRetryHandler(max_retry_count=RETRIES_ON_RATE_LIMIT),
+        RetryAfterHandler(pacer=pacer, max_retry_count=RETRIES_ON_RATE_LIMIT),
         AnyServerErrorRetryHandler(max_retry_count=RETRIES_ON_SERVER_ERROR, interval_calculator=backoff),
         ConnectionErrorRetryHandler(max_retry_count=RETRIES_ON_CONNECTION_ERROR, interval_calculator=backoff),
     ]
@@ -85,10 +144,12 @@ class SlackUser:
 
 class SlackGateway:
     def __init__(self, *, token: str, base_url: str, timeout: int = 10) -> None:
-        self.web_client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=retry_handlers())
+        self._pacer = Pacer()
+        self.web_client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=retry_handlers(self._pacer))
         self._users: dict[str, tuple[float, SlackUser]] = {}
 
     def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
+        self._pacer.wait_turn(method)
         with _failures_as(method):
             response = getattr(self.web_client, method.replace(".", "_"))(**arguments)
         return dict(response.data) if isinstance(response.data, dict) else {}
@@ -115,7 +176,7 @@ class SlackGateway:
         self, *, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None, replace_original: bool = False
     ) -> None:
         """Ephemeral answer to the user who ran a slash command or pressed a button."""
-        webhook = WebhookClient(response_url, timeout=10, retry_handlers=retry_handlers())
+        webhook = WebhookClient(response_url, timeout=10, retry_handlers=retry_handlers(self._pacer))
         try:
             response = webhook.send(
                 text=text,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -75,6 +75,7 @@ def form(*, postmortem_id: int | None, choices: list[Postmortem], title: str = "
 
 
 def _line(action: Action, *, today: date) -> str:
+    """`today` is the reader's date: an open action due before it is overdue."""
     overdue = action.status.value == "open" and action.due_on < today
     due = f"*overdue since {action.due_on.isoformat()}*" if overdue else f"due {action.due_on.isoformat()}"
     flag = ":red_circle: " if overdue else ""
@@ -108,20 +109,22 @@ def channel_notice(action: Action, *, today: date) -> Message:
     return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
 
 
-def reminder(action: Action, postmortem: Postmortem, *, kind: str, today: date) -> Message:
+def reminder(action: Action, postmortem: Postmortem, *, kind: str) -> Message:
     lead = {
         "action_before": f":hourglass: Coming up: due {action.due_on.isoformat()}.",
         "action_due": ":hourglass: Due today.",
         "action_overdue": ":red_circle: Overdue. If the date no longer works, extend it or reassign it.",
     }[kind]
-    text = f"{lead}\n{_line(action, today=today)}\nFrom the post-mortem of *{safe_mrkdwn(postmortem.title)}*."
+    # The kind says where the owner stands: only an overdue reminder comes after the due date.
+    as_of = action.due_on + timedelta(days=1) if kind == "action_overdue" else action.due_on
+    text = f"{lead}\n{_line(action, today=as_of)}\nFrom the post-mortem of *{safe_mrkdwn(postmortem.title)}*."
     return Message(text=f"Follow-up reminder: {action.title}", blocks=[
         SectionBlock(text=MarkdownTextObject(text=text)).to_dict(), owner_buttons(action, postmortem.channel_id)])
 
 
-def escalation(action: Action, postmortem: Postmortem, *, today: date) -> Message:
+def escalation(action: Action, postmortem: Postmortem) -> Message:
     text = (f":rotating_light: Overdue follow-up from the post-mortem of *{safe_mrkdwn(postmortem.title)}*:\n"
-            f"{_line(action, today=today)}\nThe owner has been reminded; maybe it needs help, a new date or a new owner.")
+            f"{_line(action, today=action.due_on + timedelta(days=1))}\nThe owner has been reminded; maybe it needs help, a new date or a new owner.")
     return Message(text=f"Overdue follow-up: {action.title}", blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
 
 

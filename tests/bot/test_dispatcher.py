@@ -154,3 +154,51 @@ def test_the_scheduler_wakes_the_dispatcher(
     finally:
         scheduler.shutdown(wait=True)
     assert [status for _, _, status in statuses(runtime)].count("sent") == 4
+
+
+def test_three_processes_and_owners_marking_done_meanwhile_send_each_reminder_at_most_once(
+    runtime: Runtime, fake_slack: FakeSlack, review_channel: str, database_url: str
+) -> None:
+    from datetime import date
+
+    from bot import actions
+    from models import Action, ActionCategory, ActionPriority
+
+    now = datetime.now(timezone.utc)
+    owners = [f"U0OWN{n:05d}" for n in range(45)]
+    for owner in owners:
+        fake_slack.add_user(owner, tz="UTC")
+    with runtime.sessions.begin() as session:
+        postmortem = Postmortem(team_id="T", title="Load", severity=Severity.LOW, detected_at=now - timedelta(days=9),
+                                created_by=LEAD, facilitator_id=LEAD, source_view_id="Vload", created_at=now,
+                                channel_id="G0REVIEW01")
+        session.add(postmortem)
+        session.flush()
+        action_ids = []
+        for owner in owners:
+            action, _ = actions.create(session, postmortem=postmortem, created_by=LEAD, dedupe_key=f"load-{owner}", now=now,
+                                       draft=actions.ActionDraft(title=f"Task of {owner}", owner_id=owner, due_on=date(2027, 1, 4),
+                                                                 priority=ActionPriority.LOW, category=ActionCategory.OTHER))
+            reminders.plan(session, postmortem_id=postmortem.id, subject_id=action.id, subject_version=0, now=now - timedelta(hours=1),
+                           reminders=[reminders.Planned(actions.AT_DUE, owner, now - timedelta(minutes=1), None)])
+            action_ids.append(action.id)
+    env = {**os.environ, "DATABASE_URL": database_url, "SLACK_API_URL": fake_slack.api_url, "PYTHONPATH": str(Path.cwd())}
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.dispatch_worker", name], env=env, stdout=subprocess.PIPE, text=True)
+               for name in ("a", "b", "c")]
+    marked_done = set()
+    for action_id in action_ids[::3]:  # owners closing their items while the workers run
+        with runtime.sessions.begin() as session:
+            action = session.get(Action, action_id)
+            actions.mark_done(session, action=action, postmortem=session.get(Postmortem, action.postmortem_id),
+                              user_id=action.owner_id, now=datetime.now(timezone.utc))
+            marked_done.add(action.owner_id)
+    for worker in workers:
+        worker.communicate(timeout=120)
+        assert worker.returncode == 0
+
+    received = {owner: len(fake_slack.dm_messages(owner)) for owner in owners}
+    assert max(received.values()) == 1
+    assert all(received[owner] == 1 for owner in owners if owner not in marked_done)
+    with runtime.sessions() as session:
+        statuses_by_owner = {r.recipient_id: r.status for r in session.scalars(select(Reminder).where(Reminder.kind == actions.AT_DUE))}
+    assert all((statuses_by_owner[o] is ReminderStatus.SENT) == (received[o] == 1) for o in owners)

@@ -125,6 +125,9 @@ class FakeSlack:
         self.triggers: dict[str, float] = {}
         self.used_triggers: set[str] = set()
         self.injected: dict[str, list[Injected]] = {}
+        self.rate_limits: dict[str, int] = {}  # method -> calls allowed per wall-clock second
+        self._window: dict[str, tuple[int, int]] = {}  # method -> (second, calls in it)
+        self.rate_limited = 0  # how many 429s the rate limits answered
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
         self.add_user(BOT_USER_ID, name="postmortem-bot", is_bot=True)
@@ -203,6 +206,24 @@ class FakeSlack:
                 Injected(error=error, status=status, retry_after=retry_after) for _ in range(times)
             )
 
+    def limit_rate(self, method: str, *, per_second: int) -> None:
+        """Answer 429 with Retry-After once `method` passes `per_second` calls in a second, as Slack does."""
+        with self.lock:
+            self.rate_limits[method] = per_second
+
+    def _over_rate_limit(self, method: str) -> bool:
+        limit = self.rate_limits.get(method)
+        if limit is None:
+            return False
+        second = int(time.time())
+        window, calls = self._window.get(method, (second, 0))
+        calls = calls + 1 if window == second else 1
+        self._window[method] = (second, calls)
+        if calls > limit:
+            self.rate_limited += 1
+            return True
+        return False
+
     # -- reading state from tests -----------------------------------------------------------------
     def calls_to(self, method: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -269,6 +290,8 @@ class FakeSlack:
         json_headers = {"Content-Type": "application/json; charset=utf-8"}
         with self.lock:
             self.calls.append(Call(method, args))
+            if self._over_rate_limit(method):
+                return 429, {**json_headers, "Retry-After": "1"}, json.dumps({"ok": False, "error": "ratelimited"}).encode()
             injected = self.injected.get(method)
             if injected:
                 failure = injected.pop(0)
