@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot import actions
 from bot.runtime import Runtime
 from bot.working_time import WorkingTime
-from models import Action, ActionCategory, ActionPriority, Participant, ParticipantRole, Postmortem, Reminder, Severity
+from models import ActionCategory, ActionPriority, Participant, ParticipantRole, Postmortem, Reminder, Severity
 from tests.support import utc
 
 OFFICE = WorkingTime(start=time(9), end=time(17), weekdays=(0, 1, 2, 3, 4))
