@@ -35,6 +35,14 @@ def by_id(session: Session, runtime: Runtime, *, postmortem_id: int, user_id: st
     return postmortem
 
 
+def locate(session: Session, runtime: Runtime, *, user_id: str, channel_id: str = "",
+           postmortem_id: int | None = None) -> Postmortem | None:
+    """The post-mortem a button names (by id) or a slash command's channel is for, if `user_id` takes part."""
+    if postmortem_id is not None:
+        return by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
+    return in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
+
+
 def open_postmortems_of(session: Session, *, user_id: str) -> list[Postmortem]:
     """Open post-mortems listing `user_id` as facilitator or responder, newest first."""
     return list(

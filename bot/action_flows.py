@@ -50,17 +50,10 @@ def _plan(runtime: Runtime, session: Session, action: Action, postmortem: Postmo
     )
 
 
-def _postmortem_for(session: Session, runtime: Runtime, *, user_id: str, channel_id: str,
-                    postmortem_id: int | None) -> Postmortem | None:
-    if postmortem_id is not None:
-        return access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
-    return access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
-
-
 def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None,
          title: str = "") -> dict[str, Any] | Message:
     with transaction(runtime.sessions) as session:
-        postmortem = _postmortem_for(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
+        postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         choices = [] if postmortem else access.open_postmortems_of(session, user_id=user_id)
         if postmortem is None and not choices:
             return Message(text=access.NOT_FOUND)
@@ -76,7 +69,7 @@ def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: st
         return errors
     now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
-        postmortem = _postmortem_for(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
+        postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if postmortem is None:
             return {"title": access.NOT_FOUND}
         action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,

@@ -38,10 +38,7 @@ def _humans(runtime: Runtime, postmortem: Postmortem) -> list[str]:
 def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> dict[str, Any] | Message:
     """The meeting modal with a suggested start that suits the most participants' working hours."""
     with transaction(runtime.sessions) as session:
-        if postmortem_id is not None:
-            postmortem = access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
-        else:
-            postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
+        postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if postmortem is None:
             return Message(text=access.NOT_FOUND)
         meeting = meetings.current(session, postmortem_id=postmortem.id)
@@ -94,10 +91,7 @@ def submit(runtime: Runtime, *, user_id: str, postmortem_id: int, request: Meeti
 def cancel(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> tuple[Message, int | None]:
     """Cancel the meeting; returns the answer and the meeting to publish the cancellation for."""
     with transaction(runtime.sessions) as session:
-        if postmortem_id is not None:
-            postmortem = access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
-        else:
-            postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
+        postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if postmortem is None:
             return Message(text=access.NOT_FOUND), None
         meeting = meetings.current(session, postmortem_id=postmortem.id)

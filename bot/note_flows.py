@@ -64,10 +64,7 @@ def new_form(
 ) -> dict[str, Any] | Message:
     """The note modal; outside a review channel it first asks which post-mortem."""
     with transaction(runtime.sessions) as session:
-        if postmortem_id is not None:
-            postmortem = access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
-        else:
-            postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
+        postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         choices = [] if postmortem else access.open_postmortems_of(session, user_id=user_id)
         if postmortem is None and not choices:
             return _text(NO_OPEN_POSTMORTEM if capture else access.NOT_FOUND)
@@ -124,7 +121,7 @@ def listing(runtime: Runtime, *, user_id: str, channel_id: str | None = None, po
             page_number: int = 0) -> Message:
     """A page of notes, newest first, for a participant."""
     with transaction(runtime.sessions) as session:
-        postmortem = _visible(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
+        postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id or "", postmortem_id=postmortem_id)
         if postmortem is None:
             return _text(access.NOT_FOUND)
         notes_page = notes.page(session, postmortem_id=postmortem.id, page_number=page_number)
@@ -197,13 +194,6 @@ def status(runtime: Runtime, *, channel_id: str, user_id: str) -> Message:
             answered=questionnaire.respondents(session, postmortem_id=postmortem.id),
             note_counts=notes.counts_by_author(session, postmortem_id=postmortem.id),
         )
-
-
-def _visible(session: Session, runtime: Runtime, *, user_id: str, channel_id: str | None,
-             postmortem_id: int | None) -> Postmortem | None:
-    if postmortem_id is not None:
-        return access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
-    return access.in_channel(session, runtime, channel_id=channel_id or "", user_id=user_id)
 
 
 def _note_for(session: Session, runtime: Runtime, *, user_id: str, note_id: int) -> tuple[Note, Postmortem] | Message:

@@ -25,10 +25,7 @@ NO_SUMMARY_CHANNEL = "No summary channel is configured (REPORT_SUMMARY_CHANNEL),
 def _facilitated(session: Any, runtime: Runtime, *, user_id: str, channel_id: str = "",
                  postmortem_id: int | None = None) -> Postmortem | str:
     """The post-mortem if `user_id` facilitates it; else the refusal to show."""
-    if postmortem_id is not None:
-        postmortem = access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
-    else:
-        postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
+    postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
     if postmortem is None:
         return access.NOT_FOUND
     if postmortem.facilitator_id != user_id:

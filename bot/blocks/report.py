@@ -27,6 +27,7 @@ from models import Assessment, Postmortem
 SECTION_LIMIT = 3000
 MESSAGE_BLOCK_LIMIT = 50
 PUBLISH_ACTION = "report_publish"
+ADD_ACTION = "kickoff_add_action"  # the same form as the kickoff's button
 REDACTED_ACTION = "report_redacted"
 CLASSIFY_CALLBACK = "classification"
 SCORECARD_CALLBACK = "scorecard"
@@ -65,7 +66,7 @@ def preview(sections: list[str], *, postmortem_id: int, version: int) -> Message
         ContextBlock(elements=[MarkdownTextObject(
             text="Publishing uploads the full report to the review channel as Markdown and HTML and posts this summary there."
         )]).to_dict(),
-        ActionsBlock(elements=[ButtonElement(
+        ActionsBlock(elements=[ButtonElement(text="Add follow-up action", action_id=ADD_ACTION, value=str(postmortem_id)), ButtonElement(
             text="Publish", action_id=PUBLISH_ACTION, value=str(postmortem_id), style="primary",
             confirm={"title": {"type": "plain_text", "text": "Publish the report?"},
                      "text": {"type": "plain_text", "text": "Everyone in the review channel will see it."},

@@ -49,7 +49,7 @@ def fill_postmortem(slack: SlackSim, fake: FakeSlack, channel: str, clock: Froze
                                  "text": "Blocked http://evil-login.com/vpn at the proxy"})
     clock.advance(timedelta(minutes=1))
     slack.command("note <script>alert(1)</script> showed up in the ticket", user=LEAD, channel=channel)
-    modal_note(LEAD, {"category": "lesson", "text": "Enforce phishing-resistant MFA on the VPN <!channel>"})
+    modal_note(LEAD, {"category": "lesson", "text": "Enforce phishing-resistant MFA on the VPN <script>alert(2)</script> <!channel>"})
     modal_note(RESPONDER_BERLIN, {"category": "went_well", "text": "Containment within 3 hours"})
     for user in (RESPONDER_BERLIN, RESPONDER_TOKYO):
         view = open_questionnaire(slack, fake, user)
@@ -69,7 +69,7 @@ def publish(slack: SlackSim, fake: FakeSlack, channel: str) -> dict[str, Any]:
     """`/postmortem report`, then Publish; returns the summary message posted in the channel."""
     slack.command("report", user=LEAD, channel=channel)
     draft = eventually(lambda: fake.responses and "Draft report" in fake.responses[-1]["text"] and fake.responses[-1])
-    button = draft["blocks"][-1]["elements"][0]
+    button = next(b for b in draft["blocks"][-1]["elements"] if b["text"]["text"] == "Publish")
     posted = len(fake.messages[channel])
     slack.press(button["action_id"], button["value"], user=LEAD)
     eventually(lambda: "is published" in fake.responses[-1]["text"], what="publish confirmation")
@@ -117,7 +117,10 @@ def test_publish_renders_every_section_safely_with_computed_durations(
     assert "None" not in markdown.replace("None yet.", "")
 
     summary_text = str(summary["blocks"])
-    assert "&lt;!channel&gt;" in summary_text and "<!channel>" not in summary_text
+    assert "&lt;script&gt;alert(2)&lt;/script&gt; &lt;!channel&gt;" in summary_text
+    assert "<!channel>" not in summary_text and "<script>" not in summary_text
+    assert "<!channel>" not in markdown and "&lt;\\!channel&gt;" in markdown
+    assert "<!channel>" not in html and "<script>alert(2)</script> <!channel>" in "".join(outline.text)
     assert "Detection to resolution: 23 h" in summary_text
 
 
