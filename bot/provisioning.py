@@ -58,12 +58,11 @@ def provision(runtime: Runtime, *, postmortem_id: int, requested_by: str) -> Out
     """
     with transaction(runtime.sessions) as session:
         postmortem = postmortems.get(session, postmortem_id=postmortem_id)
-        if postmortem is None or not postmortems.may_retry_provisioning(postmortem, user_id=requested_by):
-            outcome = Outcome(postmortem_id, "", None, refused=True)
-            _tell_requester(runtime, outcome, requested_by)
-            return outcome
-        title, channel_id = postmortem.title, postmortem.channel_id
-    if not _claim(runtime, postmortem_id):
+        allowed = postmortem is not None and postmortems.may_retry_provisioning(postmortem, user_id=requested_by)
+        title, channel_id = (postmortem.title, postmortem.channel_id) if postmortem else ("", None)
+    if not allowed:
+        outcome = Outcome(postmortem_id, "", None, refused=True)
+    elif not _claim(runtime, postmortem_id):
         outcome = Outcome(postmortem_id, title, channel_id, already_running=True)
     else:
         try:

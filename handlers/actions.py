@@ -11,8 +11,7 @@ from bot.blocks import Message
 from bot.blocks import actions as action_blocks
 from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
-from handlers.notes import answer_submission
-from handlers.replies import open_or_tell, tell
+from handlers.replies import answer_submission, open_or_tell, tell
 from handlers.router import SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 from models import ActionCategory, ActionPriority

@@ -9,11 +9,10 @@ from slack_bolt import Ack, App
 
 from bot import note_flows
 from bot.blocks import notes as note_blocks
-from bot.blocks import notice_view
 from bot.blocks.notes import CapturedMessage
 from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
-from handlers.replies import open_or_tell, tell
+from handlers.replies import answer_submission, open_or_tell, tell
 from handlers.router import SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 from models import NoteCategory
@@ -106,12 +105,4 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             else:
                 message = note_flows.delete(runtime, user_id=user_id, note_id=int(note_id))
                 tell(runtime, message, user_id=user_id, response_url=response_url, replace_original=True)
-
-
-def answer_submission(ack: Ack, outcome: dict[str, str] | str) -> None:
-    """Inline errors keep the modal open; success replaces it with a short confirmation."""
-    if isinstance(outcome, dict):
-        ack(response_action="errors", errors=outcome)
-    else:
-        ack(response_action="update", view=notice_view(outcome))
 

@@ -10,8 +10,7 @@ from bot import questionnaire, questionnaire_flows
 from bot.blocks import questionnaire as questionnaire_blocks
 from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
-from handlers.notes import answer_submission
-from handlers.replies import open_or_tell
+from handlers.replies import answer_submission, open_or_tell
 from handlers.view_state import ViewValues
 
 

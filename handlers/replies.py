@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.blocks import Message
+from slack_bolt import Ack
+
+from bot.blocks import Message, notice_view
 from bot.runtime import Runtime
 
 
@@ -26,3 +28,12 @@ def open_or_tell(runtime: Runtime, form: dict[str, Any] | Message, *, trigger_id
         tell(runtime, form, user_id=user_id, response_url=response_url)
     else:
         runtime.slack.open_view(trigger_id=trigger_id, view=form)
+
+
+def answer_submission(ack: Ack, outcome: dict[str, str] | str) -> None:
+    """Inline errors keep the modal open; success replaces it with a short confirmation."""
+    if isinstance(outcome, dict):
+        ack(response_action="errors", errors=outcome)
+    else:
+        ack(response_action="update", view=notice_view(outcome))
+
