@@ -109,13 +109,20 @@ def _serve(settings: Settings, *, host: str, port: int) -> int:
     if app is None:
         return 1
     server = make_server(app, runtime, host=host, port=port)
-    signal.signal(signal.SIGTERM, lambda *_: server.close())
+    signal.signal(signal.SIGTERM, _stop_serving)
     logging.getLogger(__name__).info("serving Slack requests on http://%s:%s/slack/events", host, server.effective_port)
     try:
         server.run()
-    except (KeyboardInterrupt, OSError):
+    except KeyboardInterrupt:
         pass
+    finally:
+        server.close()
     return 0
+
+
+def _stop_serving(*_: object) -> None:
+    # Leaves waitress's loop the way Ctrl-C does; the socket is closed after it, in the same thread.
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

@@ -101,10 +101,18 @@ def runtime(settings: Settings, engine: Engine, clock: FrozenClock) -> Runtime:
 @pytest.fixture
 def app_url(runtime: Runtime) -> Iterator[str]:
     server = make_server(create_app(runtime), runtime, host="127.0.0.1", port=0)
-    thread = threading.Thread(target=server.run, daemon=True)
+    stop = threading.Event()
+
+    def serve() -> None:
+        # Closing waitress from another thread races its select(); stop the loop here, then close.
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.effective_port}/"
-    server.close()
+    stop.set()
     thread.join(timeout=5)
     runtime.engine.dispose()
 

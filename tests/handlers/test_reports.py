@@ -77,8 +77,10 @@ def publish(slack: SlackSim, fake: FakeSlack, channel: str) -> dict[str, Any]:
 
 
 def documents(fake: FakeSlack, version: int) -> tuple[str, str]:
-    files = {f["filename"]: f["content"].decode() for f in fake.files.values() if f["channels"]}
-    return files[f"postmortem-1-report-v{version}.md"], files[f"postmortem-1-report-v{version}.html"]
+    """The Markdown and HTML of that version, as shared in the channel."""
+    shared = {f["filename"].rsplit("-", 1)[-1]: f["content"].decode() for f in fake.files.values()
+              if f["channels"] and "-report-" in f["filename"]}
+    return shared[f"v{version}.md"], shared[f"v{version}.html"]
 
 
 def test_publish_renders_every_section_safely_with_computed_durations(
