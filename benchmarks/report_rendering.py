@@ -16,7 +16,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot import reports  # noqa: E402
 from bot.questionnaire import QUESTIONS  # noqa: E402
-from models import Action, ActionCategory, ActionPriority, Answer, Indicator, Note, NoteCategory, Participant, ParticipantRole, Postmortem, Severity  # noqa: E402
+from models import (  # noqa: E402
+    Action,
+    ActionCategory,
+    ActionPriority,
+    Answer,
+    Indicator,
+    Note,
+    NoteCategory,
+    Participant,
+    ParticipantRole,
+    Postmortem,
+    Severity,
+)
 from models.db import make_engine, make_session_factory, upgrade  # noqa: E402
 
 T0 = datetime(2026, 11, 17, 10, tzinfo=timezone.utc)

@@ -6,9 +6,9 @@ import logging
 import os
 import socket
 from collections import Counter
-from datetime import datetime, timezone
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 

@@ -16,8 +16,8 @@ from slack_bolt.context import BoltContext
 from slack_bolt.request.internals import build_context
 from waitress.server import create_server
 
-from models.db import is_reachable
 from bot.runtime import Runtime
+from models.db import is_reachable
 
 StartResponse = Callable[..., Any]
 MAX_BODY_BYTES = 1024 * 1024

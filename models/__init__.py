@@ -4,8 +4,8 @@ from models.action import Action, ActionCategory, ActionChange, ActionPriority, 
 from models.base import Base
 from models.meeting import Meeting, MeetingStatus, Reminder, ReminderStatus
 from models.note import Answer, AuditEntry, Indicator, Note, NoteCategory
-from models.report import Assessment, AttackVector, Classification, ReportVersion
 from models.postmortem import Participant, ParticipantRole, Postmortem, PostmortemStatus, Severity
+from models.report import Assessment, AttackVector, Classification, ReportVersion
 
 __all__ = [
     "Action",

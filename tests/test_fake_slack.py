@@ -6,7 +6,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from tests.fake_slack import FakeSlack, SPECS_DIR, specs_available
+from tests.fake_slack import SPECS_DIR, FakeSlack, specs_available
 from tests.fake_slack.server import BOT_TOKEN
 
 needs_specs = pytest.mark.skipif(not specs_available(), reason=f"Slack specs not found at {SPECS_DIR}")

@@ -22,8 +22,8 @@ from slack_sdk.models.views import View
 from bot.blocks import Message, slack_date
 from bot.blocks.questionnaire import answer_button
 from bot.indicators import safe_mrkdwn
-from bot.slack_gateway import escape_mrkdwn
 from bot.meetings import AGENDA_MAX_CHARS, LOCATION_MAX_CHARS, MAX_DURATION_MINUTES
+from bot.slack_gateway import escape_mrkdwn
 from bot.working_time import SlotSuggestion
 from models import Meeting, MeetingStatus, Postmortem
 

@@ -103,3 +103,16 @@ def test_serve_handles_start_and_submission_end_to_end(served: str, fake_slack: 
     assert channel.is_private and {LEAD, RESPONDER_BERLIN} <= channel.members
     wait_for_dm(fake_slack, LEAD, "is ready")
     assert slack.post("x=1", signature="v0=bad").status == 401
+
+
+def test_healthz_is_503_while_the_database_is_unreachable(tmp_path: Path) -> None:
+    from bot.http import wsgi_app
+    from bot.runtime import build_runtime
+    from bot.settings import Settings
+
+    settings = Settings(_env_file=None, SLACK_BOT_TOKEN=BOT_TOKEN,
+                        DATABASE_URL=f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}")
+    replies: list[str] = []
+    body = wsgi_app(app=None, runtime=build_runtime(settings))(  # type: ignore[arg-type]
+        {"REQUEST_METHOD": "GET", "PATH_INFO": "/healthz"}, lambda status, headers: replies.append(status))
+    assert (replies, json.loads(b"".join(body))) == (["503 Service Unavailable"], {"ok": False})

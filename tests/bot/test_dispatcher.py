@@ -202,3 +202,22 @@ def test_three_processes_and_owners_marking_done_meanwhile_send_each_reminder_at
     with runtime.sessions() as session:
         statuses_by_owner = {r.recipient_id: r.status for r in session.scalars(select(Reminder).where(Reminder.kind == actions.AT_DUE))}
     assert all((statuses_by_owner[o] is ReminderStatus.SENT) == (received[o] == 1) for o in owners)
+
+
+def test_meeting_across_the_new_york_dst_change(
+    runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
+) -> None:
+    """Planned on Fri 30 Oct (New York on EDT) for Mon 2 Nov 14:00 UTC (New York on EST since Sunday)."""
+    from bot.working_time import WorkingTime
+
+    monday = utc(2026, 11, 2, 14, 0)
+    clock.current = utc(2026, 10, 30, 13, 0)
+    make_meeting(runtime, starts_at=monday, participants=[LEAD, RESPONDER_BERLIN])
+    working = WorkingTime.from_settings(runtime.settings)
+    assert working.contains(monday, timedelta(hours=1), "America/New_York")  # 09:00 EST
+    assert working.contains(monday, timedelta(hours=1), "Europe/Berlin")  # 15:00 CET
+    clock.current = utc(2026, 11, 1, 13, 59)  # 24 h before is measured in UTC, not in anyone's wall clock
+    assert dispatch_due(runtime, worker_id="w").counts == {}
+    clock.current = utc(2026, 11, 1, 14, 0)
+    assert dispatch_due(runtime, worker_id="w")["sent"] == 3
+    assert f"<!date^{int(monday.timestamp())}^" in fake_slack.messages[review_channel][-1]["text"]

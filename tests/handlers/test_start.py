@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from models import Participant, Postmortem, ParticipantRole
+from models import Participant, ParticipantRole, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO, SOME_BOT
 from tests.fake_slack import FakeSlack
 from tests.support import SlackSim, eventually, utc, wait_for_dm
