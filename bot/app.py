@@ -21,8 +21,6 @@ def create_app(runtime: Runtime) -> App:
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
         client=runtime.slack.web_client,
         process_before_response=False,
-        # Retries are deduplicated by the services, so Bolt must not drop them for us.
-        ignoring_self_events_enabled=True,
     )
     register_all(app, runtime)
 
