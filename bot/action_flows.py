@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -132,37 +133,41 @@ def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) ->
         return action_blocks.extend_form(action) if kind == "extend" else action_blocks.reassign_form(action)
 
 
-def extend(runtime: Runtime, *, user_id: str, action_id: int, due_on: date | None, reason: str) -> dict[str, str] | str:
-    if due_on is None:
-        return {"due_on": "Pick the new due date."}
+def _change(runtime: Runtime, *, user_id: str, action_id: int, field: str,
+            apply: Callable[[Session, Action, Postmortem], None]) -> dict[str, str] | tuple[Action, Postmortem]:
+    """Apply one change to an open action and replan its reminders; refusals come back keyed by `field`."""
     with transaction(runtime.sessions) as session:
         loaded = _load(session, action_id=action_id)
         if loaded is None:
-            return {"due_on": ACTION_GONE}
+            return {field: ACTION_GONE}
         action, postmortem = loaded
         try:
-            actions.extend(session, action=action, postmortem=postmortem, user_id=user_id, due_on=due_on, reason=reason,
-                           today=_today(runtime, user_id), now=runtime.clock.now())
+            apply(session, action, postmortem)
         except ActionRefused as refusal:
-            return {"due_on": str(refusal)}
+            return {field: str(refusal)}
         _plan(runtime, session, action, postmortem)
-        return f":white_check_mark: New due date {due_on.isoformat()} for {safe_mrkdwn(action.title)}."
+        return action, postmortem
+
+
+def extend(runtime: Runtime, *, user_id: str, action_id: int, due_on: date | None, reason: str) -> dict[str, str] | str:
+    if due_on is None:
+        return {"due_on": "Pick the new due date."}
+    changed = _change(runtime, user_id=user_id, action_id=action_id, field="due_on", apply=lambda session, action, pm: actions.extend(
+        session, action=action, postmortem=pm, user_id=user_id, due_on=due_on, reason=reason,
+        today=_today(runtime, user_id), now=runtime.clock.now()))
+    if isinstance(changed, dict):
+        return changed
+    return f":white_check_mark: New due date {due_on.isoformat()} for {safe_mrkdwn(changed[0].title)}."
 
 
 def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str | None, reason: str) -> dict[str, str] | str:
     if new_owner is None:
         return {"owner_id": "Pick the new owner."}
-    with transaction(runtime.sessions) as session:
-        loaded = _load(session, action_id=action_id)
-        if loaded is None:
-            return {"owner_id": ACTION_GONE}
-        action, postmortem = loaded
-        try:
-            actions.reassign(session, action=action, postmortem=postmortem, user_id=user_id, new_owner=new_owner,
-                             reason=reason, now=runtime.clock.now())
-        except ActionRefused as refusal:
-            return {"owner_id": str(refusal)}
-        _plan(runtime, session, action, postmortem)
+    changed = _change(runtime, user_id=user_id, action_id=action_id, field="owner_id", apply=lambda session, action, pm: actions.reassign(
+        session, action=action, postmortem=pm, user_id=user_id, new_owner=new_owner, reason=reason, now=runtime.clock.now()))
+    if isinstance(changed, dict):
+        return changed
+    action, postmortem = changed
     _announce(runtime, action, postmortem, assigned_by=user_id)
     return f":white_check_mark: <@{new_owner}> owns {safe_mrkdwn(action.title)} now and has been told."
 
