@@ -55,7 +55,7 @@ def quick(runtime: Runtime, *, channel_id: str, user_id: str, text: str) -> Mess
                                       draft=notes.NoteDraft(text=text), dedupe_key=key, now=now)
         except notes.NoteRefused as refusal:
             return _text(str(refusal))
-        return _text(note_blocks.note_saved(note, created=created, postmortem=postmortem))
+        return _text(note_blocks.note_saved(note, outcome="added" if created else "already", postmortem=postmortem))
 
 
 def new_form(
@@ -105,7 +105,7 @@ def submit_new(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str, 
                                       now=runtime.clock.now())
         except notes.NoteRefused as refusal:
             return {"text": str(refusal)}
-        return note_blocks.note_saved(note, created=created, postmortem=postmortem)
+        return note_blocks.note_saved(note, outcome="added" if created else "already", postmortem=postmortem)
 
 
 def _permalink(runtime: Runtime, capture: dict[str, str]) -> str | None:
@@ -164,7 +164,7 @@ def submit_edit(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str,
             notes.edit(session, note=note, postmortem=postmortem, user_id=user_id, draft=draft, now=runtime.clock.now())
         except notes.NoteRefused as refusal:
             return {"text": str(refusal)}
-        return note_blocks.note_saved(note, created=True, postmortem=postmortem).replace("Added to", "Updated in", 1)
+        return note_blocks.note_saved(note, outcome="updated", postmortem=postmortem)
 
 
 def delete(runtime: Runtime, *, user_id: str, note_id: int) -> Message:

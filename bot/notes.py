@@ -50,7 +50,11 @@ class NotesPage:
 
     @property
     def has_older(self) -> bool:
-        return (self.page + 1) * PAGE_SIZE < self.total
+        return self.page + 1 < self.pages
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
 
 
 def clean(text: str) -> str:

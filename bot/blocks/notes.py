@@ -124,10 +124,9 @@ def note_form(
 
 
 def notes_list(*, postmortem: Postmortem, notes_page: NotesPage, viewer_id: str) -> Message:
-    pages = max(1, -(-notes_page.total // 5))
     heading = (
         f"*Notes for {safe_mrkdwn(postmortem.title)}* — {notes_page.total} in all, newest first "
-        f"(page {notes_page.page + 1} of {pages})"
+        f"(page {notes_page.page + 1} of {notes_page.pages})"
         if notes_page.total
         else f"*Notes for {safe_mrkdwn(postmortem.title)}*: none yet. Add one with `/postmortem note <text>`."
     )
@@ -159,8 +158,9 @@ def _note_section(note: Note, *, postmortem: Postmortem, viewer_id: str) -> Sect
     return SectionBlock(text=MarkdownTextObject(text=text), accessory=OverflowMenuElement(action_id=MENU_ACTION, options=options))
 
 
-def note_saved(note: Note, *, created: bool, postmortem: Postmortem) -> str:
-    verb = "Added to" if created else "Already in"
+def note_saved(note: Note, *, outcome: str, postmortem: Postmortem) -> str:
+    """`outcome` is "added", "already" (a repeated delivery) or "updated"."""
+    verb = {"added": "Added to", "already": "Already in", "updated": "Updated in"}[outcome]
     preview = note.text if len(note.text) <= PREVIEW_CHARS else note.text[:PREVIEW_CHARS] + " …"
     return f":memo: {verb} *{safe_mrkdwn(postmortem.title)}*: {safe_mrkdwn(preview)}"
 

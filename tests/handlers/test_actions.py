@@ -169,6 +169,25 @@ def test_extend_and_reassign_replan_and_the_old_owner_hears_nothing_more(
     assert any("Due today" in str(m["blocks"]) for m in fake_slack.dm_messages(RESPONDER_TOKYO))
 
 
+def test_extend_into_the_past_and_reassign_to_the_same_owner_are_refused_inline(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    _, channel = started
+    assign(slack, channel)
+    planned = pending(runtime)
+    press_owner_button(slack, fake_slack, "Extend due date")
+    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_extend_form" and fake_slack.latest_view())
+    reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"due_on": "2026-11-19", "reason": "Oops"}).json()
+    assert reply == {"response_action": "errors", "errors": {"due_on": "That date has passed. Pick today or a later date."}}
+    press_owner_button(slack, fake_slack, "Reassign")
+    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_reassign_form" and fake_slack.latest_view())
+    reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"owner_id": RESPONDER_BERLIN, "reason": "Me"}).json()
+    assert reply == {"response_action": "errors", "errors": {"owner_id": "That person already owns this action."}}
+    action = the_action(in_transaction)
+    assert (action.owner_id, action.due_on, action.version) == (RESPONDER_BERLIN, date(2026, 11, 30), 0)
+    assert pending(runtime) == planned  # nothing replanned, nothing lost
+
+
 def test_lists_put_overdue_first(slack: SlackSim, started: tuple[int, str], clock: FrozenClock) -> None:
     _, channel = started
     assign(slack, channel, f"<@{LEAD}> 2026-12-20 Later one")

@@ -103,6 +103,8 @@ def test_bad_meeting_input_is_refused_inline(slack: SlackSim, fake_slack: FakeSl
     assert past == {"response_action": "errors", "errors": {"starts_at": "This time has already passed. Pick a time in the future."}}
     zero = schedule(slack, fake_slack, channel, MONDAY_1500, duration="0")
     assert zero["errors"] == {"duration": "The meeting needs a length: enter minutes, e.g. 60."}
+    words = schedule(slack, fake_slack, channel, MONDAY_1500, duration="an hour")
+    assert words["errors"] == {"duration": "Enter the length in whole minutes, e.g. 60."}
     long = schedule(slack, fake_slack, channel, MONDAY_1500, duration="481")
     assert long["errors"] == {"duration": "Keep it to 8 hours (480 minutes) at most; split a longer review into two meetings."}
     assert reminders_by_status(runtime) == {} and invites(fake_slack) == []

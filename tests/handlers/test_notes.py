@@ -224,7 +224,11 @@ def test_edit_own_note_and_facilitator_deletes_anothers_with_audit(
     assert reply.json()["view"]["blocks"][0]["text"]["text"].startswith(":memo: Updated in")
     assert stored_notes(in_transaction)[0].text == "Berlin saw it at 09:58"
 
-    # Tokyo cannot delete it, even by replaying the facilitator's menu value.
+    # Tokyo cannot edit it or delete it, even by replaying Berlin's menu values.
+    views_before = len(fake_slack.views)
+    select_option(slack, menu, f"edit:{note.id}", user=RESPONDER_TOKYO)
+    assert eventually(lambda: fake_slack.responses)[-1]["text"] == "You can edit only your own notes."
+    assert len(fake_slack.views) == views_before
     select_option(slack, menu, f"delete:{note.id}", user=RESPONDER_TOKYO)
     refusal = eventually(lambda: fake_slack.responses, what="refusal")[-1]
     assert refusal["text"] == "You can delete only your own notes."
