@@ -10,11 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import access, actions, questionnaire, reports
+from bot import access, actions, questionnaire, reports, safe_text
 from bot.actions import ActionDraft, ActionRefused
 from bot.blocks import Message
 from bot.blocks import actions as action_blocks
-from bot.indicators import safe_mrkdwn
 from bot.runtime import Runtime
 from bot.settings import parse_duration
 from bot.slack_gateway import SlackCallFailed
@@ -81,7 +80,7 @@ def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: st
     if created:
         _announce(runtime, action, postmortem, assigned_by=user_id)
     return Message(text=f":white_check_mark: Assigned to <@{action.owner_id}>, due {action.due_on.isoformat()}: "
-                        f"{safe_mrkdwn(action.title)}")
+                        f"{safe_text.mrkdwn_line(action.title)}")
 
 
 def _announce(runtime: Runtime, action: Action, postmortem: Postmortem, *, assigned_by: str) -> None:
@@ -116,7 +115,7 @@ def mark_done(runtime: Runtime, *, user_id: str, action_id: int) -> Message:
             actions.mark_done(session, action=action, postmortem=postmortem, user_id=user_id, now=runtime.clock.now())
         except ActionRefused as refusal:
             return Message(text=str(refusal))
-        return Message(text=f":white_check_mark: Done: {safe_mrkdwn(action.title)}. No more reminders for it.")
+        return Message(text=f":white_check_mark: Done: {safe_text.mrkdwn_line(action.title)}. No more reminders for it.")
 
 
 def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) -> dict[str, Any] | Message:
@@ -157,7 +156,7 @@ def extend(runtime: Runtime, *, user_id: str, action_id: int, due_on: date | Non
         today=_today(runtime, user_id), now=runtime.clock.now()))
     if isinstance(changed, dict):
         return changed
-    return f":white_check_mark: New due date {due_on.isoformat()} for {safe_mrkdwn(changed[0].title)}."
+    return f":white_check_mark: New due date {due_on.isoformat()} for {safe_text.mrkdwn_line(changed[0].title)}."
 
 
 def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str | None, reason: str) -> dict[str, str] | str:
@@ -169,7 +168,7 @@ def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str |
         return changed
     action, postmortem = changed
     _announce(runtime, action, postmortem, assigned_by=user_id)
-    return f":white_check_mark: <@{new_owner}> owns {safe_mrkdwn(action.title)} now and has been told."
+    return f":white_check_mark: <@{new_owner}> owns {safe_text.mrkdwn_line(action.title)} now and has been told."
 
 
 def mine(runtime: Runtime, *, user_id: str) -> Message:
@@ -186,7 +185,7 @@ def of_channel(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
         if postmortem is None:
             return Message(text=access.NOT_FOUND)
         listed = actions.of_postmortem(session, postmortem_id=postmortem.id)
-        return action_blocks.listing(listed, heading=f"Follow-ups of {postmortem.title}", today=_today(runtime, user_id),
+        return action_blocks.listing(listed, heading=f"Follow-ups of {safe_text.mrkdwn_line(postmortem.title)}", today=_today(runtime, user_id),
                                      viewer_id=user_id, facilitator_ids={postmortem.id: postmortem.facilitator_id})
 
 
@@ -227,8 +226,8 @@ def close(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
         still_open = [a for a in actions.of_postmortem(session, postmortem_id=postmortem.id) if a.status is ActionStatus.OPEN]
         postmortem.status = PostmortemStatus.CLOSED
         title, review_channel = postmortem.title, postmortem.channel_id
-    tracked = "\n".join(f"• {safe_mrkdwn(a.title)} — <@{a.owner_id}>, due {a.due_on.isoformat()}" for a in still_open)
-    text = f":lock: *{safe_mrkdwn(title)}* is closed and read-only. Thank you all."
+    tracked = "\n".join(f"• {safe_text.mrkdwn_line(a.title)} — <@{a.owner_id}>, due {a.due_on.isoformat()}" for a in still_open)
+    text = f":lock: *{safe_text.mrkdwn_line(title)}* is closed and read-only. Thank you all."
     if tracked:
         text += f"\nThese follow-ups stay open and their owners keep getting reminders until they're done:\n{tracked}"
     if review_channel:

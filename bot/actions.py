@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import reminders
+from bot import indicators, reminders
 from bot.working_time import WorkingTime
 from models import Action, ActionCategory, ActionChange, ActionPriority, ActionStatus, Postmortem
 
@@ -126,6 +126,7 @@ def create(session: Session, *, postmortem: Postmortem, draft: ActionDraft, crea
     session.add(action)
     session.flush()
     _record(session, action=action, actor_id=created_by, field="created", old="", new=action.title, now=now)
+    indicators.record(session, postmortem_id=postmortem.id, text=f"{action.title}\n{action.description}", now=now)
     return action, True
 
 

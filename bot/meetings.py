@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import reminders
+from bot import indicators, reminders
 from models import Meeting, MeetingStatus, Postmortem
 
 DEFAULT_DURATION_MINUTES = 60
@@ -98,6 +98,7 @@ def save(
     meeting.duration_minutes = request.duration_minutes
     meeting.location = request.location.strip()
     meeting.agenda = request.agenda.strip()
+    indicators.record(session, postmortem_id=postmortem.id, text=meeting.agenda, now=now)
     meeting.scheduled_by = user_id
     meeting.updated_at = now
     session.flush()

@@ -1,11 +1,11 @@
 """Jinja2 rendering of the report: Markdown, printable HTML, and the Slack summary's mrkdwn.
 
-User text is defanged then escaped for each output, so it can inject neither markup nor a live link.
+User text goes through `bot.safe_text` for each output (defanged, then escaped for the format), so it
+can inject neither markup nor a live link, whether or not its indicators were stored.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
@@ -13,21 +13,11 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from bot.indicators import Defanger
+from bot import safe_text
 from bot.report_data import ReportData, format_duration
-from bot.slack_gateway import escape_mrkdwn
 
 MISSING = "not recorded"
-_INLINE_MARKDOWN = re.compile(r"([\\`*_\[\]()|~!])")
-_LINE_START_MARKDOWN = re.compile(r"^(\s*)([#+\-=]|\d+[.)])", re.MULTILINE)
 SECTION_BREAK = "\n<<section>>\n"
-
-
-def escape_markdown(text: str) -> str:
-    """Inert in Markdown: no HTML, no links or emphasis, no headings, lists or quotes at line starts."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _INLINE_MARKDOWN.sub(r"\\\1", text)
-    return _LINE_START_MARKDOWN.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
 
 
 def utc_with_offset(moment: datetime | None) -> str:
@@ -46,6 +36,7 @@ def environment(kind: str) -> Environment:
     )
     env.filters["when"] = utc_with_offset
     env.filters["duration"] = format_duration
+    env.filters["cell"] = safe_text.markdown_cell
     return env
 
 
@@ -65,18 +56,15 @@ def _context(data: ReportData, *, version: int, published_at: datetime, name_of:
 
 
 def render_markdown(data: ReportData, *, version: int, published_at: datetime, name_of: NameOf) -> str:
-    defang = Defanger(data.indicators)
     return environment("md").get_template("report.md.j2").render(
-        _context(data, version=version, published_at=published_at, name_of=name_of,
-                 text_filter=lambda text: escape_markdown(defang(text or "")))
+        _context(data, version=version, published_at=published_at, name_of=name_of, text_filter=safe_text.markdown)
     )
 
 
 def render_html(data: ReportData, *, version: int, published_at: datetime, name_of: NameOf) -> str:
-    defang = Defanger(data.indicators)
-    # Autoescape does the escaping; the filter only defangs.
+    # Autoescape does the escaping; the filter defangs.
     return environment("html").get_template("report.html.j2").render(
-        _context(data, version=version, published_at=published_at, name_of=name_of, text_filter=lambda text: defang(text or ""))
+        _context(data, version=version, published_at=published_at, name_of=name_of, text_filter=safe_text.html)
     )
 
 
@@ -87,16 +75,12 @@ SUMMARY_LESSON_CHARS = 300
 def render_summary_sections(data: ReportData, *, version: int, changes: list[str], published_at: datetime) -> list[str]:
     """The Slack summary as mrkdwn sections (each becomes one section block). What does not fit is
     in the files, and the summary says so."""
-    defang = Defanger(data.indicators)
-    lessons = [_clip(lesson.text, SUMMARY_LESSON_CHARS) for lesson in data.lessons[:SUMMARY_LESSONS]]
+    # Defanged before shortening, so a cut never leaves a live piece of an indicator.
+    lessons = [safe_text.mrkdwn(lesson.text, limit=SUMMARY_LESSON_CHARS) for lesson in data.lessons[:SUMMARY_LESSONS]]
     text = environment("mrkdwn").get_template("summary.mrkdwn.j2").render(
-        _context(data, version=version, published_at=published_at, name_of=str,
-                 text_filter=lambda text: escape_mrkdwn(defang(text or "")))
+        _context(data, version=version, published_at=published_at, name_of=str, text_filter=safe_text.mrkdwn_line)
         | {"changes": changes, "section_break": SECTION_BREAK.strip(), "who": lambda user_id: f"<@{user_id}>",
            "lessons": lessons, "more_lessons": max(0, len(data.lessons) - SUMMARY_LESSONS)}
     )
     return [section.strip() for section in text.split(SECTION_BREAK.strip()) if section.strip()]
 
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "… (full text in the report files)"

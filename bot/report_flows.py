@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from bot import access, assessments, report_data, reports
+from bot import access, assessments, report_data, reports, safe_text
 from bot.blocks import Message
 from bot.blocks import report as report_blocks
 from bot.runtime import Runtime
@@ -101,7 +101,7 @@ def publish(runtime: Runtime, *, user_id: str, postmortem_id: int) -> Message:
     except IntegrityError:
         return Message(text=PUBLISHED_AT_ONCE)
     assert channel_id is not None
-    stem = f"postmortem-{postmortem_id}-report-v{version.version}"
+    stem = f"postmortem-{postmortem_id}-{safe_text.file_name(title, limit=40)}-report-v{version.version}"
     runtime.slack.upload_file(channel=channel_id, filename=f"{stem}.md", content=version.markdown.encode(),
                               title=f"Post-mortem report v{version.version} (Markdown)")
     runtime.slack.upload_file(channel=channel_id, filename=f"{stem}.html", content=version.html.encode(),

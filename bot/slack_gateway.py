@@ -1,6 +1,6 @@
 """The one place the bot talks to Slack's Web API.
 
-Escaping of user text, unfurl flags, retries (429 with Retry-After, 5xx, connection errors) and
+Unfurl flags, retries (429 with Retry-After, 5xx, connection errors) and
 the translation of Slack errors into `SlackCallFailed` all live here, so services and handlers
 never build a Web API call themselves.
 """
@@ -34,13 +34,7 @@ log = logging.getLogger(__name__)
 RETRIES_ON_RATE_LIMIT = 3
 RETRIES_ON_SERVER_ERROR = 2
 RETRIES_ON_CONNECTION_ERROR = 2
-TOPIC_MAX_CHARS = 250
 USER_CACHE_SECONDS = 300
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Make user text inert in mrkdwn: `<!channel>` and `<@U1>` no longer ping, `&` stays `&`."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 class SlackCallFailed(Exception):
@@ -259,8 +253,9 @@ class SlackGateway:
                 raise
 
     def describe_channel(self, *, channel: str, topic: str, purpose: str) -> None:
-        self._call("conversations.setTopic", channel=channel, topic=_clip(topic, TOPIC_MAX_CHARS))
-        self._call("conversations.setPurpose", channel=channel, purpose=_clip(purpose, TOPIC_MAX_CHARS))
+        """`topic` and `purpose` come from `safe_text.topic`: escaped, defanged and within 250 characters."""
+        self._call("conversations.setTopic", channel=channel, topic=topic)
+        self._call("conversations.setPurpose", channel=channel, purpose=purpose)
 
 
 @contextmanager
@@ -274,7 +269,3 @@ def _failures_as(method: str) -> Iterator[None]:
     except OSError as error:  # connection refused or reset after the retries
         raise SlackCallFailed(method, "connection_error") from error
 
-
-def _clip(text: str, limit: int) -> str:
-    # Topic and purpose are one-line headers, not content: shortening them loses nothing stored.
-    return text if len(text) <= limit else text[: limit - 1] + "…"

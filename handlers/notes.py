@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import note_flows
+from bot import note_flows, safe_text
 from bot.blocks import notes as note_blocks
 from bot.blocks.notes import CapturedMessage
 from bot.runtime import Runtime
@@ -47,7 +47,8 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         user_id = body["user"]["id"]
         message = body["message"]
         capture = CapturedMessage(
-            channel_id=body["channel"]["id"], ts=message["ts"], author_id=message.get("user"), text=message.get("text", "")
+            channel_id=body["channel"]["id"], ts=message["ts"], author_id=message.get("user"),
+            text=safe_text.from_slack(message.get("text")),
         )
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
             form = note_flows.new_form(runtime, channel_id=capture.channel_id, user_id=user_id, capture=capture)

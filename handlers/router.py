@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import safe_text
 from bot.blocks import notices
 from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
@@ -22,7 +23,7 @@ class SlashCommand:
     channel_id: str
     trigger_id: str
     response_url: str
-    text: str  # what follows the subcommand
+    text: str  # what follows the subcommand, decoded from Slack's format and normalised
 
 
 Subcommand = Callable[[Ack, SlashCommand], None]
@@ -42,7 +43,7 @@ class SubcommandRouter:
     def register(self, app: App) -> None:
         @app.command(COMMAND)
         def postmortem_command(ack: Ack, command: dict[str, Any]) -> None:
-            name, _, rest = (command.get("text") or "").strip().partition(" ")
+            name, _, rest = safe_text.from_slack(command.get("text")).strip().partition(" ")
             route = self._routes.get(name.lower())
             if route is None:
                 text = notices.help_text(self.summaries()) if name.lower() in {"", "help"} else \

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
+from bot import safe_text
+
 
 class ViewValues:
     """Values of a submitted view whose inputs use the same id for block and action."""
@@ -16,7 +18,8 @@ class ViewValues:
         return self._values.get(name, {}).get(name, {})
 
     def text(self, name: str) -> str:
-        return self._element(name).get("value") or ""
+        """What the person typed, normalised once here (line breaks, no control characters)."""
+        return safe_text.normalise(self._element(name).get("value"))
 
     def option(self, name: str) -> str | None:
         selected = self._element(name).get("selected_option")

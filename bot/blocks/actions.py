@@ -22,10 +22,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot import safe_text
 from bot.actions import DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS
 from bot.blocks import Message
 from bot.blocks.questionnaire import answer_button
-from bot.indicators import safe_mrkdwn
 from models import Action, ActionCategory, ActionPriority, Postmortem
 
 FORM_CALLBACK = "action_form"
@@ -36,6 +36,7 @@ EXTEND_ACTION = "action_extend"
 REASSIGN_ACTION = "action_reassign"
 OPEN_POSTMORTEM_ACTION = "action_open_postmortem"
 MAX_LISTED = 40  # keeps a list message well inside Slack's 50 blocks
+HOME_TITLE_CHARS = 80  # twenty escaped titles fit one 3,000-character section
 PRIORITY_LABELS = {ActionPriority.HIGH: "High", ActionPriority.MEDIUM: "Medium", ActionPriority.LOW: "Low"}
 CATEGORY_LABELS = {
     ActionCategory.TRAINING: "Training",
@@ -56,11 +57,11 @@ def form(*, postmortem_id: int | None, choices: list[Postmortem], title: str = "
     if choices:
         blocks.append(InputBlock(block_id="postmortem_id", label="Which post-mortem?", element=StaticSelectElement(
             action_id="postmortem_id", placeholder="Pick one",
-            options=[Option(value=str(p.id), text=p.title[:75]) for p in choices])))
+            options=[Option(value=str(p.id), text=safe_text.plain_text(p.title, limit=safe_text.OPTION_TEXT)) for p in choices])))
     priorities, categories = _options(PRIORITY_LABELS), _options(CATEGORY_LABELS)
     blocks += [
         InputBlock(block_id="title", label="What needs doing?", element=PlainTextInputElement(
-            action_id="title", max_length=TITLE_MAX_CHARS, initial_value=title[:TITLE_MAX_CHARS] or None)),
+            action_id="title", max_length=TITLE_MAX_CHARS, initial_value=safe_text.normalise(title)[:TITLE_MAX_CHARS] or None)),
         InputBlock(block_id="description", label="Details", optional=True, element=PlainTextInputElement(
             action_id="description", multiline=True, max_length=DESCRIPTION_MAX_CHARS)),
         InputBlock(block_id="owner_id", label="Owner", element=UserSelectElement(action_id="owner_id", placeholder="Who owns it?")),
@@ -79,7 +80,7 @@ def _line(action: Action, *, today: date) -> str:
     overdue = action.status.value == "open" and action.due_on < today
     due = f"*overdue since {action.due_on.isoformat()}*" if overdue else f"due {action.due_on.isoformat()}"
     flag = ":red_circle: " if overdue else ""
-    return f"{flag}*{safe_mrkdwn(action.title)}* — <@{action.owner_id}>, {due}, {PRIORITY_LABELS[action.priority].lower()} priority"
+    return f"{flag}*{safe_text.mrkdwn_line(action.title)}* — <@{action.owner_id}>, {due}, {PRIORITY_LABELS[action.priority].lower()} priority"
 
 
 def owner_buttons(action: Action, channel_id: str | None) -> dict[str, Any]:
@@ -96,12 +97,12 @@ def owner_buttons(action: Action, channel_id: str | None) -> dict[str, Any]:
 
 
 def assignment(action: Action, postmortem: Postmortem, *, assigned_by: str, today: date) -> Message:
-    text = (f":pushpin: <@{assigned_by}> assigned you a follow-up from the post-mortem of *{safe_mrkdwn(postmortem.title)}*:\n"
+    text = (f":pushpin: <@{assigned_by}> assigned you a follow-up from the post-mortem of *{safe_text.mrkdwn_line(postmortem.title)}*:\n"
             f"{_line(action, today=today)}")
     if action.description:
-        text += f"\n{safe_mrkdwn(action.description)}"
-    return Message(text=f"New follow-up: {action.title}", blocks=[
-        SectionBlock(text=MarkdownTextObject(text=text[:3000])).to_dict(), owner_buttons(action, postmortem.channel_id)])
+        text += "\n" + safe_text.mrkdwn(action.description, limit=safe_text.SECTION_TEXT - len(text) - 1)
+    return Message(text=f"New follow-up: {safe_text.mrkdwn_line(action.title)}", blocks=[
+        SectionBlock(text=MarkdownTextObject(text=text)).to_dict(), owner_buttons(action, postmortem.channel_id)])
 
 
 def channel_notice(action: Action, *, today: date) -> Message:
@@ -117,18 +118,19 @@ def reminder(action: Action, postmortem: Postmortem, *, kind: str) -> Message:
     }[kind]
     # The kind says where the owner stands: only an overdue reminder comes after the due date.
     as_of = action.due_on + timedelta(days=1) if kind == "action_overdue" else action.due_on
-    text = f"{lead}\n{_line(action, today=as_of)}\nFrom the post-mortem of *{safe_mrkdwn(postmortem.title)}*."
-    return Message(text=f"Follow-up reminder: {action.title}", blocks=[
+    text = f"{lead}\n{_line(action, today=as_of)}\nFrom the post-mortem of *{safe_text.mrkdwn_line(postmortem.title)}*."
+    return Message(text=f"Follow-up reminder: {safe_text.mrkdwn_line(action.title)}", blocks=[
         SectionBlock(text=MarkdownTextObject(text=text)).to_dict(), owner_buttons(action, postmortem.channel_id)])
 
 
 def escalation(action: Action, postmortem: Postmortem) -> Message:
-    text = (f":rotating_light: Overdue follow-up from the post-mortem of *{safe_mrkdwn(postmortem.title)}*:\n"
+    text = (f":rotating_light: Overdue follow-up from the post-mortem of *{safe_text.mrkdwn_line(postmortem.title)}*:\n"
             f"{_line(action, today=action.due_on + timedelta(days=1))}\nThe owner has been reminded; maybe it needs help, a new date or a new owner.")
-    return Message(text=f"Overdue follow-up: {action.title}", blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
+    return Message(text=f"Overdue follow-up: {safe_text.mrkdwn_line(action.title)}", blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
 
 
 def listing(actions: list[Action], *, heading: str, today: date, viewer_id: str, facilitator_ids: dict[int, str]) -> Message:
+    """`heading` is mrkdwn already passed through `safe_text`."""
     if not actions:
         return Message(text=f"{heading}: none. :tada:")
     blocks: list[dict[str, Any]] = [SectionBlock(text=MarkdownTextObject(text=f"*{heading}*")).to_dict()]
@@ -147,7 +149,7 @@ def listing(actions: list[Action], *, heading: str, today: date, viewer_id: str,
 def extend_form(action: Action) -> dict[str, Any]:
     return View(type="modal", callback_id=EXTEND_CALLBACK, title="Extend due date", submit="Extend", close="Cancel",
                 private_metadata=str(action.id), blocks=[
-                    SectionBlock(text=MarkdownTextObject(text=f"*{safe_mrkdwn(action.title)}*, due {action.due_on.isoformat()}")),
+                    SectionBlock(text=MarkdownTextObject(text=f"*{safe_text.mrkdwn_line(action.title)}*, due {action.due_on.isoformat()}")),
                     InputBlock(block_id="due_on", label="New due date", element=DatePickerElement(
                         action_id="due_on", initial_date=action.due_on.isoformat())),
                     InputBlock(block_id="reason", label="Why?", element=PlainTextInputElement(action_id="reason", max_length=500)),
@@ -157,7 +159,7 @@ def extend_form(action: Action) -> dict[str, Any]:
 def reassign_form(action: Action) -> dict[str, Any]:
     return View(type="modal", callback_id=REASSIGN_CALLBACK, title="Reassign", submit="Reassign", close="Cancel",
                 private_metadata=str(action.id), blocks=[
-                    SectionBlock(text=MarkdownTextObject(text=f"*{safe_mrkdwn(action.title)}*, owned by <@{action.owner_id}>")),
+                    SectionBlock(text=MarkdownTextObject(text=f"*{safe_text.mrkdwn_line(action.title)}*, owned by <@{action.owner_id}>")),
                     InputBlock(block_id="owner_id", label="New owner", element=UserSelectElement(action_id="owner_id")),
                     InputBlock(block_id="reason", label="Why?", element=PlainTextInputElement(action_id="reason", max_length=500)),
                 ]).to_dict()
@@ -176,12 +178,12 @@ def home(*, actions: list[Action], unanswered: list[Postmortem], postmortems: li
     if not unanswered:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="None waiting.")).to_dict())
     for postmortem in unanswered[:10]:
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{safe_mrkdwn(postmortem.title)}*")).to_dict())
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{safe_text.mrkdwn_line(postmortem.title)}*")).to_dict())
         blocks.append(answer_button(postmortem.id))
     blocks.append(DividerBlock().to_dict())
     blocks.append(HeaderBlock(text="Post-mortems you take part in").to_dict())
     lines = "\n".join(
-        f"• *{safe_mrkdwn(p.title)}* — {p.status.value}" + (f", <#{p.channel_id}>" if p.channel_id else "") for p in postmortems[:20]
+        f"• *{safe_text.mrkdwn_line(p.title, limit=HOME_TITLE_CHARS)}* — {p.status.value}" + (f", <#{p.channel_id}>" if p.channel_id else "") for p in postmortems[:20]
     ) or "None yet."
     blocks.append(SectionBlock(text=MarkdownTextObject(text=lines)).to_dict())
     return {"type": "home", "blocks": blocks[:100]}

@@ -12,8 +12,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot import safe_text
 from bot.blocks import Message, slack_date
-from bot.slack_gateway import escape_mrkdwn
 from models import Postmortem
 
 CONFIDENTIALITY_NOTICE = (
@@ -40,7 +40,8 @@ NEXT_STEPS = (
 
 
 def topic(postmortem: Postmortem) -> str:
-    return f"Post-mortem: {postmortem.title} · severity {postmortem.severity.value} · confidential"
+    rest = f" · severity {postmortem.severity.value} · confidential"
+    return "Post-mortem: " + safe_text.topic(postmortem.title, limit=safe_text.TOPIC - len("Post-mortem: ") - len(rest)) + rest
 
 
 def purpose(postmortem: Postmortem) -> str:
@@ -48,7 +49,6 @@ def purpose(postmortem: Postmortem) -> str:
 
 
 def kickoff_message(postmortem: Postmortem) -> Message:
-    title = escape_mrkdwn(postmortem.title)
     timeline = "\n".join(
         f"*{label}:* {slack_date(moment)}"
         for label, moment in (
@@ -60,7 +60,7 @@ def kickoff_message(postmortem: Postmortem) -> Message:
     )
     people = ", ".join(f"<@{user_id}>" for user_id in postmortem.responder_ids) or "none listed"
     blocks = [
-        HeaderBlock(text=f"Post-mortem: {postmortem.title}"[:150]),
+        HeaderBlock(text=safe_text.plain_text(f"Post-mortem: {postmortem.title}")),
         SectionBlock(
             text=MarkdownTextObject(
                 text=f"*Severity:* {postmortem.severity.value}\n*Facilitator:* <@{postmortem.facilitator_id}>\n"
@@ -71,8 +71,9 @@ def kickoff_message(postmortem: Postmortem) -> Message:
         DividerBlock(),
     ]
     for label, name in REPORT_FIELDS:
-        value = getattr(postmortem, name).strip()
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=f"*{label}*\n{escape_mrkdwn(value) if value else '_not recorded_'}")))
+        heading = f"*{label}*\n"
+        value = safe_text.mrkdwn(getattr(postmortem, name).strip(), limit=safe_text.SECTION_TEXT - len(heading))
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=heading + (value or "_not recorded_"))))
     blocks += [
         DividerBlock(),
         ContextBlock(elements=[MarkdownTextObject(text=CONFIDENTIALITY_NOTICE)]),
@@ -85,6 +86,6 @@ def kickoff_message(postmortem: Postmortem) -> Message:
         ),
     ]
     return Message(
-        text=f"Post-mortem kickoff: {title}",
+        text=f"Post-mortem kickoff: {safe_text.mrkdwn_line(postmortem.title)}",
         blocks=[block.to_dict() for block in blocks],
     )

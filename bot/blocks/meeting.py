@@ -19,17 +19,18 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot import safe_text
 from bot.blocks import Message, slack_date
 from bot.blocks.questionnaire import answer_button
-from bot.indicators import safe_mrkdwn
 from bot.meetings import AGENDA_MAX_CHARS, LOCATION_MAX_CHARS, MAX_DURATION_MINUTES
-from bot.slack_gateway import escape_mrkdwn
 from bot.working_time import SlotSuggestion
 from models import Meeting, MeetingStatus, Postmortem
 
 CALLBACK_ID = "meeting_form"
 RESCHEDULE_ACTION = "meeting_reschedule"
 CANCEL_ACTION = "meeting_cancel"
+# Even a video link is shown defanged: the invite in the channel carries it for calendars.
+LOCATION_SHOWN = 600
 CONFIDENTIAL = ":lock: Documents shared in this meeting are confidential: don't forward them."
 
 
@@ -102,14 +103,15 @@ def _when(meeting: Meeting) -> str:
 
 def announcement(meeting: Meeting, postmortem: Postmortem) -> Message:
     if meeting.status is MeetingStatus.CANCELLED:
-        text = f"The post-mortem review meeting for *{safe_mrkdwn(postmortem.title)}* is cancelled."
+        text = f"The post-mortem review meeting for *{safe_text.mrkdwn_line(postmortem.title)}* is cancelled."
         return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=f":no_entry_sign: {text}")).to_dict()])
-    # The location is the team's own room or video link: people must be able to click it (unfurls stay off).
-    details = f"*When:* {_when(meeting)}\n*Where:* {escape_mrkdwn(meeting.location) or 'not set yet'}"
+    details = f"*When:* {_when(meeting)}\n*Where:* {safe_text.mrkdwn_line(meeting.location, limit=LOCATION_SHOWN) or 'not set yet'}"
+    agenda_heading = "*Agenda*\n"
     blocks = [
         HeaderBlock(text="Post-mortem review meeting"),
         SectionBlock(text=MarkdownTextObject(text=details)),
-        SectionBlock(text=MarkdownTextObject(text=f"*Agenda*\n{safe_mrkdwn(meeting.agenda)}")),
+        SectionBlock(text=MarkdownTextObject(
+            text=agenda_heading + safe_text.mrkdwn(meeting.agenda, limit=safe_text.SECTION_TEXT - len(agenda_heading)))),
         ContextBlock(elements=[MarkdownTextObject(text="Bring your notes and timelines. " + CONFIDENTIAL)]),
         ActionsBlock(elements=[
             ButtonElement(text="Reschedule", action_id=RESCHEDULE_ACTION, value=str(postmortem.id)),
@@ -128,7 +130,7 @@ def _fallback(meeting: Meeting) -> str:
 
 
 def change_notice(meeting: Meeting, postmortem: Postmortem, *, rescheduled: bool) -> Message:
-    title = safe_mrkdwn(postmortem.title)
+    title = safe_text.mrkdwn_line(postmortem.title)
     if meeting.status is MeetingStatus.CANCELLED:
         text = f"The post-mortem review of *{title}* is cancelled. A cancellation for your calendar is in the review channel."
     elif rescheduled:
@@ -136,7 +138,7 @@ def change_notice(meeting: Meeting, postmortem: Postmortem, *, rescheduled: bool
                 "The updated invite is in the review channel. Please bring your notes and timelines. " + CONFIDENTIAL)
     else:
         text = (f"You're invited to the post-mortem review of *{title}*: {_when(meeting)}, "
-                f"{escape_mrkdwn(meeting.location) or 'place to be announced'}. The calendar invite is in the review channel. "
+                f"{safe_text.mrkdwn_line(meeting.location, limit=LOCATION_SHOWN) or 'place to be announced'}. The calendar invite is in the review channel. "
                 "Please bring your notes and timelines. " + CONFIDENTIAL)
     return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
 
@@ -148,7 +150,7 @@ def channel_reminder(meeting: Meeting) -> Message:
 
 
 def questionnaire_nudge(meeting: Meeting, postmortem: Postmortem) -> Message:
-    text = (f":alarm_clock: The post-mortem review of *{safe_mrkdwn(postmortem.title)}* starts {slack_date(meeting.starts_at)}. "
+    text = (f":alarm_clock: The post-mortem review of *{safe_text.mrkdwn_line(postmortem.title)}* starts {slack_date(meeting.starts_at)}. "
             "You haven't answered the review questions yet; it takes about ten minutes and makes the meeting shorter.")
     return Message(text=text, blocks=[
         SectionBlock(text=MarkdownTextObject(text=text)).to_dict(),

@@ -22,8 +22,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot import safe_text
 from bot.blocks import Message, slack_date
-from bot.indicators import safe_mrkdwn
 from bot.notes import NOTE_MAX_CHARS, NotesPage
 from models import Note, NoteCategory, Postmortem
 
@@ -31,8 +31,7 @@ NEW_NOTE_CALLBACK = "note_form"
 EDIT_NOTE_CALLBACK = "note_edit"
 PAGE_ACTION = "notes_page"
 MENU_ACTION = "note_menu"
-PREVIEW_CHARS = 600
-OPTION_TEXT_MAX = 75  # Slack's limit for an option's text
+PREVIEW_CHARS = 600  # of mrkdwn, counted after escaping (`&` is five)
 
 CATEGORY_LABELS = {
     NoteCategory.TIMELINE: "Timeline event",
@@ -73,7 +72,7 @@ def note_form(
                 element=StaticSelectElement(
                     action_id="postmortem_id",
                     placeholder="Pick one",
-                    options=[Option(value=str(p.id), text=_clip(p.title, OPTION_TEXT_MAX)) for p in choices],
+                    options=[Option(value=str(p.id), text=safe_text.plain_text(p.title, limit=safe_text.OPTION_TEXT)) for p in choices],
                 ),
             )
         )
@@ -101,7 +100,7 @@ def note_form(
             block_id="text",
             label="Note",
             element=PlainTextInputElement(
-                action_id="text", multiline=True, max_length=NOTE_MAX_CHARS, initial_value=text[:NOTE_MAX_CHARS] or None
+                action_id="text", multiline=True, max_length=NOTE_MAX_CHARS, initial_value=safe_text.normalise(text)[:NOTE_MAX_CHARS] or None
             ),
         ),
     ]
@@ -125,10 +124,10 @@ def note_form(
 
 def notes_list(*, postmortem: Postmortem, notes_page: NotesPage, viewer_id: str) -> Message:
     heading = (
-        f"*Notes for {safe_mrkdwn(postmortem.title)}* — {notes_page.total} in all, newest first "
+        f"*Notes for {safe_text.mrkdwn_line(postmortem.title)}* — {notes_page.total} in all, newest first "
         f"(page {notes_page.page + 1} of {notes_page.pages})"
         if notes_page.total
-        else f"*Notes for {safe_mrkdwn(postmortem.title)}*: none yet. Add one with `/postmortem note <text>`."
+        else f"*Notes for {safe_text.mrkdwn_line(postmortem.title)}*: none yet. Add one with `/postmortem note <text>`."
     )
     blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=heading))]
     for note in notes_page.notes:
@@ -142,13 +141,13 @@ def notes_list(*, postmortem: Postmortem, notes_page: NotesPage, viewer_id: str)
         buttons.append(ButtonElement(text="Older", action_id=f"{PAGE_ACTION}_older", value=f"{postmortem.id}:{notes_page.page + 1}"))
     if buttons:
         blocks.append(ActionsBlock(elements=buttons))
-    return Message(text=f"Notes for {postmortem.title}", blocks=[b.to_dict() for b in blocks])
+    return Message(text=f"Notes for {safe_text.mrkdwn_line(postmortem.title)}", blocks=[b.to_dict() for b in blocks])
 
 
 def _note_section(note: Note, *, postmortem: Postmortem, viewer_id: str) -> SectionBlock:
     when = f" · happened {slack_date(note.occurred_at)}" if note.occurred_at else ""
-    preview = note.text if len(note.text) <= PREVIEW_CHARS else note.text[:PREVIEW_CHARS] + " …"
-    text = f"*{CATEGORY_LABELS[note.category]}* · <@{note.author_id}> · {slack_date(note.created_at)}{when}\n{safe_mrkdwn(preview)}"
+    heading = f"*{CATEGORY_LABELS[note.category]}* · <@{note.author_id}> · {slack_date(note.created_at)}{when}\n"
+    text = heading + safe_text.mrkdwn(note.text, limit=min(PREVIEW_CHARS, safe_text.SECTION_TEXT - len(heading)), marker=safe_text.SHORTENED)
     options = []
     if note.author_id == viewer_id:
         options.append(Option(text="Edit", value=f"edit:{note.id}"))
@@ -161,8 +160,8 @@ def _note_section(note: Note, *, postmortem: Postmortem, viewer_id: str) -> Sect
 def note_saved(note: Note, *, outcome: str, postmortem: Postmortem) -> str:
     """`outcome` is "added", "already" (a repeated delivery) or "updated"."""
     verb = {"added": "Added to", "already": "Already in", "updated": "Updated in"}[outcome]
-    preview = note.text if len(note.text) <= PREVIEW_CHARS else note.text[:PREVIEW_CHARS] + " …"
-    return f":memo: {verb} *{safe_mrkdwn(postmortem.title)}*: {safe_mrkdwn(preview)}"
+    return (f":memo: {verb} *{safe_text.mrkdwn_line(postmortem.title)}*: "
+            f"{safe_text.mrkdwn(note.text, limit=PREVIEW_CHARS, marker=safe_text.SHORTENED)}")
 
 
 def status(*, postmortem: Postmortem, answered: set[str], note_counts: dict[str, int]) -> Message:
@@ -171,9 +170,6 @@ def status(*, postmortem: Postmortem, answered: set[str], note_counts: dict[str,
         f" — {note_counts.get(user_id, 0)} note{'s' if note_counts.get(user_id, 0) != 1 else ''}"
         for user_id in dict.fromkeys(postmortem.member_ids + sorted(note_counts))
     ]
-    text = f"*Participation in {safe_mrkdwn(postmortem.title)}*\n" + "\n".join(lines)
+    text = f"*Participation in {safe_text.mrkdwn_line(postmortem.title)}*\n" + "\n".join(lines)
     return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
 
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

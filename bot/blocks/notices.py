@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 from slack_sdk.models.blocks import ActionsBlock, ButtonElement, MarkdownTextObject, SectionBlock
 
+from bot import safe_text
 from bot.blocks import Message
-from bot.slack_gateway import escape_mrkdwn
 
 if TYPE_CHECKING:
     from bot.provisioning import Outcome
@@ -21,15 +21,15 @@ def _single(text: str) -> Message:
 
 def channel_ready(outcome: Outcome) -> Message:
     return _single(
-        f":white_check_mark: The review channel for *{escape_mrkdwn(outcome.title)}* is ready: <#{outcome.channel_id}>. "
+        f":white_check_mark: The review channel for *{safe_text.mrkdwn_line(outcome.title)}* is ready: <#{outcome.channel_id}>. "
         "The incident report is pinned there."
     )
 
 
 def provisioning_failed(outcome: Outcome, step: str) -> Message:
     text = (
-        f":warning: I saved the post-mortem *{escape_mrkdwn(outcome.title)}*, but I could not {step} "
-        f"(Slack said `{escape_mrkdwn(outcome.slack_error or 'unknown_error')}`). Nothing is lost. "
+        f":warning: I saved the post-mortem *{safe_text.mrkdwn_line(outcome.title)}*, but I could not {step} "
+        f"(Slack said `{safe_text.mrkdwn_line(outcome.slack_error or 'unknown_error')}`). Nothing is lost. "
         "Press *Retry* or type `/postmortem retry` and I'll pick up where I stopped."
     )
     return Message(
@@ -49,7 +49,7 @@ def help_text(subcommands: list[tuple[str, str]]) -> str:
 
 
 def unknown_subcommand(typed: str, subcommands: list[tuple[str, str]]) -> str:
-    return f"I don't know `{escape_mrkdwn(typed)}`.\n\n" + help_text(subcommands)
+    return f"I don't know `{safe_text.mrkdwn_line(typed, limit=40)}`.\n\n" + help_text(subcommands)
 
 
 def not_yours() -> Message:
@@ -58,5 +58,5 @@ def not_yours() -> Message:
 
 def already_running(outcome: Outcome) -> Message:
     return _single(
-        f"I'm already setting up *{escape_mrkdwn(outcome.title)}*. You'll get a message here as soon as it's done."
+        f"I'm already setting up *{safe_text.mrkdwn_line(outcome.title)}*. You'll get a message here as soon as it's done."
     )

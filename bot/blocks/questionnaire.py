@@ -14,8 +14,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot import safe_text
 from bot.blocks import Message
-from bot.indicators import safe_mrkdwn
 from bot.questionnaire import ANSWER_MAX_CHARS, Question
 from models import Postmortem
 
@@ -25,7 +25,7 @@ OPEN_ACTION = "questionnaire_open"
 
 def invitation(postmortem: Postmortem) -> Message:
     text = (
-        f"You took part in the response to *{safe_mrkdwn(postmortem.title)}*. When you've rested, please answer "
+        f"You took part in the response to *{safe_text.mrkdwn_line(postmortem.title)}*. When you've rested, please answer "
         "a few review questions: what happened, how long it took, what we could do better. "
         "Your answers stay editable until the report is published. :lock: Confidential."
     )

@@ -19,8 +19,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot import safe_text
 from bot.blocks import Message
-from bot.indicators import safe_mrkdwn
 from bot.report_data import CLASSIFICATION_LABELS, SCORECARD_LABELS, VECTOR_LABELS, Attributed, format_duration
 from models import Assessment, Postmortem
 
@@ -32,11 +32,12 @@ REDACTED_ACTION = "report_redacted"
 CLASSIFY_CALLBACK = "classification"
 SCORECARD_CALLBACK = "scorecard"
 RATIONALE_MAX_CHARS = 2000
-ANSWER_PREVIEW_CHARS = 300
+ANSWER_PREVIEW_CHARS = 250  # ten escaped answers and their authors fit one section
 
 
 def _sections(texts: list[str]) -> list[dict[str, Any]]:
-    """Section blocks, splitting at line ends so none passes Slack's 3000 characters."""
+    """Section blocks, splitting at line ends so none passes Slack's 3000 characters. Every line is
+    already within the limit: the summary template fits each piece of user text (see bot.rendering)."""
     blocks = []
     for text in texts:
         chunk = ""
@@ -44,7 +45,7 @@ def _sections(texts: list[str]) -> list[dict[str, Any]]:
             if len(chunk) + len(line) > SECTION_LIMIT:
                 blocks.append(SectionBlock(text=MarkdownTextObject(text=chunk)).to_dict())
                 chunk = ""
-            chunk += line[:SECTION_LIMIT]
+            chunk += line
         if chunk.strip():
             blocks.append(SectionBlock(text=MarkdownTextObject(text=chunk)).to_dict())
     return blocks
@@ -56,7 +57,7 @@ def summary(sections: list[str], *, title: str, version: int) -> Message:
         text="The full report (timeline, every answer, indicators, actions) is in the Markdown and HTML files in this channel."
     )]).to_dict())
     assert len(blocks) <= MESSAGE_BLOCK_LIMIT, "the summary template must stay within Slack's 50 blocks"
-    return Message(text=f"Post-mortem report v{version}: {title}", blocks=blocks)
+    return Message(text=f"Post-mortem report v{version}: {safe_text.mrkdwn_line(title)}", blocks=blocks)
 
 
 def preview(sections: list[str], *, postmortem_id: int, version: int) -> Message:
@@ -92,21 +93,21 @@ def published(*, version: int, channel_id: str, summary_channel: str | None, pos
 def redacted_summary(*, postmortem: Postmortem, classification: str | None, durations: list[tuple[str, Any]],
                      action_count: int) -> Message:
     lines = [
-        f"*Post-mortem completed: {safe_mrkdwn(postmortem.title)}*",
+        f"*Post-mortem completed: {safe_text.mrkdwn_line(postmortem.title)}*",
         f"*Severity:* {postmortem.severity.value}",
         f"*Random or targeted:* {classification or 'not recorded'}",
         *[f"*{label}:* {format_duration(value)}" for label, value in durations],
         f"*Follow-up actions:* {action_count}",
     ]
     text = "\n".join(lines)
-    return Message(text=f"Post-mortem completed: {postmortem.title}", blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
+    return Message(text=f"Post-mortem completed: {safe_text.mrkdwn_line(postmortem.title)}", blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
 
 
 def classification_form(*, postmortem_id: int, assessment: Assessment | None, said: list[Attributed]) -> dict[str, Any]:
     classification_options = [Option(value=c.value, text=label) for c, label in CLASSIFICATION_LABELS.items()]
     vector_options = [Option(value=v.value, text=label) for v, label in VECTOR_LABELS.items()]
     said_text = "\n".join(
-        f"• <@{a.author_id}>: {safe_mrkdwn(a.text[:ANSWER_PREVIEW_CHARS])}{'…' if len(a.text) > ANSWER_PREVIEW_CHARS else ''}"
+        f"• <@{a.author_id}>: {safe_text.mrkdwn(a.text, limit=ANSWER_PREVIEW_CHARS, marker=safe_text.ELLIPSIS)}"
         for a in said[:10]
     ) or "_Nobody has answered “random or targeted?” yet._"
     current_class = assessment.classification.value if assessment and assessment.classification else None

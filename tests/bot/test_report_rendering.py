@@ -1,4 +1,4 @@
-"""Report data and rendering without Slack: query count, missing data, escaping."""
+"""Report data and rendering without Slack: query count, missing data (escaping: tests/bot/test_safe_text.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import timedelta
 from sqlalchemy import event
 
 from bot import reports
-from bot.rendering import escape_markdown
 from bot.runtime import Runtime
 from models import Answer, Note, NoteCategory, Participant, ParticipantRole, Postmortem, Severity
 from tests.support import utc
@@ -60,7 +59,3 @@ def test_missing_data_renders_as_not_recorded(runtime: Runtime) -> None:
     for document in (published.markdown, published.html, "".join(published.summary_sections)):
         assert "None" not in document.replace("None yet.", "")
 
-
-def test_markdown_escaping_blocks_headings_links_and_html() -> None:
-    assert escape_markdown("# Owned\n[click](http://x) <b>&") == "\\# Owned\n\\[click\\]\\(http://x\\) &lt;b&gt;&amp;"
-    assert escape_markdown("1. not a list\n- nor this\n> nor a quote") == "\\1. not a list\n\\- nor this\n&gt; nor a quote"  # an entity starts no quote

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack_gateway import SlackCallFailed, SlackGateway, escape_mrkdwn
+from bot.slack_gateway import SlackCallFailed, SlackGateway
 from tests.conftest import LEAD, RESPONDER_BERLIN
 from tests.fake_slack import FakeSlack
 from tests.fake_slack.server import BOT_TOKEN
@@ -13,10 +13,6 @@ from tests.fake_slack.server import BOT_TOKEN
 @pytest.fixture
 def gateway(fake_slack: FakeSlack) -> SlackGateway:
     return SlackGateway(token=BOT_TOKEN, base_url=fake_slack.api_url)
-
-
-def test_escape() -> None:
-    assert escape_mrkdwn("<!channel> & <@U1>") == "&lt;!channel&gt; &amp; &lt;@U1&gt;"
 
 
 def test_429_is_retried_after_retry_after(gateway: SlackGateway, fake_slack: FakeSlack) -> None:

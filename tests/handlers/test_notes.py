@@ -23,15 +23,16 @@ def test_quick_note_is_stored_and_echoed_defanged_and_inert(
     slack: SlackSim, started: tuple[int, str], in_transaction: Any
 ) -> None:
     postmortem_id, channel = started
-    reply = slack.command("note Phish came from http://evil-login.com/reset <!channel> & 203.0.113.5", user=RESPONDER_BERLIN,
+    # As Slack sends it: a real @channel is markup, a typed `&` an entity.
+    reply = slack.command("note Phish came from http://evil-login.com/reset <!channel> &amp; 203.0.113.5", user=RESPONDER_BERLIN,
                           channel=channel)
     assert reply.body == (
-        ":memo: Added to *VPN credential phishing*: Phish came from hXXp://evil-login[.]com/reset "
-        "&lt;!channel&gt; &amp; 203[.]0[.]113[.]5"
+        ":memo: Added to *VPN credential phishing*: Phish came from hxxp://evil-login[.]com/reset "
+        "@channel &amp; 203[.]0[.]113[.]5"
     )
     [note] = stored_notes(in_transaction)
     assert (note.author_id, note.category, note.postmortem_id) == (RESPONDER_BERLIN, NoteCategory.OBSERVATION, postmortem_id)
-    assert note.text == "Phish came from http://evil-login.com/reset <!channel> & 203.0.113.5"
+    assert note.text == "Phish came from http://evil-login.com/reset @channel & 203.0.113.5"
     with in_transaction() as session:
         found = set(session.execute(select(Indicator.kind, Indicator.value)).tuples())
     assert found == {("url", "http://evil-login.com/reset"), ("domain", "evil-login.com"), ("ipv4", "203.0.113.5")}
@@ -49,13 +50,14 @@ def test_the_same_quick_note_delivered_twice_is_stored_once(
 
 
 def test_over_long_and_empty_quick_notes_are_refused_with_the_reason(
-    slack: SlackSim, started: tuple[int, str], in_transaction: Any
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
     too_long = slack.command("note " + "x" * 3001, user=LEAD, channel=channel)
     assert too_long.body == "Your note is 3,001 characters; the limit is 3,000. Shorten it or split it into two notes."
     only_control = slack.command("note \x07\x00", user=LEAD, channel=channel)
-    assert only_control.body == "Your note is empty. Write what you saw or did, then send it again."
+    assert only_control.body == ""  # nothing readable after the subcommand: the note form opens instead
+    assert fake_slack.latest_view()["callback_id"] == "note_form"
     assert stored_notes(in_transaction) == []
 
 

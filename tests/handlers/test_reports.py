@@ -105,7 +105,7 @@ def test_publish_renders_every_section_safely_with_computed_durations(
     assert {"evil-login.com", "http://evil-login.com/vpn", "hr@evil-login.com"} <= set(fanged)
     for document in (markdown, html, str(summary["blocks"])):
         assert not [value for value in fanged if value in document]
-    assert "hXXp://evil-login[.]com/vpn" in html and "hXXp://evil-login\\[.\\]com/vpn" in markdown
+    assert "hxxp://evil-login[.]com/vpn" in html and "hxxp://evil-login\\[.\\]com/vpn" in markdown
 
     for expected in ("Compromise to detection: 1 h 30 min", "Detection to containment: 3 h",
                      "Detection to resolution: 23 h", "Whole incident: 1 d 30 min"):

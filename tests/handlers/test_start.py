@@ -154,7 +154,7 @@ def test_user_text_cannot_ping_anyone(slack: SlackSim, fake_slack: FakeSlack) ->
     wait_for_dm(fake_slack, LEAD, "is ready")
     kickoff = next(m for msgs in fake_slack.messages.values() for m in msgs if "kickoff" in m["text"])
     rendered = str(kickoff["blocks"])
-    assert "&lt;!channel&gt; see &lt;@U0BERLIN01&gt; &amp; &lt;https://evil.example|x&gt;" in rendered
+    assert "&lt;!channel&gt; see &lt;@U0BERLIN01&gt; &amp; &lt;hxxps://evil[.]example|x&gt;" in rendered
     assert "<!channel>" not in rendered
 
 
