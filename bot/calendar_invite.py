@@ -1,10 +1,16 @@
-"""RFC 5545 invitations for the review meeting, built with icalendar."""
+"""RFC 5545 invitations for the review meeting, built with icalendar.
+
+Summary and description are defanged and their line breaks made LF (icalendar escapes them and folds
+long lines); the location stays as typed so a calendar app can open the call link.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event, vCalAddress, vText
+
+from bot import safe_text
 
 PRODUCT_ID = "-//postmortem-bot//Security incident post-mortem//EN"
 
@@ -38,12 +44,12 @@ def build_invite(
     event.add("dtstamp", stamp)
     event.add("dtstart", starts_at)
     event.add("dtend", starts_at + duration)
-    event.add("summary", f"Post-mortem review: {title}")
-    event.add("description", description)
+    event.add("summary", safe_text.ical(f"Post-mortem review: {title}"))
+    event.add("description", safe_text.ical(description))
     event.add("class", "CONFIDENTIAL")
     event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
     if location:
-        event.add("location", location)
+        event.add("location", safe_text.normalise(location))
     if organizer_email:
         event["organizer"] = vCalAddress(f"mailto:{organizer_email}")
     for email in attendee_emails:

@@ -3,8 +3,8 @@
 ioc-finder parses with pyparsing (about five seconds for 40,000 characters) and misses forms that
 threat reports use every day: integer, hex and octal IPv4 hosts, bracketed IPv6 hosts, single-label
 hosts after a scheme, IDN hosts. So the scanner here is one compiled regex that also reads the
-already-defanged spellings (`hxxp`, `[.]`, `(.)`, `[at]`, `[:]//`); ioc-fanger turns each match
-back into the real value, and ioc-finder's list of top-level domains decides what is a domain.
+already-defanged spellings (`hxxp`, `[.]`, `(.)`, `[at]`, `[:]//`) and turns each match back into
+its real value; ioc-finder's list of top-level domains decides what is a domain.
 
 Only the indicators themselves are defanged in echoed text, so ordinary words ("e.g.", report.txt)
 read normally while nothing clickable or unfurlable leaves the bot.
@@ -20,7 +20,6 @@ from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-import ioc_fanger
 from ioc_finder.data import tlds as _TLD_LIST
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,18 +31,22 @@ TLDS = frozenset(tld.lower() for tld in _TLD_LIST)
 _DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))"
 _AT = r"(?:@|\[at\]|\(at\)|\[@\]|\(@\)|\{at\})"
 _LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
-_DOMAIN = rf"{_LABEL}(?:{_DOT}{_LABEL})*{_DOT}(?:[^\W\d_]{{2,63}}|xn--[a-z0-9-]{{1,59}})"
+# A whole dotted run, never backtracked into (atomic): which start of it is a domain is decided in
+# Python by its last label, so `a.a.a.a…` costs one pass, not one per position.
+_DOTTED = rf"(?>{_LABEL}(?:{_DOT}{_LABEL})+)"
+_DOT_SPLIT = re.compile(f"({_DOT})", re.IGNORECASE)
+_AT_SPLIT = re.compile(_AT, re.IGNORECASE)
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _SCHEME = r"[a-z][a-z0-9+.-]{0,15}(?:://|\[:\]//|\[://\])"
 _SCANNER = re.compile(
     "|".join((
         # Any scheme, fanged or not: `http://`, `hxxps[:]//`, `smb://`, `fxp[://]`. A URL ends where
         # another begins (`?next=http://...` is two indicators), so none hides inside another's path.
-        rf"(?P<url>(?<![\w.+-]){_SCHEME}(?:(?!{_SCHEME})[^\s<>\"'`|])+)",
-        rf"(?P<email>(?<![\w.+%-])[\w.+%-]{{1,64}}{_AT}{_DOMAIN})(?![\w-])",
+        rf"(?P<url>{_SCHEME}(?:(?!{_SCHEME})[^\s<>\"'`|])+)",
+        rf"(?P<email>(?<![\w.+%-])[\w.+%-]{{1,64}}{_AT}{_DOTTED})",
         r"(?P<ipv6>(?<![\w:.\[])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:]))",
         rf"(?P<ipv4>(?<![\d.]){_OCTET}(?:{_DOT}{_OCTET}){{3}})(?!\d|\.\d)",
-        rf"(?P<domain>(?<![\w-]){_DOMAIN})(?![\w-])",
+        rf"(?P<domain>(?<![^\W_]|-){_DOTTED})",
         r"(?P<hash>(?<![\w])(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![\w]))",
     )),
     re.IGNORECASE,
@@ -51,7 +54,12 @@ _SCANNER = re.compile(
 _HASH_KINDS = {32: "md5", 40: "sha1", 64: "sha256"}
 _WORD = re.compile(r"\S+")
 _SEPARATOR = re.compile(r"[.:@\[(){]")
-_DEFANGED_MARKS = re.compile(r"[\[\](){}]|^h[xX]{2}p|^fxp", re.IGNORECASE)
+_DEFANGED = re.compile(
+    r"(?P<dot>\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))|(?P<at>\[at\]|\(at\)|\[@\]|\(@\)|\{at\})"
+    r"|(?P<slashes>\[:\]//|\[://\])|(?P<colon>\[:\])|(?P<http>^hxxp)|(?P<ftp>^fxp)",
+    re.IGNORECASE,
+)
+_FANGED = {"dot": ".", "at": "@", "slashes": "://", "colon": ":", "http": "http", "ftp": "ftp"}
 # Trailing characters that end a sentence or markup rather than the URL.
 _URL_TAIL = ".,;:!?'\"*_~"
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
@@ -86,23 +94,33 @@ def _trim_url(url: str) -> str:
 
 
 def _fang(text: str) -> str:
-    if not _DEFANGED_MARKS.search(text):
-        return text
-    fanged = ioc_fanger.fang(text)
-    return re.sub(r"^h[xX]{2}p", "http", re.sub(r"^fxp", "ftp", fanged, flags=re.IGNORECASE), flags=re.IGNORECASE)
+    """The real value of one matched indicator: exactly the defanged spellings the scanner reads are
+    undone (a general fanger also rewrites characters such as `^`, changing the value)."""
+    return _DEFANGED.sub(lambda mark: _FANGED[mark.lastgroup or ""], text)
+
+
+def _is_tld(label: str) -> bool:
+    label = label.lower()
+    if label in TLDS:
+        return True
+    try:
+        return label.encode("idna").decode("ascii") in TLDS
+    except UnicodeError:
+        return False
 
 
 def _is_domain(host: str) -> bool:
-    labels = host.lower().split(".")
-    if len(labels) < 2 or not all(labels):
-        return False
-    tld = labels[-1]
-    if tld not in TLDS:
-        try:
-            tld = tld.encode("idna").decode("ascii")
-        except UnicodeError:
-            return False
-    return tld in TLDS
+    labels = host.split(".")
+    return len(labels) >= 2 and all(labels) and _is_tld(labels[-1])
+
+
+def _domain_prefix(raw: str) -> str | None:
+    """The longest start of a dotted run (as written) that is a domain: it ends in a top-level domain."""
+    parts = _DOT_SPLIT.split(raw)  # labels at even positions, separators between them
+    for last in range(len(parts) - 1, 1, -2):
+        if _is_tld(parts[last]):
+            return "".join(parts[:last + 1])
+    return None
 
 
 def _legacy_ipv4(host: str) -> str | None:
@@ -168,12 +186,17 @@ def _read(kind: str, raw: str) -> _Reading | None:
         value = f"{scheme.lower()}://{rest}"
         host = _host_indicator(value)
         return _Reading(len(raw), "url", value, value, (host,) if host else ())
+    if kind in {"email", "domain"}:
+        at = _AT_SPLIT.search(raw) if kind == "email" else None
+        head = raw[:at.end()] if at else ""
+        domain = _domain_prefix(raw[len(head):])
+        if domain is None:
+            return None
+        value = _fang(head + domain)
+        if kind == "domain":
+            return _Reading(len(domain), "domain", value.lower(), value)
+        return _Reading(len(head + domain), "email", value, value, (("domain", value.rsplit("@", 1)[1].lower()),))
     value = _fang(raw)
-    if kind == "email":
-        domain = value.rsplit("@", 1)[1].lower()
-        return _Reading(len(raw), "email", value, value, (("domain", domain),)) if _is_domain(domain) else None
-    if kind == "domain":
-        return _Reading(len(raw), "domain", value.lower(), value) if _is_domain(value) else None
     if kind == "ipv4":
         return _Reading(len(raw), "ipv4", value, value)
     if kind == "ipv6":
@@ -187,6 +210,17 @@ def _read(kind: str, raw: str) -> _Reading | None:
     return _Reading(len(raw), _HASH_KINDS[len(value)], value.lower(), value)
 
 
+def _resume_after_rejected(match: re.Match[str]) -> int:
+    """Where to look again after a match that is no indicator, without ever reading a span twice over."""
+    if match.lastgroup in {"email", "domain"}:
+        # No start of the dotted run ends in a top-level domain, so nothing inside it does either; its
+        # last label may still begin a URL (`x.comhttp://...`).
+        return match.end() - len(_DOT_SPLIT.split(match.group(0))[-1])
+    # Elsewhere (`1:2:3`), what follows the first separator may still be an indicator.
+    separator = _SEPARATOR.search(match.string, match.start() + 1, match.end())
+    return separator.end() if separator else match.end()
+
+
 def scan(text: str) -> Iterator[Found]:
     """Every indicator in `text`, left to right, spans never overlapping."""
     # No indicator spans whitespace: the scanner runs only on words that could hold one, which
@@ -194,11 +228,15 @@ def scan(text: str) -> Iterator[Found]:
     for word in _WORD.finditer(text):
         if word.end() - word.start() < 32 and not _SEPARATOR.search(word.group(0)):
             continue
-        for match in _SCANNER.finditer(text, word.start(), word.end()):
+        position, end = word.start(), word.end()
+        while (match := _SCANNER.search(text, position, end)) is not None:
             reading = _read(match.lastgroup or "", match.group(0))
-            if reading is not None:
-                start = match.start()
-                yield Found(start, start + reading.length, reading.kind, reading.value, reading.written, reading.related)
+            start = match.start()
+            if reading is None:
+                position = _resume_after_rejected(match)
+                continue
+            yield Found(start, start + reading.length, reading.kind, reading.value, reading.written, reading.related)
+            position = start + reading.length
 
 
 def extract(text: str) -> list[tuple[str, str]]:
@@ -215,12 +253,11 @@ def defanged(kind: str, value: str) -> str:
     if kind == "url":
         scheme, _, rest = value.partition("://")
         host_end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
-        netloc = re.sub(r"\[[^\]]*\]", lambda ipv6: ipv6.group(0).replace(":", "[:]"), rest[:host_end])
-        # Every dot, not only the host's: Slack would link `payload.exeevil.com` inside a path too.
-        netloc = netloc.replace("@", "[@]")
         shown_scheme = {"http": "hxxp", "https": "hxxps", "ftp": "fxp"}.get(scheme.lower())
         head = f"{shown_scheme}://" if shown_scheme else f"{scheme}[:]//"
-        return head + (netloc + rest[host_end:]).replace(".", "[.]")
+        # Every dot and colon, not only the host's: `payload.exeevil.com` or an address inside a
+        # path must not read as an indicator of its own.
+        return head + (rest[:host_end].replace("@", "[@]") + rest[host_end:]).replace(".", "[.]").replace(":", "[:]")
     if kind == "email":
         local, _, domain = value.rpartition("@")
         return f"{local}[@]{domain.replace('.', '[.]')}"

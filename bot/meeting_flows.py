@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from bot import access, meetings, postmortems, questionnaire, safe_text
+from bot import access, meetings, postmortems, questionnaire
 from bot.blocks import Message
 from bot.blocks import meeting as meeting_blocks
 from bot.calendar_invite import build_invite
@@ -141,12 +141,11 @@ def _invite(runtime: Runtime, meeting: Meeting, postmortem: Postmortem, humans: 
         meeting_id=meeting.id,
         sequence=meeting.sequence,
         cancelled=meeting.status is MeetingStatus.CANCELLED,
-        title=safe_text.ical(postmortem.title),
+        title=postmortem.title,
         starts_at=meeting.starts_at,
         duration=timedelta(minutes=meeting.duration_minutes),
-        # Kept as typed (line breaks aside) so calendar apps can open the call link; Slack shows it defanged.
-        location=safe_text.normalise(meeting.location),
-        description=f"{safe_text.ical(meeting.agenda)}\n\nBring your notes and timelines. CONFIDENTIAL: do not forward.",
+        location=meeting.location,
+        description=f"{meeting.agenda}\n\nBring your notes and timelines. CONFIDENTIAL: do not forward.",
         organizer_email=runtime.slack.user(postmortem.facilitator_id).email,
         attendee_emails=emails,
         stamp=runtime.clock.now(),

@@ -98,10 +98,10 @@ def save(
     meeting.duration_minutes = request.duration_minutes
     meeting.location = request.location.strip()
     meeting.agenda = request.agenda.strip()
-    indicators.record(session, postmortem_id=postmortem.id, text=meeting.agenda, now=now)
     meeting.scheduled_by = user_id
     meeting.updated_at = now
     session.flush()
+    indicators.record(session, postmortem_id=postmortem.id, text=meeting.agenda, now=now)
     reminders.cancel_pending(session, kinds=REMINDER_KINDS, subject_id=meeting.id, now=now)
     planned = []
     for offset in reminder_offsets:

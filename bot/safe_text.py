@@ -39,6 +39,7 @@ _ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 _MRKDWN_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _INLINE_MARKDOWN = re.compile(r"([\\`*_\[\]()|~!#<>&])")
 _JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
+_ICAL_BACKSLASH = re.compile(r"\\(?=[nN;,\\])")
 
 
 # -- on the way in ---------------------------------------------------------------------------------
@@ -133,7 +134,9 @@ def html(text: str | None) -> str:
 
 def ical(text: str | None) -> str:
     """For an iCalendar TEXT value: defanged, LF line breaks only (icalendar escapes and folds)."""
-    return indicators.defang(normalise(text))
+    # icalendar turns a typed `\N` into a line break and reads `\\n`, `\\;` back wrongly: a zero-width
+    # space after such a backslash keeps what the person typed.
+    return _ICAL_BACKSLASH.sub("\\\u200b", indicators.defang(normalise(text)))
 
 
 def file_name(text: str | None, *, limit: int = FILE_NAME) -> str:

@@ -55,18 +55,25 @@ def fanged_values(*texts: str) -> list[str]:
             if kind in {"url", "email", "domain", "ipv4", "ipv6"}]
 
 
-def texts_of(blocks: Any) -> list[str]:
-    """Every text Slack shows in a block tree (text objects, titles, option labels), not URLs or values."""
+def leaks(shown: str, values: list[str]) -> list[str]:
+    """The fanged values that stand on their own in `shown`, where a linkifier would find them
+    (`evil.comhr` holds no `evil.com`)."""
+    return [value for value in values
+            if re.search(rf"(?<![^\W_]|-){re.escape(value)}(?![^\W_]|-)", shown, re.IGNORECASE)]
+
+
+def texts_of(blocks: Any, *, kind: str | None = None) -> list[str]:
+    """Every text Slack shows in a block tree (text objects, titles, option labels), not URLs or values;
+    only those of text objects of type `kind` (mrkdwn or plain_text) when given."""
     found: list[str] = []
     if isinstance(blocks, dict):
-        for key, value in blocks.items():
-            if key == "text" and isinstance(value, str):
-                found.append(value)
-            else:
-                found += texts_of(value)
+        if isinstance(blocks.get("text"), str) and blocks.get("type") in {"mrkdwn", "plain_text"}:
+            return [blocks["text"]] if kind in {None, blocks["type"]} else []
+        for value in blocks.values():
+            found += texts_of(value, kind=kind)
     elif isinstance(blocks, list):
         for item in blocks:
-            found += texts_of(item)
+            found += texts_of(item, kind=kind)
     return found
 
 
