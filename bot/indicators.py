@@ -126,7 +126,7 @@ def _domain_prefix(raw: str) -> str | None:
 def _legacy_ipv4(host: str) -> str | None:
     """inet_aton's forms, as browsers read them: `3405803781`, `0xCB007105`, `0313.0.0x71.5`."""
     parts = host.split(".")
-    if not 1 <= len(parts) <= 4:
+    if not 1 <= len(parts) <= 4 or any(len(part) > 12 for part in parts):  # 0xFFFFFFFF has 10
         return None
     numbers = []
     for part in parts:
@@ -179,13 +179,13 @@ def _read(kind: str, raw: str) -> _Reading | None:
     """What one regex match is, if anything. Cached: a post-mortem repeats the same few indicators."""
     if kind == "url":
         raw = _trim_url(raw)
-        value = _fang(raw)
-        scheme, _, rest = value.partition("://")
+        written = _fang(raw)
+        scheme, _, rest = written.partition("://")
         if not rest.strip("/"):
             return None
         value = f"{scheme.lower()}://{rest}"
         host = _host_indicator(value)
-        return _Reading(len(raw), "url", value, value, (host,) if host else ())
+        return _Reading(len(raw), "url", value, written, (host,) if host else ())
     if kind in {"email", "domain"}:
         at = _AT_SPLIT.search(raw) if kind == "email" else None
         head = raw[:at.end()] if at else ""

@@ -108,3 +108,9 @@ def test_defanged_text_has_nothing_fanged_left() -> None:
         if kind in {"url", "email", "domain", "ipv4", "ipv6"}:
             assert value not in shown, value
     assert defang(shown) == shown  # defanging twice changes nothing
+
+
+def test_huge_numeric_hosts_and_long_dotted_runs_are_read_quickly_without_error() -> None:
+    assert extract("http://" + "9" * 5000 + "/x")[0][0] == "url"  # no integer-conversion limit error
+    assert extract("http://0x" + "f" * 5000 + "/") == [("url", "http://0x" + "f" * 5000 + "/")]
+    assert extract("a." * 20_000) == []  # one pass over the dotted run, not one per position
