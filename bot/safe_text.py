@@ -18,7 +18,6 @@ from collections.abc import Callable
 from bot import indicators
 
 SECTION_TEXT = 3000
-CONTEXT_TEXT = 2000
 PLAIN_TEXT = 150  # header blocks; Slack says 150 wherever it limits plain_text
 OPTION_TEXT = 75
 TOPIC = 250

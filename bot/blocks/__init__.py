@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot import safe_text
+
 
 @dataclass(frozen=True)
 class Message:
@@ -27,7 +29,7 @@ def notice_view(text: str, *, title: str = "Saved") -> dict[str, Any]:
     """A modal that only says something: a confirmation, or why the form can't be shown."""
     return {
         "type": "modal",
-        "title": {"type": "plain_text", "text": title},
+        "title": {"type": "plain_text", "text": safe_text.plain_text(title, limit=safe_text.MODAL_TITLE)},
         "close": {"type": "plain_text", "text": "Done"},
         "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
     }

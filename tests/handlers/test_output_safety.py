@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from icalendar import Calendar
 from sqlalchemy import select
 
 from bot import safe_text
@@ -184,7 +183,7 @@ def test_captured_message_in_slack_format_stores_the_real_values(
 
 # -- Found 5: raw mrkdwn reaching channels and notifications --------------------------------------
 def test_topic_dm_texts_notes_list_and_actions_heading_hold_no_live_mention(
-    slack: SlackSim, fake_slack: FakeSlack, in_transaction: Any, runtime: Any
+    slack: SlackSim, fake_slack: FakeSlack, in_transaction: Any
 ) -> None:
     postmortem = start(slack, fake_slack, in_transaction, title=HOSTILE_TITLE)
     channel = fake_slack.channels[postmortem.channel_id]
