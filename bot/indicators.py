@@ -44,7 +44,7 @@ _SCANNER = re.compile(
         # another begins (`?next=http://...` is two indicators), so none hides inside another's path.
         rf"(?P<url>{_SCHEME}(?:(?!{_SCHEME})[^\s<>\"'`|])+)",
         rf"(?P<email>(?<![\w.+%-])[\w.+%-]{{1,64}}{_AT}{_DOTTED})",
-        r"(?P<ipv6>(?<![\w:.\[])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![\w:]))",
+        r"(?P<ipv6>(?<![^\W_]|[:.])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![^\W_]|:))",
         rf"(?P<ipv4>(?<![\d.]){_OCTET}(?:{_DOT}{_OCTET}){{3}})(?!\d|\.\d)",
         rf"(?P<domain>(?<![^\W_]|-){_DOTTED})",
         r"(?P<hash>(?<![\w])(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![\w]))",
