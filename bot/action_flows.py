@@ -56,9 +56,11 @@ def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id:
          title: str = "") -> dict[str, Any] | Message:
     with transaction(runtime.sessions) as session:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
-        choices = [] if postmortem else access.open_postmortems_of(session, user_id=user_id)
+        choices = [] if postmortem else access.open_postmortems_of(session, runtime, user_id=user_id)
         if postmortem is None and not choices:
             return Message(text=access.NOT_FOUND)
+        if postmortem is not None and postmortem.status is PostmortemStatus.CLOSED:
+            return Message(text=access.CLOSED)
         return action_blocks.form(postmortem_id=postmortem.id if postmortem else None, choices=choices, title=title,
                                   today=_today(runtime, user_id))
 
@@ -74,8 +76,11 @@ def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: st
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if postmortem is None:
             return {"title": access.NOT_FOUND}
-        action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,
-                                         dedupe_key=dedupe_key, now=now)
+        try:
+            action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,
+                                             dedupe_key=dedupe_key, now=now)
+        except ActionRefused as refusal:
+            return {"title": str(refusal)}
         if created:
             _plan(runtime, session, action, postmortem)
     if created:

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import reminders
+from bot import access, reminders
 from bot.working_time import WorkingTime
 from models import Action, ActionCategory, ActionChange, ActionPriority, ActionStatus, Postmortem
 
@@ -114,6 +114,7 @@ def plan_next_overdue(session: Session, *, action: Action, after: datetime, owne
 
 def create(session: Session, *, postmortem: Postmortem, draft: ActionDraft, created_by: str, dedupe_key: str,
            now: datetime) -> tuple[Action, bool]:
+    access.require_open(postmortem, refusal=ActionRefused)
     existing = session.scalars(select(Action).where(Action.dedupe_key == dedupe_key)).one_or_none()
     if existing is not None:
         return existing, False

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import reminders
+from bot import access, reminders
 from models import Meeting, MeetingStatus, Postmortem
 
 DEFAULT_DURATION_MINUTES = 60
@@ -74,6 +74,10 @@ def current(session: Session, *, postmortem_id: int) -> Meeting | None:
     return session.scalars(select(Meeting).where(Meeting.postmortem_id == postmortem_id)).one_or_none()
 
 
+class MeetingRefused(Exception):
+    """The meeting cannot be scheduled; the message says why."""
+
+
 def save(
     session: Session,
     *,
@@ -85,6 +89,7 @@ def save(
     now: datetime,
 ) -> tuple[Meeting, bool]:
     """Schedule, or reschedule an existing meeting (SEQUENCE + 1). Returns (meeting, rescheduled)."""
+    access.require_open(postmortem, refusal=MeetingRefused)
     assert request.starts_at is not None
     meeting = current(session, postmortem_id=postmortem.id)
     rescheduled = meeting is not None

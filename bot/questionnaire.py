@@ -10,13 +10,12 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import indicators
+from bot import access, indicators
 from bot.notes import NOTE_MAX_CHARS, clean
-from models import Answer, Postmortem, PostmortemStatus
+from models import Answer, Postmortem
 
 QUESTIONS_FILE = Path(__file__).with_name("review_questions.toml")
 ANSWER_MAX_CHARS = NOTE_MAX_CHARS
-LOCKED = "This post-mortem is closed, so answers can no longer change. Ask the facilitator if something is missing."
 
 
 @dataclass(frozen=True)
@@ -56,8 +55,7 @@ def validate(answers: dict[str, str]) -> dict[str, str]:
 
 def save(session: Session, *, postmortem: Postmortem, user_id: str, answers: dict[str, str], now: datetime) -> None:
     """Create or replace this participant's answers; a blank answer removes the earlier one."""
-    if postmortem.status is not PostmortemStatus.OPEN:
-        raise AnswersRefused(LOCKED)
+    access.require_open(postmortem, refusal=AnswersRefused)
     known = {q.key for q in QUESTIONS}
     stored = {
         a.question_key: a
