@@ -45,6 +45,12 @@ def respondents(session: Session, *, postmortem_id: int) -> set[str]:
     return set(session.scalars(select(Answer.user_id).where(Answer.postmortem_id == postmortem_id).distinct()))
 
 
+def answered_by(session: Session, *, user_id: str, postmortem_ids: list[int]) -> set[int]:
+    """Which of these post-mortems `user_id` has answered, in one query."""
+    return set(session.scalars(select(Answer.postmortem_id).distinct().where(
+        Answer.user_id == user_id, Answer.postmortem_id.in_(postmortem_ids))))
+
+
 def validate(answers: dict[str, str]) -> dict[str, str]:
     return {
         key: f"Keep this under {ANSWER_MAX_CHARS:,} characters (it has {len(text):,})."
