@@ -31,6 +31,10 @@ CANCEL_FORMAT = "Use `/postmortem action cancel <number> <why>`; `/postmortem ac
 NOT_PUBLISHED = "The report isn't published yet. Publish it with `/postmortem report` first, then close the post-mortem."
 
 
+CHANGE_FORMS = {"extend": action_blocks.extend_form, "reassign": action_blocks.reassign_form,
+                "cancel": action_blocks.cancel_form}
+
+
 def _timing(runtime: Runtime) -> actions.Timing:
     settings = runtime.settings
     return actions.Timing(
@@ -126,7 +130,7 @@ def mark_done(runtime: Runtime, *, user_id: str, action_id: int) -> Message:
 
 
 def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) -> dict[str, Any] | Message:
-    """The extend or reassign modal, for the owner or the facilitator of an open action."""
+    """The extend, reassign or cancel modal, for the owner or the facilitator of an open action."""
     with transaction(runtime.sessions) as session:
         loaded = _load(session, action_id=action_id)
         if loaded is None:
@@ -136,7 +140,7 @@ def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) ->
             return Message(text="Only the owner or the facilitator can change this action.")
         if action.status is not ActionStatus.OPEN:
             return Message(text=f"This action is already {action.status.value}.")
-        return action_blocks.extend_form(action) if kind == "extend" else action_blocks.reassign_form(action)
+        return CHANGE_FORMS[kind](action)
 
 
 def _change(runtime: Runtime, *, user_id: str, action_id: int, field: str,
@@ -178,20 +182,6 @@ def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str |
     return f":white_check_mark: <@{new_owner}> owns {safe_mrkdwn(action.title)} now and has been told."
 
 
-def cancel_form(runtime: Runtime, *, user_id: str, action_id: int) -> dict[str, Any] | Message:
-    """The modal asking why, for the owner or the facilitator of an open action."""
-    with transaction(runtime.sessions) as session:
-        loaded = _load(session, action_id=action_id)
-        if loaded is None:
-            return Message(text=ACTION_GONE)
-        action, postmortem = loaded
-        if not actions.may_change(action, postmortem, user_id=user_id):
-            return Message(text="Only the owner or the facilitator can cancel this.")
-        if action.status is not ActionStatus.OPEN:
-            return Message(text=f"This action is already {action.status.value}.")
-        return action_blocks.cancel_form(action)
-
-
 def cancel(runtime: Runtime, *, user_id: str, action_id: int, reason: str) -> dict[str, str] | str:
     """Cancel an action and stop its reminders; the caller answers, then calls `announce_cancellation`."""
     with transaction(runtime.sessions) as session:
@@ -208,7 +198,9 @@ def cancel(runtime: Runtime, *, user_id: str, action_id: int, reason: str) -> di
 
 
 def is_cancel_command(text: str) -> bool:
-    return text.split(maxsplit=1)[0].lower() == "cancel" if text.strip() else False
+    """`cancel …` is never a one-line assignment, which starts with the owner's mention."""
+    words = text.split(maxsplit=1)
+    return bool(words) and words[0].lower() == "cancel"
 
 
 def cancel_by_command(runtime: Runtime, *, user_id: str, text: str) -> tuple[str, int | None]:

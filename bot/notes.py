@@ -136,7 +136,6 @@ def delete(session: Session, *, note: Note, postmortem: Postmortem, user_id: str
     session.add(AuditEntry(postmortem_id=postmortem.id, note_id=note.id, actor_id=user_id, action="note_deleted",
                            detail=f"note {note.id} by {note.author_id}", at=now))
     session.execute(sql_delete(Note).where(Note.id == note.id))
-    session.expunge(note)
     indicator_sources.release(session, postmortem_id=postmortem.id, removed_text=removed_text)
 
 

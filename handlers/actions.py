@@ -90,22 +90,18 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             else:
                 tell(runtime, outcome, user_id=user_id, response_url=response_url)
 
+    change_kinds = {action_blocks.EXTEND_ACTION: "extend", action_blocks.REASSIGN_ACTION: "reassign",
+                    action_blocks.CANCEL_ACTION: "cancel"}
+
     @app.action(action_blocks.EXTEND_ACTION)
     @app.action(action_blocks.REASSIGN_ACTION)
+    @app.action(action_blocks.CANCEL_ACTION)
     def change_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user_id = body["user"]["id"]
-        kind = "extend" if action["action_id"] == action_blocks.EXTEND_ACTION else "reassign"
+        kind = change_kinds[action["action_id"]]
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
             form = action_flows.change_form(runtime, user_id=user_id, action_id=int(action["value"]), kind=kind)
-            open_or_tell(runtime, form, trigger_id=body["trigger_id"], user_id=user_id, response_url=body.get("response_url"))
-
-    @app.action(action_blocks.CANCEL_ACTION)
-    def cancel_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        ack()
-        user_id = body["user"]["id"]
-        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
-            form = action_flows.cancel_form(runtime, user_id=user_id, action_id=int(action["value"]))
             open_or_tell(runtime, form, trigger_id=body["trigger_id"], user_id=user_id, response_url=body.get("response_url"))
 
     @app.action(action_blocks.LIST_MENU_ACTION)
@@ -115,7 +111,7 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         choice, action_id = action["selected_option"]["value"].split(":")
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
             if choice == "cancel":
-                form = action_flows.cancel_form(runtime, user_id=user_id, action_id=int(action_id))
+                form = action_flows.change_form(runtime, user_id=user_id, action_id=int(action_id), kind="cancel")
                 open_or_tell(runtime, form, trigger_id=body["trigger_id"], user_id=user_id, response_url=response_url)
             else:
                 tell(runtime, action_flows.mark_done(runtime, user_id=user_id, action_id=int(action_id)),

@@ -64,7 +64,7 @@ def test_owner_cancels_from_the_dm_with_a_reason_reminders_stop_and_everyone_see
     # Someone who neither owns it nor facilitates is told so, and no modal opens.
     views = len(fake_slack.views)
     slack.press(button["action_id"], button["value"], user=RESPONDER_TOKYO)
-    assert eventually(lambda: fake_slack.responses)[-1]["text"] == "Only the owner or the facilitator can cancel this."
+    assert eventually(lambda: fake_slack.responses)[-1]["text"] == "Only the owner or the facilitator can change this action."
     assert len(fake_slack.views) == views
 
     view = new_view(fake_slack, "action_cancel_form", lambda: slack.press(button["action_id"], button["value"],
