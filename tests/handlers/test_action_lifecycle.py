@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from bot import action_flows
 from bot.dispatcher import dispatch_due
@@ -201,7 +201,7 @@ def counting_queries(runtime: Runtime) -> Iterator[list[str]]:
 def add_postmortems(runtime: Runtime, *, how_many: int, user_id: str, now: Any) -> None:
     """Post-mortems of every kind the Home tab tells apart: open and unanswered, answered, published, closed."""
     with runtime.sessions.begin() as session:
-        start = session.scalar(select(Postmortem.id).order_by(Postmortem.id.desc()).limit(1)) or 0
+        start = session.scalar(select(func.count()).select_from(Postmortem)) or 0
         for number in range(start + 1, start + 1 + how_many):
             postmortem = Postmortem(
                 team_id="T", title=f"Incident {number}", severity=Severity.LOW, detected_at=now, created_by=LEAD,
