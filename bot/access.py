@@ -17,9 +17,19 @@ NOT_FOUND = "I can't find a post-mortem you take part in here. Ask its facilitat
 CLOSED = "This post-mortem is closed."
 
 
-def require_open(postmortem: Postmortem, *, refusal: type[Exception]) -> None:
-    """Closed means read-only: every service that changes a post-mortem's record calls this first."""
-    if postmortem.status is PostmortemStatus.CLOSED:
+def require_open(session: Session, postmortem: Postmortem, *, refusal: type[Exception], exclusive: bool = False) -> None:
+    """Closed means read-only: every service that changes a post-mortem's record calls this first.
+
+    It reads the status under a row lock held to the end of the transaction. Changes share it, so they
+    run side by side; closing (an UPDATE of the row) waits for changes in flight and they for it, so
+    none is written after the close. A purge takes it `exclusive`ly: it must see every change in
+    flight committed before deciding that no other field holds an indicator. (SQLite runs one writer
+    at a time and ignores the lock.)
+    """
+    status = session.scalar(
+        select(Postmortem.status).where(Postmortem.id == postmortem.id).with_for_update(read=not exclusive)
+    )
+    if status is PostmortemStatus.CLOSED:
         raise refusal(CLOSED)
 
 

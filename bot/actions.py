@@ -122,7 +122,7 @@ def plan_next_overdue(session: Session, *, action: Action, after: datetime, owne
 
 def create(session: Session, *, postmortem: Postmortem, draft: ActionDraft, created_by: str, dedupe_key: str,
            now: datetime) -> tuple[Action, bool]:
-    access.require_open(postmortem, refusal=ActionRefused)
+    access.require_open(session, postmortem, refusal=ActionRefused)
     existing = session.scalars(select(Action).where(Action.dedupe_key == dedupe_key)).one_or_none()
     if existing is not None:
         return existing, False

@@ -33,7 +33,7 @@ def _current_or_new(session: Session, *, postmortem_id: int, now: datetime) -> A
 
 def classify(session: Session, *, postmortem: Postmortem, classification: Classification, attack_vector: AttackVector,
              rationale: str, now: datetime) -> None:
-    access.require_open(postmortem, refusal=AssessmentRefused)
+    access.require_open(session, postmortem, refusal=AssessmentRefused)
     postmortem_id = postmortem.id
     assessment = _current_or_new(session, postmortem_id=postmortem_id, now=now)
     assessment.classification, assessment.attack_vector = classification, attack_vector
@@ -57,7 +57,7 @@ def parse_figures(raw: dict[str, str]) -> tuple[dict[str, int | None], dict[str,
 
 
 def record_figures(session: Session, *, postmortem: Postmortem, figures: dict[str, int | None], now: datetime) -> None:
-    access.require_open(postmortem, refusal=AssessmentRefused)
+    access.require_open(session, postmortem, refusal=AssessmentRefused)
     assessment = _current_or_new(session, postmortem_id=postmortem.id, now=now)
     for name, value in figures.items():
         setattr(assessment, name, value)

@@ -89,7 +89,7 @@ def save(
     now: datetime,
 ) -> tuple[Meeting, bool]:
     """Schedule, or reschedule an existing meeting (SEQUENCE + 1). Returns (meeting, rescheduled)."""
-    access.require_open(postmortem, refusal=MeetingRefused)
+    access.require_open(session, postmortem, refusal=MeetingRefused)
     assert request.starts_at is not None
     meeting = current(session, postmortem_id=postmortem.id)
     rescheduled = meeting is not None

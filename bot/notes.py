@@ -77,7 +77,7 @@ def add(
     session: Session, *, postmortem: Postmortem, author_id: str, draft: NoteDraft, dedupe_key: str, now: datetime
 ) -> tuple[Note, bool]:
     """Store a note; returns (note, created). A repeated delivery returns the note stored the first time."""
-    access.require_open(postmortem, refusal=NoteRefused)
+    access.require_open(session, postmortem, refusal=NoteRefused)
     text = clean(draft.text)
     if not text:
         raise NoteRefused(EMPTY)
@@ -108,7 +108,7 @@ def add(
 def edit(session: Session, *, note: Note, postmortem: Postmortem, user_id: str, draft: NoteDraft, now: datetime) -> None:
     if note.author_id != user_id:
         raise NoteRefused("You can edit only your own notes.")
-    access.require_open(postmortem, refusal=NoteRefused)
+    access.require_open(session, postmortem, refusal=NoteRefused)
     text = clean(draft.text)
     problem = too_long(text) or (None if text else "A note can't be empty. To remove it, use Delete instead.")
     if problem:
@@ -125,7 +125,7 @@ def delete(session: Session, *, note: Note, postmortem: Postmortem, user_id: str
     who deleted which note and when."""
     if user_id not in {note.author_id, postmortem.facilitator_id}:
         raise NoteRefused("You can delete only your own notes.")
-    access.require_open(postmortem, refusal=NoteRefused)
+    access.require_open(session, postmortem, refusal=NoteRefused, exclusive=True)
     removed_text = note.text
     session.execute(
         update(AuditEntry)

@@ -61,7 +61,7 @@ def validate(answers: dict[str, str]) -> dict[str, str]:
 
 def save(session: Session, *, postmortem: Postmortem, user_id: str, answers: dict[str, str], now: datetime) -> None:
     """Create or replace this participant's answers; a blank answer removes the earlier one."""
-    access.require_open(postmortem, refusal=AnswersRefused)
+    access.require_open(session, postmortem, refusal=AnswersRefused)
     known = {q.key for q in QUESTIONS}
     stored = {
         a.question_key: a
