@@ -205,7 +205,8 @@ def test_after_closing_owners_still_finish_extend_and_reassign_their_actions(
     first = wait_for_dm(fake_slack, RESPONDER_BERLIN, "Rotate VPN certificates")
     done = next(b for b in first["blocks"][1]["elements"] if b["text"]["text"] == "Mark done")
     slack.press(done["action_id"], done["value"], user=RESPONDER_BERLIN)
-    eventually(lambda: fake_slack.responses[-1]["text"].startswith(":white_check_mark: Done: Rotate VPN certificates"))
+    eventually(lambda: fake_slack.responses and fake_slack.responses[-1]["text"].startswith(
+        ":white_check_mark: Done: Rotate VPN certificates"), what="the done confirmation")
     with in_transaction() as session:
         actions = {a.title: (a.status, a.owner_id, a.due_on.isoformat()) for a in session.scalars(select(Action))}
     assert actions == {"Rotate VPN certificates": (ActionStatus.DONE, RESPONDER_BERLIN, "2026-12-10"),
