@@ -13,7 +13,8 @@ from models.db import alembic_config
 def test_old_audit_entries_get_their_note_and_lose_deleted_notes_text(tmp_path: Path) -> None:
     # A plain engine (no foreign-key pragma) so the rows can be written without a whole post-mortem.
     engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-    command.upgrade(alembic_config(engine), "0005")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0005")
     with engine.begin() as connection:
         connection.execute(text(
             "INSERT INTO notes (id, postmortem_id, author_id, category, text, dedupe_key, created_at, updated_at) "
@@ -24,7 +25,8 @@ def test_old_audit_entries_get_their_note_and_lose_deleted_notes_text(tmp_path: 
             "(2, 1, 'U2', 'note_edited', 'note 9 before: secret http://evil-login.com/a', '2026-11-20 10:00:00'),"
             "(3, 1, 'U3', 'note_deleted', 'note 9 by U2: secret http://evil-login.com/b', '2026-11-20 10:00:00'),"
             "(4, 1, 'U3', 'something_else', 'not about a note', '2026-11-20 10:00:00')"))
-    command.upgrade(alembic_config(engine), "0006_access")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0006_access")
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT id, note_id, detail FROM audit_entries ORDER BY id")).all()
     engine.dispose()
