@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot import indicators
 from bot.notes import NOTE_MAX_CHARS, clean
 from models import Answer, Postmortem, PostmortemStatus
+from models.db import upsert
 
 QUESTIONS_FILE = Path(__file__).with_name("review_questions.toml")
 ANSWER_MAX_CHARS = NOTE_MAX_CHARS
@@ -59,21 +60,16 @@ def save(session: Session, *, postmortem: Postmortem, user_id: str, answers: dic
     if postmortem.status is not PostmortemStatus.OPEN:
         raise AnswersRefused(LOCKED)
     known = {q.key for q in QUESTIONS}
-    stored = {
-        a.question_key: a
-        for a in session.scalars(select(Answer).where(Answer.postmortem_id == postmortem.id, Answer.user_id == user_id))
-    }
     for key, raw in answers.items():
         if key not in known:
             continue
         text = clean(raw)
-        current = stored.get(key)
         if not text:
-            if current is not None:
-                session.delete(current)
+            session.execute(delete(Answer).where(Answer.postmortem_id == postmortem.id, Answer.user_id == user_id,
+                                                 Answer.question_key == key))
             continue
-        if current is None:
-            session.add(Answer(postmortem_id=postmortem.id, user_id=user_id, question_key=key, text=text, updated_at=now))
-        elif current.text != text:
-            current.text, current.updated_at = text, now
+        # An upsert: a double submission (or two open forms) never fails on the unique key.
+        upsert(session, Answer, dict(postmortem_id=postmortem.id, user_id=user_id, question_key=key, text=text,
+                                     updated_at=now),
+               key=["postmortem_id", "user_id", "question_key"], update=["text", "updated_at"])
         indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)

@@ -99,14 +99,18 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     @app.view(action_blocks.EXTEND_CALLBACK)
     def extend_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
-        answer_submission(ack, action_flows.extend(runtime, user_id=body["user"]["id"], action_id=int(view["private_metadata"]),
-                                                   due_on=values.date("due_on"), reason=values.text("reason")))
+        action_id, read_version = _action_and_version(view)
+        answer_submission(ack, action_flows.extend(runtime, user_id=body["user"]["id"], action_id=action_id,
+                                                   read_version=read_version, due_on=values.date("due_on"),
+                                                   reason=values.text("reason")))
 
     @app.view(action_blocks.REASSIGN_CALLBACK)
     def reassign_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
-        answer_submission(ack, action_flows.reassign(runtime, user_id=body["user"]["id"], action_id=int(view["private_metadata"]),
-                                                     new_owner=values.user("owner_id"), reason=values.text("reason")))
+        action_id, read_version = _action_and_version(view)
+        answer_submission(ack, action_flows.reassign(runtime, user_id=body["user"]["id"], action_id=action_id,
+                                                     read_version=read_version, new_owner=values.user("owner_id"),
+                                                     reason=values.text("reason")))
 
     @app.event("app_home_opened")
     def home_opened(event: dict[str, Any]) -> None:
@@ -114,3 +118,9 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             return
         runtime.slack.publish_home(user_id=event["user"], view=action_flows.home(runtime, user_id=event["user"]))
 
+
+
+def _action_and_version(view: dict[str, Any]) -> tuple[int, int | None]:
+    """`<action id>:<version shown>`; a form opened before versions were carried has the id only."""
+    action_id, _, version = view["private_metadata"].partition(":")
+    return int(action_id), int(version) if version else None
