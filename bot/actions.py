@@ -111,12 +111,13 @@ def plan_reminders(session: Session, *, action: Action, facilitator_id: str, own
 def plan_next_overdue(session: Session, *, action_id: int, version: int, after: datetime, owner_tz: str,
                       timing: Timing, now: datetime) -> None:
     """Overdue reminders repeat every ACTION_OVERDUE_EVERY, counted from when the last one was planned for
-    (a retried send does not shift the cadence); after downtime the cadence restarts from now. Planned only
-    for the action as the reminder knew it: the row lock makes a concurrent change wait, or win."""
+    (a retried send does not shift the cadence); after downtime longer than that the cadence restarts from
+    now. Planned only for the action as the reminder knew it: the row lock makes a concurrent change wait, or win."""
     action = session.get(Action, action_id, with_for_update=True, populate_existing=True)
     if action is None or action.status is not ActionStatus.OPEN or action.version != version:
         return
-    at = timing.working.next_working_moment(max(after, now) + timing.overdue_every, owner_tz)
+    start = after if now < after + timing.overdue_every else now
+    at = timing.working.next_working_moment(start + timing.overdue_every, owner_tz)
     reminders.plan(session, postmortem_id=action.postmortem_id, subject_id=action.id, subject_version=action.version,
                    reminders=[reminders.Planned(OVERDUE, action.owner_id, at, None)], now=now)
 

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 ONLY_FACILITATOR = "Only the facilitator of this post-mortem can do that."
 SAVED = ":white_check_mark: Saved. It will be in the report."
+ALREADY_PUBLISHED = "Report v{version} is already published. To publish later changes, run `/postmortem report` again."
 BEING_PUBLISHED = ("This report is already being published (a second click, or another window). "
                    "It will be in the review channel in a moment.")
 NO_SUMMARY_CHANNEL = "No summary channel is configured (REPORT_SUMMARY_CHANNEL), so there is nowhere to post it."
@@ -87,17 +88,19 @@ def preview(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
         return report_blocks.preview(draft.summary_sections, postmortem_id=postmortem.id, version=draft.version)
 
 
-def publish(runtime: Runtime, *, user_id: str, postmortem_id: int) -> Message:
-    """Claim and store version N, then upload both documents and post the summary: each part once, even
-    across a retry after Slack failed half-way."""
+def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int | None = None) -> Message:
+    """Claim and store version N (the one previewed, when given), then upload both documents and post the
+    summary: each part once, even across a retry after Slack failed half-way."""
     with transaction(runtime.sessions) as session:
         postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
         if isinstance(postmortem, str):
             return Message(text=postmortem)
-        version = reports.claim(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),
-                                name_of=lambda member: runtime.slack.user(member).name)
-        if version is None:
-            return Message(text=BEING_PUBLISHED)
+        claimed = reports.claim(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),
+                                name_of=lambda member: runtime.slack.user(member).name, previewed=version)
+        if isinstance(claimed, reports.Refusal):
+            return Message(text=BEING_PUBLISHED if claimed is reports.Refusal.BEING_PUBLISHED
+                           else ALREADY_PUBLISHED.format(version=version))
+        version = claimed
         channel_id, title = postmortem.channel_id, postmortem.title
         done = reports.posted_parts(session, postmortem_id=postmortem_id, version=version.version)
     assert channel_id is not None

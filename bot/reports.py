@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from dataclasses import dataclass
@@ -96,11 +97,19 @@ def render(session: Session, *, postmortem_id: int, name_of: NameOf, now: dateti
     )
 
 
-def claim(session: Session, *, postmortem: Postmortem, user_id: str, name_of: NameOf, now: datetime) -> Published | None:
-    """Claim version N for publishing and store its rendering, before anything is posted; None when another
-    publish holds the claim (a double click, a second facilitator window). The database decides: a
-    conditional insert of (post-mortem, N), or for a version whose posting failed, a conditional update."""
+class Refusal(enum.Enum):
+    BEING_PUBLISHED = "being published"  # another click holds the claim on this version
+    ALREADY_PUBLISHED = "already published"  # the version previewed is out already: a late second click
+
+
+def claim(session: Session, *, postmortem: Postmortem, user_id: str, name_of: NameOf, now: datetime,
+          previewed: int | None = None) -> Published | Refusal:
+    """Claim version N for publishing and store its rendering, before anything is posted. The database
+    decides between clicks at once: a conditional insert of (post-mortem, N), or for a version whose
+    posting failed, a conditional update. `previewed`: the version the clicked preview showed."""
     data, published = render(session, postmortem_id=postmortem.id, name_of=name_of, now=now)
+    if previewed is not None and previewed < published.version:
+        return Refusal.ALREADY_PUBLISHED
     rendering = dict(markdown=published.markdown, html=published.html, snapshot=json.dumps(snapshot(data)),
                      published_by=user_id, published_at=now, claimed_at=now)
     if insert_ignoring_conflicts(session, ReportVersion, [dict(postmortem_id=postmortem.id, version=published.version,
@@ -111,7 +120,7 @@ def claim(session: Session, *, postmortem: Postmortem, user_id: str, name_of: Na
         ReportVersion.summary_ts.is_(None),
         or_(ReportVersion.claimed_at.is_(None), ReportVersion.claimed_at < now - PUBLISH_CLAIM_TIMEOUT),
     ).values(**rendering)).rowcount
-    return published if taken_over else None
+    return published if taken_over else Refusal.BEING_PUBLISHED
 
 
 def posted_parts(session: Session, *, postmortem_id: int, version: int) -> set[str]:

@@ -60,7 +60,10 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         ack()
         user_id, response_url = body["user"]["id"], body.get("response_url")
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
-            outcome = report_flows.publish(runtime, user_id=user_id, postmortem_id=int(action["value"]))
+            # `<post-mortem id>:<version previewed>`: a second click on the same preview is the same publish.
+            postmortem_id, _, version = action["value"].partition(":")
+            outcome = report_flows.publish(runtime, user_id=user_id, postmortem_id=int(postmortem_id),
+                                           version=int(version) if version else None)
             tell(runtime, outcome, user_id=user_id, response_url=response_url, replace_original=True)
 
     @app.action(report_blocks.REDACTED_ACTION)

@@ -64,7 +64,9 @@ def insert_ignoring_conflicts(session: Session, model: type[DeclarativeBase], ro
     table: Table = model.__table__  # type: ignore[assignment]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return session.execute(insert(table).values(rows).on_conflict_do_nothing()).rowcount  # type: ignore[attr-defined]
+    # Counted from RETURNING: a driver's rowcount for a multi-row insert is not reliable (psycopg gives -1).
+    statement = insert(table).values(rows).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return len(session.execute(statement).all())
 
 
 def upsert(session: Session, model: type[DeclarativeBase], row: dict[str, Any], *, key: list[str],
