@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -14,7 +13,8 @@ from sqlalchemy import Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# "package:folder": Alembic finds it through importlib.resources, so an installed wheel works as the source tree does.
+MIGRATIONS_LOCATION = "models:migrations"
 
 
 def make_engine(url: str) -> Engine:
@@ -81,7 +81,7 @@ def upsert(session: Session, model: type[DeclarativeBase], row: dict[str, Any], 
 
 def alembic_config(engine: Engine) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", MIGRATIONS_LOCATION)
     config.attributes["engine"] = engine
     return config
 
