@@ -62,6 +62,7 @@ def save(session: Session, *, postmortem: Postmortem, user_id: str, answers: dic
     if postmortem.status is not PostmortemStatus.OPEN:
         raise AnswersRefused(LOCKED)
     known = {q.key for q in QUESTIONS}
+    kept = []
     for key, raw in answers.items():
         if key not in known:
             continue
@@ -74,4 +75,6 @@ def save(session: Session, *, postmortem: Postmortem, user_id: str, answers: dic
         upsert(session, Answer, dict(postmortem_id=postmortem.id, user_id=user_id, question_key=key, text=text,
                                      updated_at=now),
                key=["postmortem_id", "user_id", "question_key"], update=["text", "updated_at"])
-        indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
+        kept.append(text)
+    # One sorted insert for all answers: concurrent submissions take the indicators' locks in one order.
+    indicators.record(session, postmortem_id=postmortem.id, text="\n".join(kept), now=now)

@@ -15,11 +15,12 @@ from bot.meetings import DEFAULT_AGENDA
 from bot.report_flows import ALREADY_PUBLISHED, BEING_PUBLISHED
 from bot.runtime import Runtime
 from handlers.guard import MODAL_TROUBLE, OUR_TROUBLE, SLACK_TROUBLE_SAVED
-from models import Action, ActionChange, Indicator, Meeting, Note, Reminder, ReminderStatus, ReportVersion
+from models import Action, ActionChange, Answer, Indicator, Meeting, Note, Reminder, ReminderStatus, ReportVersion
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
 from tests.fake_slack import FakeSlack
 from tests.handlers.test_actions import BERLIN_DUE, assign, pending, press_owner_button
 from tests.handlers.test_meetings import MONDAY_1500, invites, open_meeting_form
+from tests.handlers.test_questionnaire import ANSWERS, answers_in_db, open_questionnaire
 from tests.races import at_once, most_in_flight, on_postgresql
 from tests.support import FrozenClock, SlackSim, eventually, utc, wait_for_dm
 
@@ -92,6 +93,30 @@ def test_the_same_meeting_form_submitted_again_later_is_not_a_reschedule(
         assert session.scalars(select(Meeting.sequence)).one() == 0
     assert len(invites(fake_slack)) == 1
     assert not any("moved to" in m["text"] for m in fake_slack.dm_messages(RESPONDER_BERLIN))
+
+
+def test_two_participants_answering_at_once_with_the_same_new_indicator_keep_all_their_answers(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    postmortem_id, _ = started
+    views = {user: open_questionnaire(slack, fake_slack, user) for user in (RESPONDER_BERLIN, RESPONDER_TOKYO)}
+
+    def submit(index: int) -> Any:
+        user = (RESPONDER_BERLIN, RESPONDER_TOKYO)[index % 2]  # each submits twice: a double delivery
+        return slack.submit_view(views[user], user=user, values={**ANSWERS, "resources": f"Proxy logs of 198.51.100.9, says {user}"})
+
+    with on_postgresql(runtime.engine, "INSERT INTO indicators", parties=2) as rendezvous:
+        replies, intervals = at_once(submit, 4)
+    if rendezvous is not None:
+        assert rendezvous.met.is_set()
+    assert most_in_flight(intervals) >= 2
+    assert [reply.json()["response_action"] for reply in replies] == ["update"] * 4
+    for user in (RESPONDER_BERLIN, RESPONDER_TOKYO):
+        assert answers_in_db(in_transaction, user)["resources"] == f"Proxy logs of 198.51.100.9, says {user}"
+    with in_transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Answer)) == 2 * len(ANSWERS)  # every question answered, once per person
+        ips = session.scalars(select(Indicator.value).where(Indicator.postmortem_id == postmortem_id, Indicator.kind == "ipv4")).all()
+    assert ips == ["198.51.100.9"]
 
 
 def open_publish_button(slack: SlackSim, fake: FakeSlack, channel: str) -> dict[str, Any]:
