@@ -295,3 +295,21 @@ def test_when_slack_fails_after_the_meeting_is_saved_the_user_hears_that_nothing
     with in_transaction() as session:
         assert session.scalars(select(Meeting.starts_at)).one() == MONDAY_1500
 
+
+
+def test_a_change_from_a_form_opened_before_another_change_is_refused_not_applied(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    assign(slack, started[1])
+    press_owner_button(slack, fake_slack, "Extend due date")
+    extend_view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_extend_form" and fake_slack.latest_view())
+    press_owner_button(slack, fake_slack, "Reassign")
+    reassign_view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_reassign_form" and fake_slack.latest_view())
+    won = slack.submit_view(reassign_view, user=RESPONDER_BERLIN, values={"owner_id": RESPONDER_TOKYO, "reason": "Tokyo owns VPN"})
+    assert won.json()["response_action"] == "update"
+    late = slack.submit_view(extend_view, user=RESPONDER_BERLIN, values={"due_on": "2026-12-14", "reason": "Vendor delay"})
+    assert late.json() == {"response_action": "errors", "errors": {"due_on": action_flows.CHANGED_MEANWHILE}}
+    with in_transaction() as session:
+        action = session.scalars(select(Action)).one()
+    assert (action.owner_id, action.due_on.isoformat(), action.version) == (RESPONDER_TOKYO, "2026-11-30", 1)
+    assert {recipient for kind, recipient, _ in pending(runtime) if kind != "action_escalation"} == {RESPONDER_TOKYO}
