@@ -271,11 +271,11 @@ def send_owner_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus 
         if loaded is None:
             return ReminderStatus.SKIPPED
         action, postmortem = loaded
-    # Looked up before sending: a failure here is retried like a failed send.
-    owner_tz = runtime.slack.user(action.owner_id).tz
+    # The next overdue step needs the owner's zone: looked up before sending, so a failure is retried like a send.
+    owner_tz = runtime.slack.user(action.owner_id).tz if reminder.kind == actions.OVERDUE else None
     message = action_blocks.reminder(action, postmortem, kind=reminder.kind)
     runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
-    if reminder.kind != actions.OVERDUE:
+    if owner_tz is None:
         return ReminderStatus.SENT
     timing, now = _timing(runtime), runtime.clock.now()
     return reminders.SentThen(lambda session: actions.plan_next_overdue(

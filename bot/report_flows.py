@@ -100,17 +100,16 @@ def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int 
         if isinstance(claimed, reports.Refusal):
             return Message(text=BEING_PUBLISHED if claimed is reports.Refusal.BEING_PUBLISHED
                            else ALREADY_PUBLISHED.format(version=version))
-        version = claimed
         channel_id, title = postmortem.channel_id, postmortem.title
-        done = reports.posted_parts(session, postmortem_id=postmortem_id, version=version.version)
+        done = reports.posted_parts(session, postmortem_id=postmortem_id, version=claimed.version)
     assert channel_id is not None
     try:
-        _post(runtime, postmortem_id=postmortem_id, channel_id=channel_id, title=title, version=version, done=done)
+        _post(runtime, postmortem_id=postmortem_id, channel_id=channel_id, title=title, version=claimed, done=done)
     except Exception:
         with transaction(runtime.sessions) as session:
-            reports.release(session, postmortem_id=postmortem_id, version=version.version)
+            reports.release(session, postmortem_id=postmortem_id, version=claimed.version)
         raise
-    return report_blocks.published(version=version.version, channel_id=channel_id,
+    return report_blocks.published(version=claimed.version, channel_id=channel_id,
                                    summary_channel=runtime.settings.report_summary_channel, postmortem_id=postmortem_id)
 
 
