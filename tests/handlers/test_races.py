@@ -276,7 +276,7 @@ def test_a_note_modal_that_could_not_be_saved_stays_open_with_the_reason(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], monkeypatch: Any
 ) -> None:
     slack.command("note", user=LEAD, channel=started[1])
-    view = eventually(lambda: fake_slack.views and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_form" and fake_slack.latest_view())
     monkeypatch.setattr("bot.notes.add", lambda *args, **kwargs: (_ for _ in ()).throw(RuntimeError("database down")))
     reply = slack.submit_view(view, user=LEAD, values={"text": "Mail gateway let it through", "category": "observation"})
     first_input = next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
