@@ -28,7 +28,7 @@ def open_questionnaire(slack: SlackSim, fake: FakeSlack, user: str) -> dict[str,
     assert button["text"]["text"] == "Answer the review questions"
     opened = len(fake.views)
     slack.press(button["action_id"], button["value"], user=user)
-    # A new modal: a questionnaire opened earlier is still the latest view until this one opens.
+    # A new view: the latest may still be the one opened before, without the answers saved since.
     return eventually(lambda: len(fake.views) > opened and fake.latest_view()["callback_id"] == "questionnaire"
                       and fake.latest_view())
 

@@ -41,7 +41,7 @@ def fill_postmortem(slack: SlackSim, fake: FakeSlack, channel: str, clock: Froze
     def modal_note(user: str, values: dict[str, Any]) -> None:
         opened = len(fake.views)
         slack.command("note", user=user, channel=channel)
-        # A new modal each time: the previous note's view is still the latest until this one opens.
+        # A new view: the latest may still be the previous note's form, whose resubmission is a repeat.
         view = eventually(lambda: len(fake.views) > opened and fake.latest_view()["callback_id"] == "note_form"
                           and fake.latest_view())
         slack.submit_view(view, user=user, values=values)

@@ -1,7 +1,7 @@
 """audit entries name their note and keep no words of a deleted one
 
 Revision ID: 0006_access
-Revises: 0005
+Revises: 0006_data (chained after main's data migration when merging main)
 Create Date: 2026-11-29
 
 Deleting a note purges it, so the audit trail says who deleted which note and when, not what it said.
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0006_access'
-down_revision = '0005'
+down_revision = '0006_data'
 branch_labels = None
 depends_on = None
 
