@@ -152,7 +152,7 @@ def test_the_scheduler_wakes_the_dispatcher(
     try:
         eventually(lambda: len(fake_slack.messages[review_channel]) == 1, what="a reminder sent by the scheduler")
     finally:
-        scheduler.shutdown(wait=True)
+        assert scheduler.stop()
     assert [status for _, _, status in statuses(runtime)].count("sent") == 4
 
 
