@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
+import os
+import shutil
 import sys
 from collections.abc import Sequence
 
@@ -33,12 +33,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default: 3000)")
+    serve.add_argument(
+        "--workers", type=_positive, default=os.cpu_count() or 1,
+        help="worker processes answering Slack, 8 threads each (default: the number of cores)",
+    )
     db = commands.add_parser("db", help="Database maintenance.", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     db_commands.add_parser(
         "upgrade", help="Apply the schema migrations to DATABASE_URL.", description="Apply the schema migrations to DATABASE_URL."
     )
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -55,13 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _upgrade(settings)
     if args.command == "run":
         return _run_socket_mode(settings)
-    return _serve(settings, host=args.host, port=args.port)
+    return _serve(settings, host=args.host, port=args.port, workers=args.workers)
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # slack_sdk's DEBUG output includes request bodies; keep it quieter than ours.
-    logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logging.getLogger().level))
+    from bot import logs
+
+    logs.configure(level=settings.log_level, log_format=settings.log_format)
 
 
 def _upgrade(settings: Settings) -> int:
@@ -76,7 +86,6 @@ def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
     from slack_bolt.error import BoltError
 
     from bot.app import create_app
-    from bot.dispatcher import start_scheduler
     from bot.runtime import build_runtime
     from models.db import upgrade
 
@@ -87,42 +96,33 @@ def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
     except BoltError as error:
         print(f"postmortem-bot: Slack refused the bot token or could not be reached ({error}).", file=sys.stderr)
         return None, None
-    start_scheduler(runtime)
     return runtime, app
 
 
 def _run_socket_mode(settings: Settings) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    from bot.dispatcher import start_scheduler
+
     runtime, app = _prepare(settings)
     if app is None:
         return 1
+    start_scheduler(runtime)
     assert settings.slack_app_token is not None
     SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
     return 0
 
 
-def _serve(settings: Settings, *, host: str, port: int) -> int:
-    from bot.http import make_server
+def _serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
+    from bot import server
 
+    temporary_dir = server.prepare_metrics()
     runtime, app = _prepare(settings)
     if app is None:
+        if temporary_dir:
+            shutil.rmtree(temporary_dir, ignore_errors=True)
         return 1
-    server = make_server(app, runtime, host=host, port=port)
-    signal.signal(signal.SIGTERM, _stop_serving)
-    logging.getLogger(__name__).info("serving Slack requests on http://%s:%s/slack/events", host, server.effective_port)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    return 0
-
-
-def _stop_serving(*_: object) -> None:
-    # Leaves waitress's loop the way Ctrl-C does; the socket is closed after it, in the same thread.
-    raise KeyboardInterrupt
+    return server.serve(settings, runtime, app, host=host, port=port, workers=workers, temporary_dir=temporary_dir)
 
 
 if __name__ == "__main__":

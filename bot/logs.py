@@ -29,7 +29,9 @@ TEXT_FORMAT = (
 )
 JSON_FIELDS = ("asctime", "levelname", "name", "process", "request_id", "team", "user", "listener", "message")
 # Libraries whose DEBUG output includes request or response bodies (tokens, what people typed).
-CHATTY_LOGGERS = ("slack_bolt", "slack_sdk", "urllib3", "sqlalchemy", "gunicorn.access")
+CHATTY_LOGGERS = ("slack_bolt", "slack_sdk", "urllib3", "gunicorn.access")
+# Libraries that say too much at INFO: SQLAlchemy (statements, parameters), APScheduler (every tick).
+QUIET_LOGGERS = ("sqlalchemy", "apscheduler")
 
 
 @dataclass(frozen=True)
@@ -146,8 +148,8 @@ def configure(*, level: str, log_format: str) -> None:
     root.setLevel(level)
     for name in CHATTY_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
-    # SQLAlchemy's engine logs statements and parameters at INFO: never let them through.
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     for name in ("gunicorn.error", "gunicorn.access"):
         gunicorn_logger = logging.getLogger(name)
         gunicorn_logger.handlers.clear()

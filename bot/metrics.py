@@ -8,8 +8,6 @@ files under PROMETHEUS_MULTIPROC_DIR and `GET /metrics` merges them. `serve` set
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -26,7 +24,7 @@ from models import Reminder, ReminderStatus
 if TYPE_CHECKING:  # the gateway counts its calls here, and the runtime holds the gateway
     from bot.runtime import Runtime
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set up by bot.server.prepare_metrics
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 
 REQUESTS = Counter(
@@ -55,15 +53,6 @@ OLDEST_DUE_AGE = Gauge(
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 OUTCOMES = {200: "ok", 401: "rejected", 404: "unhandled", 413: "too_large"}
-
-
-def prepare_multiprocess_dir() -> str:
-    """An empty directory for this `serve`'s metric files: left-overs would add a dead run's counts."""
-    directory = os.environ.get(MULTIPROC_ENV) or tempfile.mkdtemp(prefix="postmortem-bot-metrics-")
-    shutil.rmtree(directory, ignore_errors=True)
-    os.makedirs(directory, exist_ok=True)
-    os.environ[MULTIPROC_ENV] = directory
-    return directory
 
 
 def process_exited(pid: int) -> None:
