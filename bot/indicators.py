@@ -94,6 +94,8 @@ def safe_mrkdwn(text: str) -> str:
 
 def record(session: Session, *, postmortem_id: int, text: str, now: datetime) -> int:
     """Store the indicators found in `text` that the post-mortem does not have yet; returns how many were new."""
+    if not might_hold_indicators(text):
+        return 0
     pairs = set(extract(text))
     if not pairs:
         return 0
@@ -105,3 +107,14 @@ def record(session: Session, *, postmortem_id: int, text: str, now: datetime) ->
     new = sorted(pairs - known)
     session.add_all(Indicator(postmortem_id=postmortem_id, kind=k, value=v, first_seen_at=now) for k, v in new)
     return len(new)
+
+
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def might_hold_indicators(text: str) -> bool:
+    """False only for text where ioc-finder cannot find anything: it fangs first (`evil[dot]com` becomes
+    `evil.com`), then every URL, domain, address and IP has a dot or a colon and every hash a run of 32+
+    hex digits. Most notes are plain sentences; this skips ioc-finder's ~5 ms parse for them."""
+    fanged = ioc_fanger.fang(text)
+    return "." in fanged or ":" in fanged or _HEX_RUN.search(fanged) is not None
