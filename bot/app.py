@@ -23,7 +23,7 @@ def create_app(runtime: Runtime) -> App:
         client=runtime.slack.web_client,
         process_before_response=False,
         # After-the-ack work runs here; ContextExecutor keeps the request's log fields on its lines.
-        listener_executor=ContextExecutor(max_workers=8),
+        listener_executor=ContextExecutor(max_workers=16),
     )
     register_all(app, runtime)
 

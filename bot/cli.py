@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=3000, help="port to listen on (default: 3000)")
     serve.add_argument(
         "--workers", type=_positive, default=os.cpu_count() or 1,
-        help="worker processes answering Slack, 8 threads each (default: the number of cores)",
+        help="worker processes answering Slack, 16 threads each (default: the number of cores)",
     )
     db = commands.add_parser("db", help="Database maintenance.", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")

@@ -1,6 +1,6 @@
 """`postmortem-bot serve`: several worker processes, one reminder dispatcher.
 
-On POSIX, gunicorn's master forks `--workers` processes (each with 8 threads) that answer Slack, and
+On POSIX, gunicorn's master forks `--workers` processes (each with THREADS_PER_WORKER threads) that answer Slack, and
 starts ONE dispatcher process (`python -m bot.server dispatch`) once it is ready: N workers polling
 the reminders table would be N times the queries for the same work. Where gunicorn cannot run
 (Windows), waitress serves in one process with the dispatcher in a thread.
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-THREADS_PER_WORKER = 8
+THREADS_PER_WORKER = 16  # most of a request is waiting (for the database, for Bolt's ack poll), not CPU
 GRACEFUL_SECONDS = 20
 DISPATCHER_STOP_SECONDS = 15
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
