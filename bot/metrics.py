@@ -7,6 +7,7 @@ files under PROMETHEUS_MULTIPROC_DIR and `GET /metrics` merges them. `serve` set
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
@@ -23,6 +24,8 @@ from models import Reminder, ReminderStatus
 
 if TYPE_CHECKING:  # the gateway counts its calls here, and the runtime holds the gateway
     from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"  # set up by bot.server.prepare_metrics
 ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
@@ -119,7 +122,9 @@ def observed(application: WsgiApp, runtime: Runtime) -> WsgiApp:
                 status = statuses[-1] if statuses else 500
                 # Before Bolt verified the signature nothing names a listener.
                 listener = logs.current().listener or ("unverified" if status == 401 else "unknown")
+                elapsed = time.perf_counter() - started
                 REQUESTS.labels(listener=listener, outcome=OUTCOMES.get(status, "error")).inc()
-                ACK_SECONDS.labels(listener=listener).observe(time.perf_counter() - started)
+                ACK_SECONDS.labels(listener=listener).observe(elapsed)
+                log.info("answered %s in %.1f ms", status, elapsed * 1000)
 
     return observed_application

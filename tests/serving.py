@@ -16,7 +16,7 @@ from typing import Any
 from models import Participant, ParticipantRole, Postmortem, Severity
 from models.db import make_engine, make_session_factory, transaction
 from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN, TEAM_ID
+from tests.fake_slack.server import BOT_TOKEN, BOT_USER_ID, TEAM_ID
 from tests.support import SIGNING_SECRET, eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -30,7 +30,7 @@ def free_port() -> int:
 
 def seed_review(database_url: str, fake: FakeSlack, *, facilitator: str, members: list[str], title: str = "VPN phishing") -> str:
     """An open post-mortem with its private review channel, as provisioning leaves it; returns the channel id."""
-    channel_id = fake.add_channel(f"pm-seeded-{len(fake.channels)}", members=[facilitator, *members], is_private=True)
+    channel_id = fake.add_channel(f"pm-seeded-{len(fake.channels)}", members=[BOT_USER_ID, facilitator, *members], is_private=True)
     engine = make_engine(database_url)
     now = datetime.now(timezone.utc)
     with transaction(make_session_factory(engine)) as session:
