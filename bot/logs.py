@@ -131,7 +131,7 @@ class _BodyScrubber(logging.Filter):
 def make_handler(log_format: str, stream: Any = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     if log_format == "json":
-        handler.setFormatter(JsonFormatter(list(JSON_FIELDS), timestamp=False))
+        handler.setFormatter(JsonFormatter(" ".join(f"%({field})s" for field in JSON_FIELDS)))
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
     handler.addFilter(_RequestFields())

@@ -121,7 +121,9 @@ def observed(application: WsgiApp, runtime: Runtime) -> WsgiApp:
             finally:
                 status = statuses[-1] if statuses else 500
                 # Before Bolt verified the signature nothing names a listener.
-                listener = logs.current().listener or ("unverified" if status == 401 else "unknown")
+                caller = logs.current()
+                listener = caller.listener or ("unverified" if status == 401 else "unknown")
+                logs.bind_caller(team=caller.team, user=caller.user, listener=listener)
                 elapsed = time.perf_counter() - started
                 REQUESTS.labels(listener=listener, outcome=OUTCOMES.get(status, "error")).inc()
                 ACK_SECONDS.labels(listener=listener).observe(elapsed)
