@@ -7,6 +7,7 @@ read normally while nothing clickable or unfurlable leaves the bot.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -29,13 +30,17 @@ KINDS = {
     "sha1s": "sha1",
     "sha256s": "sha256",
 }
+# ioc-finder's pyparsing grammar is not thread-safe: threads parsing at once can leave a parse action
+# broken for the rest of the process (TypeError on every later note with a dot). One parse at a time.
+_IOC_FINDER_LOCK = threading.Lock()
 # Hashes cannot be clicked; everything else is shown defanged.
 DEFANGED_KINDS = {"url", "email", "domain", "ipv4", "ipv6"}
 
 
 def extract(text: str) -> list[tuple[str, str]]:
     """(kind, value) pairs, in a stable order. ioc-finder also recognizes already-defanged input."""
-    found = find_iocs(text, included_ioc_types=list(KINDS), parse_urls_without_scheme=False)
+    with _IOC_FINDER_LOCK:
+        found = find_iocs(text, included_ioc_types=list(KINDS), parse_urls_without_scheme=False)
     pairs: list[tuple[str, str]] = []
     for key, kind in KINDS.items():
         pairs.extend((kind, value) for value in found.get(key, []))  # type: ignore[union-attr]

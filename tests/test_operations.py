@@ -3,6 +3,7 @@ never holds, SIGTERM in the middle of work, and two `serve`s sharing one Postgre
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
 import time
@@ -203,6 +204,11 @@ def test_sigterm_answers_the_request_in_flight_and_puts_unsent_reminders_back(
     assert len(reminder_messages(fake_slack)) == due
 
 
+@pytest.mark.xfail(
+    strict=True, raises=AssertionError,
+    reason="indicators.record selects then inserts: notes carrying the same new indicator at once hit the unique "
+    "key and are lost (IntegrityError); fixed with INSERT ... ON CONFLICT DO NOTHING on branch data",
+)
 def test_two_serve_processes_on_one_postgresql_store_every_note_once_and_send_every_reminder_once(
     tmp_path: Path, fake_slack: FakeSlack, database_url: str, engine: Any, review_channel: str  # noqa: F811
 ) -> None:
@@ -220,7 +226,7 @@ def test_two_serve_processes_on_one_postgresql_store_every_note_once_and_send_ev
         def send(number: int) -> tuple[float, float, Any]:
             if number < 20:
                 start.wait()  # the first twenty leave together
-            shared = " Blocked c2-shared.example.net at the proxy." if number % 10 == 0 else ""
+            shared = " Blocked c2-shared.example.net at the proxy." if number < 20 else ""
             sent_at = time.monotonic()
             reply = senders[number % 2].command(f"note Observation {number}.{shared}",
                                                 user=[LEAD, *members][number % 3], channel=channel)
@@ -242,8 +248,8 @@ def test_two_serve_processes_on_one_postgresql_store_every_note_once_and_send_ev
     with engine.connect() as connection:
         texts = connection.scalars(select(Note.text)).all()
         shared = connection.scalars(select(Indicator.value).where(Indicator.value == "c2-shared.example.net")).all()
-    assert len(texts) == 100 and len(set(texts)) == 100
-    assert sorted(texts) == sorted(f"Observation {n}." + (" Blocked c2-shared.example.net at the proxy." if n % 10 == 0
+    assert len(texts) == 100 and len(set(texts)) == 100, collections.Counter(r.body[:60] for r in replies)
+    assert sorted(texts) == sorted(f"Observation {n}." + (" Blocked c2-shared.example.net at the proxy." if n < 20
                                                           else "") for n in range(100))
     assert shared == ["c2-shared.example.net"]
     assert all(reply.body.startswith(":memo: Added") for reply in replies)
