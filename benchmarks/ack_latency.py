@@ -162,8 +162,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1500, help="requests per (server, workload) per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="serve --workers (default: cores)")
     args = parser.parse_args()
-    workers = os.cpu_count() or 1
+    workers = args.workers
 
     fake = FakeSlack().start()
     fake.add_user(USER, name="Bench Mark", tz="UTC")
