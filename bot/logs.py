@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -86,6 +88,8 @@ def request_context_middleware(subcommands: Callable[[], Iterable[str]]) -> Call
     """A Bolt global middleware (it runs after the signature check): who asks, and for which listener."""
 
     def bind_request_context(context: Any, body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+        if not _current.get().request_id:  # Socket Mode: no HTTP layer gave this request an id
+            _current.set(RequestContext(request_id=uuid.uuid4().hex[:16]))
         bind_caller(team=context.team_id or "", user=context.user_id or "", listener=describe_listener(body, subcommands()))
         return next()
 
@@ -128,12 +132,32 @@ class _BodyScrubber(logging.Filter):
         return True
 
 
+# PostgreSQL explains a constraint violation with the row's values ("DETAIL:  Key (value)=(evil.example)
+# already exists"): what someone typed. SQLAlchemy's "[parameters: ...]" line is already off (hide_parameters).
+_DATA_IN_ERRORS = re.compile(r"^(DETAIL:|\[parameters:).*$", re.MULTILINE)
+
+
+def _without_data(text: str) -> str:
+    return _DATA_IN_ERRORS.sub(lambda match: match.group(1) + " (hidden: it may hold what people typed)", text)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        # The whole line: another handler may have cached the traceback text on the record already.
+        return _without_data(super().format(record))
+
+
+class _JsonFormatter(JsonFormatter):
+    def formatException(self, ei: Any) -> str:  # noqa: N802 - logging's name
+        return _without_data(super().formatException(ei))
+
+
 def make_handler(log_format: str, stream: Any = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     if log_format == "json":
-        handler.setFormatter(JsonFormatter(" ".join(f"%({field})s" for field in JSON_FIELDS)))
+        handler.setFormatter(_JsonFormatter(" ".join(f"%({field})s" for field in JSON_FIELDS)))
     else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+        handler.setFormatter(_TextFormatter(TEXT_FORMAT))
     handler.addFilter(_RequestFields())
     handler.addFilter(_BodyScrubber())
     return handler

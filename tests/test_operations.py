@@ -119,8 +119,9 @@ def test_metrics_after_a_run_show_requests_slack_calls_and_reminders(
     assert 590 <= value(samples, "postmortem_oldest_due_reminder_age_seconds") < 900
 
 
-def test_no_log_line_holds_typed_text_bodies_or_secrets(tmp_path: Path, fake_slack: FakeSlack) -> None:
-    database_url = fresh_sqlite(tmp_path)
+def test_no_log_line_holds_typed_text_bodies_or_secrets(
+    tmp_path: Path, fake_slack: FakeSlack, database_url: str, engine: Any
+) -> None:
     channel = seed_review(database_url, fake_slack, facilitator=LEAD, members=[RESPONDER_BERLIN])
     log_path = tmp_path / "serve.log"
     with Served(database_url=database_url, fake=fake_slack, log_path=log_path, workers=2,
@@ -137,7 +138,6 @@ def test_no_log_line_holds_typed_text_bodies_or_secrets(tmp_path: Path, fake_sla
         assert slack.command(f"start {PHRASE} failing", user=LEAD).status == 200
         eventually(lambda: any("internal_error" in r.get("text", "") for r in fake_slack.responses),
                    what="the user told that Slack refused the modal")
-        engine = make_engine(database_url)
         with engine.begin() as connection:  # a database error in the middle of saving a note
             connection.execute(text("ALTER TABLE notes RENAME TO notes_away"))
         try:
@@ -146,7 +146,6 @@ def test_no_log_line_holds_typed_text_bodies_or_secrets(tmp_path: Path, fake_sla
         finally:
             with engine.begin() as connection:
                 connection.execute(text("ALTER TABLE notes_away RENAME TO notes"))
-            engine.dispose()
         served.stop()
     log = log_path.read_text()
 
