@@ -151,9 +151,9 @@ def test_the_scheduler_wakes_the_dispatcher(
     scheduler = start_scheduler(runtime)
     try:
         eventually(lambda: len(fake_slack.messages[review_channel]) == 1, what="a reminder sent by the scheduler")
+        eventually(lambda: [status for _, _, status in statuses(runtime)].count("sent") == 4, what="the DMs too")
     finally:
         assert scheduler.stop()
-    assert [status for _, _, status in statuses(runtime)].count("sent") == 4
 
 
 def test_three_processes_and_owners_marking_done_meanwhile_send_each_reminder_at_most_once(

@@ -308,13 +308,17 @@ class FakeSlack:
                     return failure.status, {"Content-Type": "text/plain"}, b"upstream error"
                 return 200, json_headers, json.dumps({"ok": False, "error": failure.error}).encode()
             delay = self.delays.get(method, 0.0)
+            if not delay:  # recorded and answered in one step, as tests reading calls then state expect
+                return 200, json_headers, json.dumps(self._answer(method, args)).encode()
         time.sleep(delay)  # outside the lock: one slow method must not hold up the others
         with self.lock:
-            try:
-                result = self._dispatch(method, args)
-            except SlackError as error:
-                result = {"ok": False, "error": error.error, **error.extra}
-            return 200, json_headers, json.dumps(result).encode()
+            return 200, json_headers, json.dumps(self._answer(method, args)).encode()
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._dispatch(method, args)
+        except SlackError as error:
+            return {"ok": False, "error": error.error, **error.extra}
 
     @staticmethod
     def _parse_args(headers: Any, raw: bytes) -> dict[str, Any]:
