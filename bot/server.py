@@ -100,7 +100,7 @@ class _DispatcherProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self._process = subprocess.Popen([sys.executable, "-m", "bot.server", "dispatch"], env=dict(os.environ))
+        self._process = subprocess.Popen([sys.executable, "-m", "bot.server", "dispatch"])
         log.info("reminder dispatcher started (pid %s)", self._process.pid)
 
     def stop(self) -> None:
