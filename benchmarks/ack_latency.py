@@ -9,7 +9,7 @@ Both servers run at once against the same in-repo Slack double, on loopback only
 50 senders (2 processes x 25 threads, keep-alive connections) send signed slash commands. Each
 round runs every (server, workload) pair once, the servers' order swapped every round. Prints p50,
 p99 and throughput for both, and the ratios. Targets: help p99 <= 1.3x bare; note p99 <= 2x bare and
-note throughput >= 0.5x bare. About 20 seconds at the defaults.
+note throughput >= 0.5x bare. About 30 seconds at the defaults.
 """
 
 from __future__ import annotations

@@ -246,6 +246,8 @@ class SlackGateway:
         except SlackCallFailed as failure:
             if failure.error != "already_in_channel":
                 raise
+        finally:
+            self.forget_members(channel=channel)
 
     def channel_members(self, *, channel: str) -> frozenset[str]:
         """conversations.members, remembered briefly: every command in a review channel checks membership."""
