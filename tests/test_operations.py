@@ -171,7 +171,7 @@ def test_sigterm_answers_the_request_in_flight_and_puts_unsent_reminders_back(
     channel = seed_review(database_url, fake_slack, facilitator=LEAD, members=[])
     fake_slack.channels[channel].members.add(RESPONDER_TOKYO)  # a note by Tokyo asks conversations.members
     fake_slack.slow("conversations.members", seconds=2.0)
-    fake_slack.slow("chat.postMessage", seconds=0.5)
+    fake_slack.slow("chat.postMessage", seconds=1.0)  # eight reminders take longer than the shutdown
     served = Served(database_url=database_url, fake=fake_slack, log_path=tmp_path / "serve.log", workers=1)
     try:
         eventually(lambda: fake_slack.calls_to("chat.postMessage"), what="the dispatcher sending its first reminder")
