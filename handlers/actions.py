@@ -10,7 +10,7 @@ from bot import action_flows, actions
 from bot.blocks import Message
 from bot.blocks import actions as action_blocks
 from bot.runtime import Runtime
-from handlers.guard import telling_user_of_failures
+from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import answer_submission, open_or_tell, tell
 from handlers.router import SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
@@ -67,9 +67,10 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             due_on=due, priority=ActionPriority(values.option("priority") or ActionPriority.MEDIUM),
             category=ActionCategory(values.option("category") or ActionCategory.OTHER),
         )
-        outcome = action_flows.create(runtime, user_id=body["user"]["id"], draft=draft,
-                                      postmortem_id=int(chosen) if chosen else None, dedupe_key=f"view:{view['id']}")
-        answer_submission(ack, outcome if isinstance(outcome, dict) else outcome.text)
+        with keeping_the_modal_open(ack, view):
+            outcome = action_flows.create(runtime, user_id=body["user"]["id"], draft=draft,
+                                          postmortem_id=int(chosen) if chosen else None, dedupe_key=f"view:{view['id']}")
+            answer_submission(ack, outcome if isinstance(outcome, dict) else outcome.text)
 
     @app.action(action_blocks.DONE_ACTION)
     def done_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -99,14 +100,20 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     @app.view(action_blocks.EXTEND_CALLBACK)
     def extend_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
-        answer_submission(ack, action_flows.extend(runtime, user_id=body["user"]["id"], action_id=int(view["private_metadata"]),
-                                                   due_on=values.date("due_on"), reason=values.text("reason")))
+        action_id, read_version = _action_and_version(view)
+        with keeping_the_modal_open(ack, view):
+            answer_submission(ack, action_flows.extend(runtime, user_id=body["user"]["id"], action_id=action_id,
+                                                       read_version=read_version, due_on=values.date("due_on"),
+                                                       reason=values.text("reason")))
 
     @app.view(action_blocks.REASSIGN_CALLBACK)
     def reassign_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
-        answer_submission(ack, action_flows.reassign(runtime, user_id=body["user"]["id"], action_id=int(view["private_metadata"]),
-                                                     new_owner=values.user("owner_id"), reason=values.text("reason")))
+        action_id, read_version = _action_and_version(view)
+        with keeping_the_modal_open(ack, view):
+            answer_submission(ack, action_flows.reassign(runtime, user_id=body["user"]["id"], action_id=action_id,
+                                                         read_version=read_version, new_owner=values.user("owner_id"),
+                                                         reason=values.text("reason")))
 
     @app.event("app_home_opened")
     def home_opened(event: dict[str, Any]) -> None:
@@ -114,3 +121,9 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             return
         runtime.slack.publish_home(user_id=event["user"], view=action_flows.home(runtime, user_id=event["user"]))
 
+
+
+def _action_and_version(view: dict[str, Any]) -> tuple[int, int | None]:
+    """`<action id>:<version shown>`; a form opened before versions were carried has the id only."""
+    action_id, _, version = view["private_metadata"].partition(":")
+    return int(action_id), int(version) if version else None

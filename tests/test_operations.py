@@ -203,11 +203,6 @@ def test_sigterm_answers_the_request_in_flight_and_puts_unsent_reminders_back(
     assert len(reminder_messages(fake_slack)) == due
 
 
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="indicators.record selects then inserts: notes carrying the same new indicator at once hit the unique "
-    "key and are lost (IntegrityError); fixed with INSERT ... ON CONFLICT DO NOTHING on branch data",
-)
 def test_two_serve_processes_on_one_postgresql_store_every_note_once_and_send_every_reminder_once(
     tmp_path: Path, fake_slack: FakeSlack, database_url: str, engine: Any, review_channel: str  # noqa: F811
 ) -> None:
