@@ -73,9 +73,32 @@ def test_non_participant_is_refused_without_learning_anything(
     listing = slack.command("notes", user=OUTSIDER, channel=channel).body
     assert listing == NOT_FOUND and "VPN" not in listing
     assert stored_notes(in_transaction) == []
-    # Someone added to the review channel later takes part.
+    # Someone added to the review channel later takes part: Slack's event makes the bot ask for the members again.
     fake_slack.channels[channel].members.add(OUTSIDER)
-    assert slack.command("note Joined late, saw the alert", user=OUTSIDER, channel=channel).body.startswith(":memo: Added")
+    assert slack.event(membership_event("member_joined_channel", OUTSIDER, channel), event_id="EvJoin1").status == 200
+    # The event's listener runs after its ack.
+    eventually(lambda: slack.command("note Joined late, saw the alert", user=OUTSIDER, channel=channel).body
+               .startswith(":memo: Added"), what="the joined member's note accepted")
+
+
+def test_member_lookups_are_remembered_until_someone_leaves(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str]
+) -> None:
+    _, channel = started
+    fake_slack.channels[channel].members.add(OUTSIDER)
+    lookups_before = len(fake_slack.calls_to("conversations.members"))
+    for number in range(3):
+        assert slack.command(f"note visiting {number}", user=OUTSIDER, channel=channel).body.startswith(":memo: Added")
+    assert len(fake_slack.calls_to("conversations.members")) - lookups_before <= 1
+    fake_slack.channels[channel].members.discard(OUTSIDER)
+    assert slack.event(membership_event("member_left_channel", OUTSIDER, channel), event_id="EvLeft1").status == 200
+    eventually(lambda: slack.command("note after leaving", user=OUTSIDER, channel=channel).body == NOT_FOUND,
+               what="the member who left refused")
+
+
+def membership_event(kind: str, user: str, channel: str) -> dict[str, Any]:
+    return {"type": kind, "user": user, "channel": channel, "channel_type": "G", "team": "T0000FAKE",
+            "event_ts": "1700000000.000100"}
 
 
 def test_closed_postmortem_takes_no_notes(slack: SlackSim, started: tuple[int, str], in_transaction: Any) -> None:
