@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from bot import access, actions, questionnaire, reports, safe_text
+from bot import access, actions, questionnaire, reminders, reports, safe_text
 from bot.actions import ActionDraft, ActionRefused
 from bot.blocks import Message
 from bot.blocks import actions as action_blocks
@@ -18,7 +19,7 @@ from bot.runtime import Runtime
 from bot.settings import parse_duration
 from bot.slack_gateway import SlackCallFailed
 from bot.working_time import WorkingTime, zone
-from models import Action, ActionStatus, Participant, Postmortem, PostmortemStatus, Reminder, ReminderStatus
+from models import Action, ActionChange, ActionStatus, Participant, Postmortem, PostmortemStatus, Reminder, ReminderStatus
 from models.db import transaction
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,14 @@ log = logging.getLogger(__name__)
 MALFORMED = "I couldn't read that. Use " + actions.LINE_FORMAT + ", or `/postmortem action` alone for the form."
 ACTION_GONE = "That action no longer exists."
 ONLY_FACILITATOR_CLOSES = "Only the facilitator of this post-mortem can close it."
+CANCEL_FORMAT = "Use `/postmortem action cancel <number> <why>`; `/postmortem actions` lists the numbers."
+CHANGED_MEANWHILE = ("Someone changed this action while you had it open, so I didn't apply your change. "
+                     "Close this form and open the action again to see it as it is now.")
 NOT_PUBLISHED = "The report isn't published yet. Publish it with `/postmortem report` first, then close the post-mortem."
+
+
+CHANGE_FORMS = {"extend": action_blocks.extend_form, "reassign": action_blocks.reassign_form,
+                "cancel": action_blocks.cancel_form}
 
 
 def _timing(runtime: Runtime) -> actions.Timing:
@@ -36,6 +44,7 @@ def _timing(runtime: Runtime) -> actions.Timing:
         overdue_every=parse_duration(settings.action_overdue_every),
         escalate_after=parse_duration(settings.action_escalate_after),
         working=WorkingTime.from_settings(settings),
+        escalation_channel=settings.escalation_channel,
     )
 
 
@@ -55,9 +64,11 @@ def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id:
          title: str = "") -> dict[str, Any] | Message:
     with transaction(runtime.sessions) as session:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
-        choices = [] if postmortem else access.open_postmortems_of(session, user_id=user_id)
+        choices = [] if postmortem else access.open_postmortems_of(session, runtime, user_id=user_id)
         if postmortem is None and not choices:
             return Message(text=access.NOT_FOUND)
+        if postmortem is not None and postmortem.status is PostmortemStatus.CLOSED:
+            return Message(text=access.CLOSED)
         return action_blocks.form(postmortem_id=postmortem.id if postmortem else None, choices=choices, title=title,
                                   today=_today(runtime, user_id))
 
@@ -73,8 +84,11 @@ def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: st
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if postmortem is None:
             return {"title": access.NOT_FOUND}
-        action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,
-                                         dedupe_key=dedupe_key, now=now)
+        try:
+            action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,
+                                             dedupe_key=dedupe_key, now=now)
+        except ActionRefused as refusal:
+            return {"title": str(refusal)}
         if created:
             _plan(runtime, session, action, postmortem)
     if created:
@@ -119,7 +133,7 @@ def mark_done(runtime: Runtime, *, user_id: str, action_id: int) -> Message:
 
 
 def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) -> dict[str, Any] | Message:
-    """The extend or reassign modal, for the owner or the facilitator of an open action."""
+    """The extend, reassign or cancel modal, for the owner or the facilitator of an open action."""
     with transaction(runtime.sessions) as session:
         loaded = _load(session, action_id=action_id)
         if loaded is None:
@@ -129,46 +143,112 @@ def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) ->
             return Message(text="Only the owner or the facilitator can change this action.")
         if action.status is not ActionStatus.OPEN:
             return Message(text=f"This action is already {action.status.value}.")
-        return action_blocks.extend_form(action) if kind == "extend" else action_blocks.reassign_form(action)
+        return CHANGE_FORMS[kind](action)
 
 
-def _change(runtime: Runtime, *, user_id: str, action_id: int, field: str,
+def _change(runtime: Runtime, *, user_id: str, action_id: int, read_version: int | None, field: str,
             apply: Callable[[Session, Action, Postmortem], None]) -> dict[str, str] | tuple[Action, Postmortem]:
-    """Apply one change to an open action and replan its reminders; refusals come back keyed by `field`."""
-    with transaction(runtime.sessions) as session:
-        loaded = _load(session, action_id=action_id)
-        if loaded is None:
-            return {field: ACTION_GONE}
-        action, postmortem = loaded
-        try:
-            apply(session, action, postmortem)
-        except ActionRefused as refusal:
-            return {field: str(refusal)}
-        _plan(runtime, session, action, postmortem)
-        return action, postmortem
+    """Apply one change to an open action and replan its reminders; refusals come back keyed by `field`.
+    The change applies only to the version the person saw (`read_version`, from the form): of two changes
+    made at once, one wins and the other is refused, with nothing of it applied or planned."""
+    try:
+        with transaction(runtime.sessions) as session:
+            loaded = _load(session, action_id=action_id)
+            if loaded is None:
+                return {field: ACTION_GONE}
+            action, postmortem = loaded
+            if read_version is not None and action.version != read_version:
+                return {field: CHANGED_MEANWHILE}
+            try:
+                apply(session, action, postmortem)
+            except ActionRefused as refusal:
+                return {field: str(refusal)}
+            _plan(runtime, session, action, postmortem)
+            return action, postmortem
+    except StaleDataError:
+        return {field: CHANGED_MEANWHILE}
 
 
-def extend(runtime: Runtime, *, user_id: str, action_id: int, due_on: date | None, reason: str) -> dict[str, str] | str:
+def extend(runtime: Runtime, *, user_id: str, action_id: int, due_on: date | None, reason: str,
+           read_version: int | None = None) -> dict[str, str] | str:
     if due_on is None:
         return {"due_on": "Pick the new due date."}
-    changed = _change(runtime, user_id=user_id, action_id=action_id, field="due_on", apply=lambda session, action, pm: actions.extend(
-        session, action=action, postmortem=pm, user_id=user_id, due_on=due_on, reason=reason,
-        today=_today(runtime, user_id), now=runtime.clock.now()))
+    changed = _change(runtime, user_id=user_id, action_id=action_id, read_version=read_version, field="due_on",
+                      apply=lambda session, action, pm: actions.extend(
+                          session, action=action, postmortem=pm, user_id=user_id, due_on=due_on, reason=reason,
+                          today=_today(runtime, user_id), now=runtime.clock.now()))
     if isinstance(changed, dict):
         return changed
     return f":white_check_mark: New due date {due_on.isoformat()} for {safe_text.mrkdwn_line(changed[0].title)}."
 
 
-def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str | None, reason: str) -> dict[str, str] | str:
+def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str | None, reason: str,
+             read_version: int | None = None) -> dict[str, str] | str:
     if new_owner is None:
         return {"owner_id": "Pick the new owner."}
-    changed = _change(runtime, user_id=user_id, action_id=action_id, field="owner_id", apply=lambda session, action, pm: actions.reassign(
-        session, action=action, postmortem=pm, user_id=user_id, new_owner=new_owner, reason=reason, now=runtime.clock.now()))
+    changed = _change(runtime, user_id=user_id, action_id=action_id, read_version=read_version, field="owner_id",
+                      apply=lambda session, action, pm: actions.reassign(
+                          session, action=action, postmortem=pm, user_id=user_id, new_owner=new_owner, reason=reason,
+                          now=runtime.clock.now()))
     if isinstance(changed, dict):
         return changed
     action, postmortem = changed
     _announce(runtime, action, postmortem, assigned_by=user_id)
     return f":white_check_mark: <@{new_owner}> owns {safe_text.mrkdwn_line(action.title)} now and has been told."
+
+
+def cancel(runtime: Runtime, *, user_id: str, action_id: int, reason: str) -> dict[str, str] | str:
+    """Cancel an action and stop its reminders; the caller answers, then calls `announce_cancellation`."""
+    with transaction(runtime.sessions) as session:
+        loaded = _load(session, action_id=action_id)
+        if loaded is None:
+            return {"reason": ACTION_GONE}
+        action, postmortem = loaded
+        try:
+            actions.cancel(session, action=action, postmortem=postmortem, user_id=user_id, reason=reason,
+                           now=runtime.clock.now())
+        except ActionRefused as refusal:
+            return {"reason": str(refusal)}
+        return f":no_entry_sign: Cancelled: {safe_text.mrkdwn_line(action.title)}. No more reminders for it."
+
+
+def is_cancel_command(text: str) -> bool:
+    """`cancel …` is never a one-line assignment, which starts with the owner's mention."""
+    words = text.split(maxsplit=1)
+    return bool(words) and words[0].lower() == "cancel"
+
+
+def cancel_by_command(runtime: Runtime, *, user_id: str, text: str) -> tuple[str, int | None]:
+    """`/postmortem action cancel <number> <why>`: the answer, and the action cancelled (to announce) if any."""
+    words = text.split(maxsplit=2)
+    if len(words) < 2 or not words[1].lstrip("#").isdigit():
+        return CANCEL_FORMAT, None
+    action_id = int(words[1].lstrip("#"))
+    outcome = cancel(runtime, user_id=user_id, action_id=action_id, reason=words[2] if len(words) > 2 else "")
+    if isinstance(outcome, dict):
+        refusal = outcome["reason"]
+        return (f"{refusal} {CANCEL_FORMAT}" if refusal == actions.CANCEL_REASON_NEEDED else refusal), None
+    return outcome, action_id
+
+
+def announce_cancellation(runtime: Runtime, *, action_id: int) -> None:
+    """The review channel's one-line notice; a Slack failure here loses nothing stored."""
+    with transaction(runtime.sessions) as session:
+        loaded = _load(session, action_id=action_id)
+        if loaded is None:
+            return
+        action, postmortem = loaded
+        change = session.scalars(select(ActionChange).where(
+            ActionChange.action_id == action.id, ActionChange.new_value == ActionStatus.CANCELLED.value)
+            .order_by(ActionChange.id.desc())).first()
+        if change is None or not postmortem.channel_id or postmortem.status is not PostmortemStatus.OPEN:
+            return
+        notice = action_blocks.cancelled_notice(action, cancelled_by=change.actor_id, reason=change.reason)
+        channel_id = postmortem.channel_id
+    try:
+        runtime.slack.post_message(channel=channel_id, text=notice.text, blocks=notice.blocks)
+    except SlackCallFailed as failure:
+        log.warning("could not announce the cancellation of action %s: %s", action_id, failure)
 
 
 def mine(runtime: Runtime, *, user_id: str) -> Message:
@@ -184,7 +264,8 @@ def of_channel(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
         postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
         if postmortem is None:
             return Message(text=access.NOT_FOUND)
-        listed = actions.of_postmortem(session, postmortem_id=postmortem.id)
+        # Cancelled actions leave the lists; the report still records them.
+        listed = [a for a in actions.of_postmortem(session, postmortem_id=postmortem.id) if a.status is not ActionStatus.CANCELLED]
         return action_blocks.listing(listed, heading=f"Follow-ups of {safe_text.mrkdwn_line(postmortem.title)}", today=_today(runtime, user_id),
                                      viewer_id=user_id, facilitator_ids={postmortem.id: postmortem.facilitator_id})
 
@@ -202,11 +283,11 @@ def home(runtime: Runtime, *, user_id: str) -> dict[str, Any]:
         mine_ = list(session.scalars(
             select(Postmortem).join(Participant).where(Participant.user_id == user_id).order_by(Postmortem.created_at.desc())
         ))
-        unanswered = [
-            p for p in mine_
-            if p.status is PostmortemStatus.OPEN and user_id not in questionnaire.respondents(session, postmortem_id=p.id)
-            and not reports.is_published(session, postmortem_id=p.id)
-        ]
+        # Two aggregate queries, not two per post-mortem: the Home tab costs the same for 1 or 100.
+        open_ids = [p.id for p in mine_ if p.status is PostmortemStatus.OPEN]
+        settled = (questionnaire.answered_by(session, user_id=user_id, postmortem_ids=open_ids)
+                   | reports.published_among(session, postmortem_ids=open_ids))
+        unanswered = [p for p in mine_ if p.status is PostmortemStatus.OPEN and p.id not in settled]
         channels = dict(session.execute(select(Postmortem.id, Postmortem.channel_id).where(
             Postmortem.id.in_({a.postmortem_id for a in owned} or {0}))).tuples().all())
         return action_blocks.home(actions=owned, unanswered=unanswered, postmortems=mine_, today=_today(runtime, user_id),
@@ -248,22 +329,26 @@ def _current(session: Session, reminder: Reminder) -> tuple[Action, Postmortem] 
     return loaded
 
 
-def send_owner_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
+def send_owner_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus | reminders.SentThen:
     with transaction(runtime.sessions) as session:
         loaded = _current(session, reminder)
         if loaded is None:
             return ReminderStatus.SKIPPED
         action, postmortem = loaded
-        if reminder.kind == actions.OVERDUE:
-            # Plan the next one first: the row's claim already guarantees this one is sent once.
-            actions.plan_next_overdue(session, action=action, after=reminder.due_at, owner_tz=runtime.slack.user(action.owner_id).tz,
-                                      timing=_timing(runtime), now=runtime.clock.now())
+    # The next overdue step needs the owner's zone: looked up before sending, so a failure is retried like a send.
+    owner_tz = runtime.slack.user(action.owner_id).tz if reminder.kind == actions.OVERDUE else None
     message = action_blocks.reminder(action, postmortem, kind=reminder.kind)
     runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
-    return ReminderStatus.SENT
+    if owner_tz is None:
+        return ReminderStatus.SENT
+    timing, now = _timing(runtime), runtime.clock.now()
+    return reminders.SentThen(lambda session: actions.plan_next_overdue(
+        session, action_id=action.id, version=reminder.subject_version, after=reminder.planned_for, owner_tz=owner_tz,
+        timing=timing, now=now))
 
 
 def send_escalation(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
+    """To the facilitator, or to ESCALATION_CHANNEL: each is its own reminder (see actions.plan_reminders)."""
     with transaction(runtime.sessions) as session:
         loaded = _current(session, reminder)
         if loaded is None:
@@ -271,6 +356,4 @@ def send_escalation(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
         action, postmortem = loaded
     message = action_blocks.escalation(action, postmortem)
     runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
-    if runtime.settings.escalation_channel:
-        runtime.slack.post_message(channel=runtime.settings.escalation_channel, text=message.text, blocks=message.blocks)
     return ReminderStatus.SENT

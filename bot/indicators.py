@@ -21,10 +21,10 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from ioc_finder.data import tlds as _TLD_LIST
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Indicator
+from models.db import insert_ignoring_conflicts
 
 TLDS = frozenset(tld.lower() for tld in _TLD_LIST)
 
@@ -289,15 +289,20 @@ def defang(text: str) -> str:
 
 
 def record(session: Session, *, postmortem_id: int, text: str, now: datetime) -> int:
-    """Store the indicators found in `text` that the post-mortem does not have yet; returns how many were new."""
-    pairs = set(extract(text))
-    if not pairs:
+    """Store the indicators found in `text` that the post-mortem does not have yet; returns how many were new.
+    Two notes naming the same new indicator at once both keep their note: the database keeps one indicator."""
+    if not might_hold_indicators(text):
         return 0
-    known = set(
-        session.execute(
-            select(Indicator.kind, Indicator.value).where(Indicator.postmortem_id == postmortem_id)
-        ).tuples()
-    )
-    new = sorted(pairs - known)
-    session.add_all(Indicator(postmortem_id=postmortem_id, kind=k, value=v, first_seen_at=now) for k, v in new)
-    return len(new)
+    # Sorted, so concurrent transactions take the unique index's locks in the same order (no deadlock).
+    rows = [dict(postmortem_id=postmortem_id, kind=kind, value=value, first_seen_at=now)
+            for kind, value in sorted(set(extract(text)))]
+    return insert_ignoring_conflicts(session, Indicator, rows)
+
+
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def might_hold_indicators(text: str) -> bool:
+    """False only for text where the scanner cannot find anything: every URL, domain, address and IP,
+    fanged or not, has a dot, colon, `@`, bracket or parenthesis, and every hash a run of 32+ hex digits."""
+    return _SEPARATOR.search(text) is not None or _HEX_RUN.search(text) is not None

@@ -8,17 +8,17 @@ from datetime import datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bot import indicators
+from bot import access, indicators
 from bot.notes import NOTE_MAX_CHARS, clean
-from models import Answer, Postmortem, PostmortemStatus
+from models import Answer, Postmortem
+from models.db import upsert
 
 # Read as package data, so it works from a wheel or a zip as well as from the source tree.
 QUESTIONS_FILE = resources.files("bot") / "review_questions.toml"
 ANSWER_MAX_CHARS = NOTE_MAX_CHARS
-LOCKED = "This post-mortem is closed, so answers can no longer change. Ask the facilitator if something is missing."
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,12 @@ def respondents(session: Session, *, postmortem_id: int) -> set[str]:
     return set(session.scalars(select(Answer.user_id).where(Answer.postmortem_id == postmortem_id).distinct()))
 
 
+def answered_by(session: Session, *, user_id: str, postmortem_ids: list[int]) -> set[int]:
+    """Which of these post-mortems `user_id` has answered, in one query."""
+    return set(session.scalars(select(Answer.postmortem_id).distinct().where(
+        Answer.user_id == user_id, Answer.postmortem_id.in_(postmortem_ids))))
+
+
 def validate(answers: dict[str, str]) -> dict[str, str]:
     return {
         key: f"Keep this under {ANSWER_MAX_CHARS:,} characters (it has {len(text):,})."
@@ -58,24 +64,21 @@ def validate(answers: dict[str, str]) -> dict[str, str]:
 
 def save(session: Session, *, postmortem: Postmortem, user_id: str, answers: dict[str, str], now: datetime) -> None:
     """Create or replace this participant's answers; a blank answer removes the earlier one."""
-    if postmortem.status is not PostmortemStatus.OPEN:
-        raise AnswersRefused(LOCKED)
+    access.require_open(session, postmortem, refusal=AnswersRefused)
     known = {q.key for q in QUESTIONS}
-    stored = {
-        a.question_key: a
-        for a in session.scalars(select(Answer).where(Answer.postmortem_id == postmortem.id, Answer.user_id == user_id))
-    }
+    kept = []
     for key, raw in answers.items():
         if key not in known:
             continue
         text = clean(raw)
-        current = stored.get(key)
         if not text:
-            if current is not None:
-                session.delete(current)
+            session.execute(delete(Answer).where(Answer.postmortem_id == postmortem.id, Answer.user_id == user_id,
+                                                 Answer.question_key == key))
             continue
-        if current is None:
-            session.add(Answer(postmortem_id=postmortem.id, user_id=user_id, question_key=key, text=text, updated_at=now))
-        elif current.text != text:
-            current.text, current.updated_at = text, now
-        indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
+        # An upsert: a double submission (or two open forms) never fails on the unique key.
+        upsert(session, Answer, dict(postmortem_id=postmortem.id, user_id=user_id, question_key=key, text=text,
+                                     updated_at=now),
+               key=["postmortem_id", "user_id", "question_key"], update=["text", "updated_at"])
+        kept.append(text)
+    # One sorted insert for all answers: concurrent submissions take the indicators' locks in one order.
+    indicators.record(session, postmortem_id=postmortem.id, text="\n".join(kept), now=now)

@@ -29,12 +29,16 @@ from slack_sdk.http_retry import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.webhook import WebhookClient
 
+from bot import metrics
+from bot.slack_cache import TtlCache
+
 log = logging.getLogger(__name__)
 
 RETRIES_ON_RATE_LIMIT = 3
 RETRIES_ON_SERVER_ERROR = 2
 RETRIES_ON_CONNECTION_ERROR = 2
 USER_CACHE_SECONDS = 300
+MEMBERS_CACHE_SECONDS = 30
 
 
 class SlackCallFailed(Exception):
@@ -112,6 +116,7 @@ class RetryAfterHandler(RateLimitErrorRetryHandler):
             raise error if error else RuntimeError("429 without a response")
         retry_after = next((values[0] for name, values in response.headers.items() if name.lower() == "retry-after"), "1")
         self._pacer.rate_limited(request.url.rsplit("/", 1)[-1])
+        metrics.count_rate_limited(request.url.rsplit("/", 1)[-1])
         state.next_attempt_requested = True
         time.sleep(max(0, int(retry_after)))
         state.increment_current_attempt()
@@ -140,7 +145,8 @@ class SlackGateway:
     def __init__(self, *, token: str, base_url: str, timeout: int = 10) -> None:
         self._pacer = Pacer()
         self.web_client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=retry_handlers(self._pacer))
-        self._users: dict[str, tuple[float, SlackUser]] = {}
+        self._users: TtlCache[SlackUser] = TtlCache(ttl_seconds=USER_CACHE_SECONDS)
+        self._members: TtlCache[frozenset[str]] = TtlCache(ttl_seconds=MEMBERS_CACHE_SECONDS)
 
     def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
         self._pacer.wait_turn(method)
@@ -181,7 +187,9 @@ class SlackGateway:
                 unfurl_media=False,
             )
         except OSError as error:
+            metrics.count_slack_call("response_url", "connection_error")
             raise SlackCallFailed("response_url", "connection_error") from error
+        metrics.count_slack_call("response_url", "ok" if response.status_code == 200 else f"http_{response.status_code}")
         if response.status_code != 200:
             raise SlackCallFailed("response_url", f"http_{response.status_code}")
 
@@ -208,11 +216,11 @@ class SlackGateway:
     # -- users ---------------------------------------------------------------------------------
     def user(self, user_id: str) -> SlackUser:
         """users.info, remembered for a few minutes: a modal that needs ten time zones must open fast."""
-        cached = self._users.get(user_id)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
+        return self._users.get_or_load(user_id, lambda: self._fetch_user(user_id))
+
+    def _fetch_user(self, user_id: str) -> SlackUser:
         data = self._call("users.info", user=user_id)["user"]
-        user = SlackUser(
+        return SlackUser(
             id=data["id"],
             name=data.get("real_name") or data.get("name") or data["id"],
             tz=data.get("tz") or "UTC",
@@ -220,8 +228,6 @@ class SlackGateway:
             deleted=bool(data.get("deleted")),
             email=(data.get("profile") or {}).get("email"),
         )
-        self._users[user_id] = (time.monotonic() + USER_CACHE_SECONDS, user)
-        return user
 
     # -- channels ------------------------------------------------------------------------------
     def create_private_channel(self, *, name: str) -> str:
@@ -234,8 +240,18 @@ class SlackGateway:
         except SlackCallFailed as failure:
             if failure.error != "already_in_channel":
                 raise
+        finally:
+            self.forget_members(channel=channel)
 
-    def channel_members(self, *, channel: str) -> set[str]:
+    def channel_members(self, *, channel: str) -> frozenset[str]:
+        """conversations.members, remembered briefly: every command in a review channel checks membership."""
+        return self._members.get_or_load(channel, lambda: self._fetch_members(channel))
+
+    def forget_members(self, *, channel: str) -> None:
+        """Someone joined or left `channel`: ask Slack next time."""
+        self._members.forget(channel)
+
+    def _fetch_members(self, channel: str) -> frozenset[str]:
         members: set[str] = set()
         cursor = None
         while True:
@@ -243,7 +259,7 @@ class SlackGateway:
             members.update(page.get("members", []))
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
-                return members
+                return frozenset(members)
 
     def archive_channel(self, *, channel: str) -> None:
         try:
@@ -265,7 +281,10 @@ def _failures_as(method: str) -> Iterator[None]:
         yield
     except SlackApiError as error:
         code = error.response.get("error", "unknown_error") if error.response is not None else "unknown_error"
+        metrics.count_slack_call(method, "rate_limited" if code == "ratelimited" else "error")
         raise SlackCallFailed(method, code) from None
     except OSError as error:  # connection refused or reset after the retries
+        metrics.count_slack_call(method, "connection_error")
         raise SlackCallFailed(method, "connection_error") from error
+    metrics.count_slack_call(method, "ok")
 

@@ -10,7 +10,7 @@ from bot import action_flows, actions
 from bot.blocks import Message
 from bot.blocks import actions as action_blocks
 from bot.runtime import Runtime
-from handlers.guard import telling_user_of_failures
+from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import answer_submission, open_or_tell, tell
 from handlers.router import SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
@@ -24,6 +24,13 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             form = action_flows.form(runtime, user_id=command.user_id, channel_id=command.channel_id)
             open_or_tell(runtime, form, trigger_id=command.trigger_id, user_id=command.user_id,
                          response_url=command.response_url)
+            return
+        if action_flows.is_cancel_command(command.text):
+            answer, cancelled_id = action_flows.cancel_by_command(runtime, user_id=command.user_id, text=command.text)
+            ack(text=answer)
+            if cancelled_id is not None:
+                with telling_user_of_failures(runtime, ack=ack, user_id=command.user_id, response_url=command.response_url):
+                    action_flows.announce_cancellation(runtime, action_id=cancelled_id)
             return
         draft = actions.parse_line(command.text)
         if draft is None:
@@ -45,7 +52,8 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         message = action_flows.close(runtime, user_id=command.user_id, channel_id=command.channel_id)
         tell(runtime, message, user_id=command.user_id, response_url=command.response_url)
 
-    router.add("action", "Assign a follow-up: `/postmortem action @owner YYYY-MM-DD what to do`, or without text for the form.", action)
+    router.add("action", "Assign a follow-up: `/postmortem action @owner YYYY-MM-DD what to do`, or without text for the form; "
+                         "`/postmortem action cancel <number> <why>` cancels one.", action)
     router.add("actions", "Your open follow-ups; in a review channel, `actions all` lists that post-mortem's.", list_actions)
     router.add("close", "Facilitator: close the post-mortem once the report is published, and archive its channel.", close)
 
@@ -67,9 +75,10 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             due_on=due, priority=ActionPriority(values.option("priority") or ActionPriority.MEDIUM),
             category=ActionCategory(values.option("category") or ActionCategory.OTHER),
         )
-        outcome = action_flows.create(runtime, user_id=body["user"]["id"], draft=draft,
-                                      postmortem_id=int(chosen) if chosen else None, dedupe_key=f"view:{view['id']}")
-        answer_submission(ack, outcome if isinstance(outcome, dict) else outcome.text)
+        with keeping_the_modal_open(ack, view):
+            outcome = action_flows.create(runtime, user_id=body["user"]["id"], draft=draft,
+                                          postmortem_id=int(chosen) if chosen else None, dedupe_key=f"view:{view['id']}")
+            answer_submission(ack, outcome if isinstance(outcome, dict) else outcome.text)
 
     @app.action(action_blocks.DONE_ACTION)
     def done_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -82,15 +91,43 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             else:
                 tell(runtime, outcome, user_id=user_id, response_url=response_url)
 
+    change_kinds = {action_blocks.EXTEND_ACTION: "extend", action_blocks.REASSIGN_ACTION: "reassign",
+                    action_blocks.CANCEL_ACTION: "cancel"}
+
     @app.action(action_blocks.EXTEND_ACTION)
     @app.action(action_blocks.REASSIGN_ACTION)
+    @app.action(action_blocks.CANCEL_ACTION)
     def change_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user_id = body["user"]["id"]
-        kind = "extend" if action["action_id"] == action_blocks.EXTEND_ACTION else "reassign"
+        kind = change_kinds[action["action_id"]]
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
             form = action_flows.change_form(runtime, user_id=user_id, action_id=int(action["value"]), kind=kind)
             open_or_tell(runtime, form, trigger_id=body["trigger_id"], user_id=user_id, response_url=body.get("response_url"))
+
+    @app.action(action_blocks.LIST_MENU_ACTION)
+    def list_menu_chosen(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id, response_url = body["user"]["id"], body.get("response_url")
+        choice, action_id = action["selected_option"]["value"].split(":")
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
+            if choice == "cancel":
+                form = action_flows.change_form(runtime, user_id=user_id, action_id=int(action_id), kind="cancel")
+                open_or_tell(runtime, form, trigger_id=body["trigger_id"], user_id=user_id, response_url=response_url)
+            else:
+                tell(runtime, action_flows.mark_done(runtime, user_id=user_id, action_id=int(action_id)),
+                     user_id=user_id, response_url=response_url)
+
+    @app.view(action_blocks.CANCEL_CALLBACK)
+    def cancel_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id, action_id = body["user"]["id"], int(view["private_metadata"])
+        outcome = action_flows.cancel(runtime, user_id=user_id, action_id=action_id, reason=ViewValues(view).text("reason"))
+        answer_submission(ack, outcome)
+        if isinstance(outcome, str):
+            with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
+                action_flows.announce_cancellation(runtime, action_id=action_id)
+                # The button may have been on the Home tab: show it without the cancelled action.
+                runtime.slack.publish_home(user_id=user_id, view=action_flows.home(runtime, user_id=user_id))
 
     @app.action(action_blocks.OPEN_POSTMORTEM_ACTION)
     def open_postmortem_pressed(ack: Ack) -> None:
@@ -99,14 +136,20 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     @app.view(action_blocks.EXTEND_CALLBACK)
     def extend_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
-        answer_submission(ack, action_flows.extend(runtime, user_id=body["user"]["id"], action_id=int(view["private_metadata"]),
-                                                   due_on=values.date("due_on"), reason=values.text("reason")))
+        action_id, read_version = _action_and_version(view)
+        with keeping_the_modal_open(ack, view):
+            answer_submission(ack, action_flows.extend(runtime, user_id=body["user"]["id"], action_id=action_id,
+                                                       read_version=read_version, due_on=values.date("due_on"),
+                                                       reason=values.text("reason")))
 
     @app.view(action_blocks.REASSIGN_CALLBACK)
     def reassign_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
-        answer_submission(ack, action_flows.reassign(runtime, user_id=body["user"]["id"], action_id=int(view["private_metadata"]),
-                                                     new_owner=values.user("owner_id"), reason=values.text("reason")))
+        action_id, read_version = _action_and_version(view)
+        with keeping_the_modal_open(ack, view):
+            answer_submission(ack, action_flows.reassign(runtime, user_id=body["user"]["id"], action_id=action_id,
+                                                         read_version=read_version, new_owner=values.user("owner_id"),
+                                                         reason=values.text("reason")))
 
     @app.event("app_home_opened")
     def home_opened(event: dict[str, Any]) -> None:
@@ -114,3 +157,9 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             return
         runtime.slack.publish_home(user_id=event["user"], view=action_flows.home(runtime, user_id=event["user"]))
 
+
+
+def _action_and_version(view: dict[str, Any]) -> tuple[int, int | None]:
+    """`<action id>:<version shown>`; a form opened before versions were carried has the id only."""
+    action_id, _, version = view["private_metadata"].partition(":")
+    return int(action_id), int(version) if version else None

@@ -11,7 +11,7 @@ from bot.blocks import Message, notice_view
 from bot.blocks import meeting as meeting_blocks
 from bot.meetings import MeetingRequest
 from bot.runtime import Runtime
-from handlers.guard import telling_user_of_failures
+from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import tell
 from handlers.router import SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
@@ -68,10 +68,16 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             agenda=values.text("agenda"),
         )
         user_id = body["user"]["id"]
-        outcome = meeting_flows.submit(runtime, user_id=user_id, postmortem_id=int(view["private_metadata"]), request=request)
+        with keeping_the_modal_open(ack, view):
+            outcome = meeting_flows.submit(runtime, user_id=user_id, postmortem_id=int(view["private_metadata"]),
+                                           view_id=view["id"], request=request)
+        if ack.response is not None:
+            return
         if isinstance(outcome, dict):
             ack(response_action="errors", errors=outcome)
             return
         ack(response_action="update", view=notice_view(outcome.confirmation, title="Review meeting"))
-        with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
+        if not outcome.announce:
+            return
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, saved=True):
             meeting_flows.publish(runtime, meeting_id=outcome.meeting_id, rescheduled=outcome.rescheduled)

@@ -126,6 +126,7 @@ class FakeSlack:
         self.used_triggers: set[str] = set()
         self.injected: dict[str, list[Injected]] = {}
         self.rate_limits: dict[str, int] = {}  # method -> calls allowed per wall-clock second
+        self.delays: dict[str, float] = {}  # method -> seconds each call takes
         self._window: dict[str, tuple[int, int]] = {}  # method -> (second, calls in it)
         self.rate_limited = 0  # how many 429s the rate limits answered
         self._ids = itertools.count(1)
@@ -210,6 +211,11 @@ class FakeSlack:
         """Answer 429 with Retry-After once `method` passes `per_second` calls in a second, as Slack does."""
         with self.lock:
             self.rate_limits[method] = per_second
+
+    def slow(self, method: str, *, seconds: float) -> None:
+        """Make every later call of `method` take `seconds` before it is answered (it is recorded at once)."""
+        with self.lock:
+            self.delays[method] = seconds
 
     def _over_rate_limit(self, method: str) -> bool:
         limit = self.rate_limits.get(method)
@@ -301,11 +307,18 @@ class FakeSlack:
                 if failure.status != 200:
                     return failure.status, {"Content-Type": "text/plain"}, b"upstream error"
                 return 200, json_headers, json.dumps({"ok": False, "error": failure.error}).encode()
-            try:
-                result = self._dispatch(method, args)
-            except SlackError as error:
-                result = {"ok": False, "error": error.error, **error.extra}
-            return 200, json_headers, json.dumps(result).encode()
+            delay = self.delays.get(method, 0.0)
+            if not delay:  # recorded and answered in one step, as tests reading calls then state expect
+                return 200, json_headers, json.dumps(self._answer(method, args)).encode()
+        time.sleep(delay)  # outside the lock: one slow method must not hold up the others
+        with self.lock:
+            return 200, json_headers, json.dumps(self._answer(method, args)).encode()
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self._dispatch(method, args)
+        except SlackError as error:
+            return {"ok": False, "error": error.error, **error.extra}
 
     @staticmethod
     def _parse_args(headers: Any, raw: bytes) -> dict[str, Any]:

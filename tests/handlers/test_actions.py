@@ -42,7 +42,7 @@ def test_one_line_command_assigns_dms_the_owner_and_tells_the_channel(
     _, channel = started
     assert assign(slack, channel) == f":white_check_mark: Assigned to <@{RESPONDER_BERLIN}>, due 2026-11-30: Rotate VPN certificates"
     dm = wait_for_dm(fake_slack, RESPONDER_BERLIN, "New follow-up:")
-    assert [b["text"]["text"] for b in dm["blocks"][1]["elements"]] == ["Mark done", "Extend due date", "Reassign", "Open post-mortem"]
+    assert [b["text"]["text"] for b in dm["blocks"][1]["elements"]] == ["Mark done", "Extend due date", "Reassign", "Cancel action", "Open post-mortem"]
     assert any(m["text"].startswith(":pushpin: New follow-up: *Rotate VPN certificates*") for m in fake_slack.messages[channel])
     assert pending(runtime) == [
         ("action_before", RESPONDER_BERLIN, utc(2026, 11, 27, 8)),
@@ -107,7 +107,7 @@ def test_reminders_overdue_repeats_and_escalation(
     assert tick(utc(2026, 12, 3, 8)) == {"sent": 1}  # every 2 days
     assert tick(utc(2026, 12, 5, 8)) == {}  # Saturday: moved to Monday
     assert tick(utc(2026, 12, 7, 8)) == {"sent": 1}
-    assert tick(utc(2026, 12, 7, 14)) == {"sent": 1}  # escalation: Monday 09:00 in New York
+    assert tick(utc(2026, 12, 7, 14)) == {"sent": 2}  # escalation, Monday 09:00 in New York: DM and channel post
     escalation = wait_for_dm(fake_slack, LEAD, "Overdue follow-up")
     assert "Rotate VPN certificates" in str(escalation["blocks"])
     assert fake_slack.messages[escalations][-1]["text"] == "Overdue follow-up: Rotate VPN certificates"
