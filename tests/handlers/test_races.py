@@ -151,7 +151,8 @@ def test_two_publish_clicks_at_once_make_one_version_one_and_one_summary(
     refusals = {BEING_PUBLISHED} if rendezvous is not None else {BEING_PUBLISHED, ALREADY_PUBLISHED.format(version=1)}
     assert answers[1] in refusals
     assert len(summaries(fake_slack, channel)) == 1
-    assert shared_reports(fake_slack) == [f"postmortem-{postmortem_id}-report-v1.html", f"postmortem-{postmortem_id}-report-v1.md"]
+    assert shared_reports(fake_slack) == [f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.html",
+                                           f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.md"]
     with in_transaction() as session:
         [(version, ts)] = session.execute(select(ReportVersion.version, ReportVersion.summary_ts)).tuples().all()
     assert version == 1 and ts is not None
@@ -169,7 +170,8 @@ def test_publish_retried_after_slack_failed_half_way_posts_only_what_is_missing(
     slack.press(button["action_id"], button["value"], user=LEAD)
     eventually(lambda: "is published" in fake_slack.responses[-1]["text"], what="the retried publish")
     assert len(summaries(fake_slack, channel)) == 1
-    assert shared_reports(fake_slack) == [f"postmortem-{postmortem_id}-report-v1.html", f"postmortem-{postmortem_id}-report-v1.md"]
+    assert shared_reports(fake_slack) == [f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.html",
+                                           f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.md"]
     with in_transaction() as session:
         assert session.execute(select(ReportVersion.version, ReportVersion.posted_parts)).tuples().all() == [(1, "html markdown")]
 
