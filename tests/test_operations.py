@@ -110,7 +110,10 @@ def test_metrics_after_a_run_show_requests_slack_calls_and_reminders(
     assert value(samples, "postmortem_ack_seconds_count", listener="/postmortem help") == 6
     assert value(samples, "postmortem_ack_seconds_bucket", listener="/postmortem help", le="+Inf") == 6
     assert value(samples, "postmortem_slack_api_rate_limited_total", method="conversations.members") == 1
-    assert value(samples, "postmortem_slack_api_calls_total", method="conversations.members", result="ok") == 1
+    # Each worker asks once per channel it has not cached; every answer but the one 429 was ok.
+    members_calls = len(fake_slack.calls_to("conversations.members"))
+    assert members_calls >= 2
+    assert value(samples, "postmortem_slack_api_calls_total", method="conversations.members", result="ok") == members_calls - 1
     # Counted in the dispatcher process, merged by the worker that answered the scrape.
     sent = sum(value(samples, "postmortem_reminders_total", kind=kind, outcome="sent")
                for kind in {kind for kind, *_ in reminder_statuses(database_url)})
