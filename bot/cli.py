@@ -79,17 +79,47 @@ def _configure_logging(settings: Settings) -> None:
 def _upgrade(settings: Settings) -> int:
     from models.db import make_engine, upgrade
 
-    upgrade(make_engine(settings.database_url))
+    try:
+        upgrade(make_engine(settings.database_url))
+    except _database_errors() as error:
+        _report_database_failure(settings, error)
+        return 1
     print("postmortem-bot: database schema is up to date.")
     return 0
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    from alembic.util.exc import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    # ImportError: the URL names a driver that is not installed (postgresql:// means psycopg2).
+    return SQLAlchemyError, CommandError, ImportError
+
+
+def _report_database_failure(settings: Settings, error: BaseException) -> None:
+    """One line saying what failed and what to check; never the password, never a traceback."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+    except Exception:  # a URL SQLAlchemy cannot even parse: say nothing of it but its name
+        where = "DATABASE_URL"
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    print(f"postmortem-bot: could not use the database at {where} ({reason[0] if reason else type(error).__name__}). "
+          "Check DATABASE_URL, that the database is running and reachable, and its driver is installed.",
+          file=sys.stderr)
 
 
 def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
     from bot.runtime import build_runtime
     from models.db import upgrade
 
-    runtime = build_runtime(settings)
-    upgrade(runtime.engine)
+    try:
+        runtime = build_runtime(settings)
+        upgrade(runtime.engine)
+    except _database_errors() as error:
+        _report_database_failure(settings, error)
+        return None, None
     app = _connect_to_slack(runtime)
     if app is None:
         return None, None
@@ -98,6 +128,8 @@ def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _connect_to_slack(runtime):  # type: ignore[no-untyped-def]
     """The Bolt app (its creation calls auth.test), or None after one line saying what failed and what to check."""
+    from http.client import HTTPException
+
     from slack_bolt.error import BoltError
 
     from bot.app import create_app
@@ -106,8 +138,8 @@ def _connect_to_slack(runtime):  # type: ignore[no-untyped-def]
         return create_app(runtime)
     except BoltError as error:
         print(f"postmortem-bot: Slack refused the bot token or could not be reached ({error}).", file=sys.stderr)
-    except OSError as error:  # URLError, timeouts, refused connections, TLS failures
-        reason = getattr(error, "reason", None) or error
+    except (OSError, HTTPException) as error:  # URLError, timeouts, refused connections, TLS failures, not HTTP at all
+        reason = " ".join(str(getattr(error, "reason", None) or error).split()) or type(error).__name__  # one line
         print(f"postmortem-bot: could not reach Slack at {runtime.settings.slack_api_url} ({reason}). "
               "Check SLACK_API_URL, your proxy and network.", file=sys.stderr)
     return None

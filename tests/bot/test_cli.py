@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -136,3 +137,50 @@ def test_serve_port_defaults_to_the_port_variable(tmp_path: Path) -> None:
         env.setenv("PORT", "8123")
         assert build_parser().parse_args(["serve"]).port == 8123
         assert build_parser().parse_args(["serve", "--port", "9000"]).port == 9000
+
+
+@pytest.mark.parametrize("command", [("db", "upgrade"), ("serve",), ("run",)])
+@pytest.mark.parametrize("database_url, reason", [
+    (f"postgresql+psycopg://postgres:pw-not-shown@127.0.0.1:{free_port()}/postmortem", "Connection refused"),
+    ("postgresql://postgres:pw-not-shown@127.0.0.1/postmortem", "No module named 'psycopg2'"),
+    ("postgresql+nodriver://postgres:pw-not-shown@127.0.0.1/postmortem", "Can't load plugin"),
+    ("sqlite:////nonexistent-directory/postmortem.db", "unable to open database file"),
+])
+def test_unusable_database_is_one_line_and_a_non_zero_exit(
+    command: tuple[str, ...], database_url: str, reason: str, tmp_path: Path
+) -> None:
+    result = run_cli(*command, env={"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                                    "SLACK_APP_TOKEN": "xapp-1", "DATABASE_URL": database_url}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "pw-not-shown" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("postmortem-bot:")]
+    assert line.startswith("postmortem-bot: could not use the database at ") and reason in line
+    assert line.endswith("Check DATABASE_URL, that the database is running and reachable, and its driver is installed.")
+
+
+def test_slack_url_that_does_not_speak_http_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
+    """A wrong port (an SSH or database server): no HTTP status line at all."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def answer_like_ssh() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+    threading.Thread(target=answer_like_ssh, daemon=True).start()
+    try:
+        result = run_cli("serve", env={"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                                       "SLACK_API_URL": f"http://127.0.0.1:{port}/"}, cwd=tmp_path)
+    finally:
+        listener.close()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"postmortem-bot: could not reach Slack at http://127.0.0.1:{port}/ (")
