@@ -53,3 +53,14 @@ def test_bolts_dump_of_a_rejected_body_becomes_one_plain_line() -> None:
     finally:
         logger.handlers.clear()
     assert PHRASE not in stream.getvalue() and "rejected a request: invalid or stale signature" in stream.getvalue()
+
+
+@pytest.mark.parametrize("body", [
+    {"type": "block_actions", "actions": [5]},
+    {"type": "block_actions", "actions": "x"},
+    {"type": "view_submission", "view": "x"},
+    {"type": "event_callback", "event": []},
+])
+def test_a_body_of_an_unexpected_shape_names_no_listener_instead_of_failing(body: dict[str, object]) -> None:
+    assert logs.describe_listener(body, ["note"]) == {"block_actions": "action:", "view_submission": "view_submission:",
+                                                 "event_callback": "event:"}[str(body["type"])]
