@@ -14,6 +14,7 @@ Nothing at module level imports prometheus-client: `prepare_metrics` must set it
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
@@ -53,8 +54,10 @@ def prepare_metrics() -> str | None:
         return None
     chosen = os.environ.get(METRICS_DIR_ENV)
     directory = chosen or tempfile.mkdtemp(prefix="postmortem-bot-metrics-")
-    shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
+    # Only prometheus-client's own files (counter_1234.db, ...): an operator's directory may hold anything else.
+    for stale in glob.glob(os.path.join(glob.escape(directory), "*.db")):
+        os.remove(stale)
     os.environ[METRICS_DIR_ENV] = directory
     return None if chosen else directory  # ours to remove when `serve` ends
 
