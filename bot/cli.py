@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Sequence
 
 from bot.settings import ConfigurationError, Settings, load_settings
 
 EXIT_CONFIGURATION = 2
+EXIT_TERMINATED = 128 + 15  # what a shell reports for a process ended by SIGTERM
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,12 +165,23 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
     from bot import server
 
     temporary_dir = server.prepare_metrics()
-    runtime, app = _prepare(settings)
-    if app is None:
-        if temporary_dir:
+    # SIGTERM while migrating or asking Slack (before the server takes the signal over): leave through here, so
+    # the metrics directory goes too, instead of dying on the spot.
+    signal.signal(signal.SIGTERM, _stop_while_starting)
+    app = None
+    try:
+        runtime, app = _prepare(settings)
+    finally:
+        if app is None and temporary_dir:
             shutil.rmtree(temporary_dir, ignore_errors=True)
+    if app is None:
         return 1
     return server.serve(settings, runtime, app, host=host, port=port, workers=workers, temporary_dir=temporary_dir)
+
+
+def _stop_while_starting(*_: object) -> None:
+    print("postmortem-bot: stopped (SIGTERM) while starting.", file=sys.stderr)
+    raise SystemExit(EXIT_TERMINATED)
 
 
 if __name__ == "__main__":

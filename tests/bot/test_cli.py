@@ -184,3 +184,29 @@ def test_slack_url_that_does_not_speak_http_is_one_line_and_a_non_zero_exit(tmp_
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.splitlines()[-1].startswith(f"postmortem-bot: could not reach Slack at http://127.0.0.1:{port}/ (")
+
+
+def test_sigterm_while_starting_ends_in_order_and_leaves_no_metrics_directory(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    fake_slack.slow("auth.test", seconds=10)  # still asking Slack when the signal comes
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    log_path = tmp_path / "serve.log"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "PROMETHEUS_"))}
+    env = {**clean, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_slack.api_url,
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}", "PYTHONPATH": str(Path.cwd()), "TMPDIR": str(private_tmp)}
+    with log_path.open("w") as log:
+        process = subprocess.Popen([*CLI, "serve", "--port", str(free_port()), "--workers", "2"], cwd=tmp_path, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        try:
+            eventually(lambda: "Context impl" in log_path.read_text() or process.poll() is not None, timeout=30,
+                       what="serve past its migrations")
+            assert list(private_tmp.iterdir()), "serve made its metrics directory"
+            process.terminate()
+            assert process.wait(timeout=5) == 143
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert "Traceback" not in log_path.read_text()
+    assert log_path.read_text().splitlines()[-1] == "postmortem-bot: stopped (SIGTERM) while starting."
+    assert list(private_tmp.iterdir()) == []
