@@ -95,6 +95,14 @@ def test_unreachable_database_is_alive_but_not_ready(tmp_path: Path) -> None:
         assert raw_request(url, "GET", "/readyz") == (503, {"ok": False, "error": "database unreachable"})
 
 
+def test_metrics_answer_while_the_database_is_unreachable(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    for url in serve_in_thread(runtime_for(f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}")):
+        status, body = raw_request(url, "GET", "/metrics")
+        assert status == 200
+        assert b"postmortem_oldest_due_reminder_age_seconds NaN" in body and b"postmortem_requests" in body
+    assert not [record for record in caplog.records if record.exc_info]
+
+
 def test_schema_behind_the_newest_migration_is_not_ready(tmp_path: Path) -> None:
     for url in serve_in_thread(runtime_for(f"sqlite:///{tmp_path / 'never-migrated.db'}")):
         assert raw_request(url, "GET", "/readyz") == (503, {
