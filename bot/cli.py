@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from bot.settings import ConfigurationError, Settings, load_settings
@@ -141,23 +143,42 @@ def _connect_to_slack(runtime):  # type: ignore[no-untyped-def]
     except BoltError as error:
         print(f"postmortem-bot: Slack refused the bot token or could not be reached ({error}).", file=sys.stderr)
     except (OSError, HTTPException) as error:  # URLError, timeouts, refused connections, TLS failures, not HTTP at all
-        reason = " ".join(str(getattr(error, "reason", None) or error).split()) or type(error).__name__  # one line
-        print(f"postmortem-bot: could not reach Slack at {runtime.settings.slack_api_url} ({reason}). "
+        print(f"postmortem-bot: could not reach Slack at {runtime.settings.slack_api_url} ({_one_line(error)}). "
               "Check SLACK_API_URL, your proxy and network.", file=sys.stderr)
     return None
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(getattr(error, "reason", None) or error).split()) or type(error).__name__
+
+
 def _run_socket_mode(settings: Settings) -> int:
+    from http.client import HTTPException
+
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     from bot.dispatcher import start_scheduler
 
     runtime, app = _prepare(settings)
     if app is None:
         return 1
-    start_scheduler(runtime)
     assert settings.slack_app_token is not None
-    SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+    handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    try:
+        handler.connect()  # apps.connections.open with the app-level token, then the WebSocket
+    except SlackApiError as error:
+        code = error.response.get("error", "unknown_error") if error.response is not None else "unknown_error"
+        print(f"postmortem-bot: Slack refused the app-level token ({code}). Check SLACK_APP_TOKEN: an xapp- token "
+              "with the connections:write scope, and that Socket Mode is on in your Slack app.", file=sys.stderr)
+        return 1
+    except (OSError, HTTPException) as error:
+        print(f"postmortem-bot: could not open the Socket Mode connection to Slack ({_one_line(error)}). "
+              "Check your proxy and network.", file=sys.stderr)
+        return 1
+    start_scheduler(runtime)
+    logging.getLogger(__name__).info("connected to Slack over Socket Mode")
+    threading.Event().wait()  # the Socket Mode client answers Slack in its own threads
     return 0
 
 

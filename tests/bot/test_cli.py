@@ -210,3 +210,14 @@ def test_sigterm_while_starting_ends_in_order_and_leaves_no_metrics_directory(tm
     assert "Traceback" not in log_path.read_text()
     assert log_path.read_text().splitlines()[-1] == "postmortem-bot: stopped (SIGTERM) while starting."
     assert list(private_tmp.iterdir()) == []
+
+
+def test_run_with_an_app_token_slack_refuses_is_one_line_and_a_non_zero_exit(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    fake_slack.inject("apps.connections.open", error="invalid_auth")
+    result = run_cli("run", env={"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-1-refused",
+                                 "SLACK_API_URL": fake_slack.api_url}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "xapp-1-refused" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "postmortem-bot: Slack refused the app-level token (invalid_auth). Check SLACK_APP_TOKEN: an xapp- token "
+        "with the connections:write scope, and that Socket Mode is on in your Slack app.")
