@@ -39,9 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     # The default comes from PORT so a container's command can stay fixed while its port varies.
     serve.add_argument("--port", type=int, default=os.environ.get("PORT", "3000"),
                        help="port to listen on (default: $PORT, else 3000)")
+    # From WEB_CONCURRENCY (gunicorn's variable) too: in a container the core count is the host's, not the
+    # container's share, and every worker holds its own database pool.
     serve.add_argument(
-        "--workers", type=_positive, default=os.cpu_count() or 1,
-        help="worker processes answering Slack, 16 threads each (default: the number of cores)",
+        "--workers", type=_positive, default=os.environ.get("WEB_CONCURRENCY") or str(os.cpu_count() or 1),
+        help="worker processes answering Slack, 16 threads each (default: $WEB_CONCURRENCY, else the number of cores)",
     )
     db = commands.add_parser("db", help="Database maintenance.", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
