@@ -103,7 +103,8 @@ class _DispatcherProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self._process = subprocess.Popen([sys.executable, "-m", "bot.server", "dispatch"])
+        # -P: the working directory stays off sys.path, so a `bot/` folder there (an old checkout) is not imported.
+        self._process = subprocess.Popen([sys.executable, "-P", "-m", "bot.server", "dispatch"])
         log.info("reminder dispatcher started (pid %s)", self._process.pid)
 
     def stop(self) -> None:
