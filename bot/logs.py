@@ -5,8 +5,9 @@ contextvars by `bind_request` and carried into Bolt's after-the-ack threads by `
 
 What never reaches a log: tokens, the signing secret, request bodies, SQL parameters (the engine
 hides them) and text people typed. Bolt logs the raw body of a request whose signature fails, and
-at DEBUG every ack's body; `_BodyScrubber` replaces the first and the loggers that could print
-bodies stay at INFO or quieter.
+at DEBUG every ack's body; `_BodyScrubber` replaces the first and drops the second (Bolt sets its own
+loggers to the root's level, so LOG_LEVEL=DEBUG reaches them); slack_sdk and urllib3, which print
+request bodies at DEBUG, stay at INFO or quieter.
 """
 
 from __future__ import annotations
