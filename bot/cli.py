@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     # The default comes from PORT so a container's command can stay fixed while its port varies.
-    serve.add_argument("--port", type=int, default=os.environ.get("PORT", "3000"),
+    serve.add_argument("--port", type=_port, default=os.environ.get("PORT", "3000"),
                        help="port to listen on (default: $PORT, else 3000)")
     # From WEB_CONCURRENCY (gunicorn's variable) too: in a container the core count is the host's, not the
     # container's share, and every worker holds its own database pool.
@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="Apply the schema migrations to DATABASE_URL.", description="Apply the schema migrations to DATABASE_URL."
     )
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
+    return int(text)
 
 
 def _positive(text: str) -> int:

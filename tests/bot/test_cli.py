@@ -221,3 +221,13 @@ def test_run_with_an_app_token_slack_refuses_is_one_line_and_a_non_zero_exit(tmp
     assert result.stderr.splitlines()[-1] == (
         "postmortem-bot: Slack refused the app-level token (invalid_auth). Check SLACK_APP_TOKEN: an xapp- token "
         "with the connections:write scope, and that Socket Mode is on in your Slack app.")
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "x"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(port: str, tmp_path: Path) -> None:
+    result = run_cli("serve", "--port", port, env={"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET},
+                     cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"postmortem-bot serve: error: argument --port: {port!r} is not a port number (1 to 65535)")
+    assert not (tmp_path / "postmortem.db").exists()
