@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from bot.settings import ConfigurationError, Settings, load_settings
 
 EXIT_CONFIGURATION = 2
+EXIT_TERMINATED = 128 + 15  # what a shell reports for a process ended by SIGTERM
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,11 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     # The default comes from PORT so a container's command can stay fixed while its port varies.
-    serve.add_argument("--port", type=int, default=os.environ.get("PORT", "3000"),
+    serve.add_argument("--port", type=_port, default=os.environ.get("PORT", "3000"),
                        help="port to listen on (default: $PORT, else 3000)")
+    # From WEB_CONCURRENCY (gunicorn's variable) too: in a container the core count is the host's, not the
+    # container's share, and every worker holds its own database pool.
     serve.add_argument(
-        "--workers", type=_positive, default=os.cpu_count() or 1,
-        help="worker processes answering Slack, 16 threads each (default: the number of cores)",
+        "--workers", type=_positive, default=os.environ.get("WEB_CONCURRENCY") or str(os.cpu_count() or 1),
+        help="worker processes answering Slack, 16 threads each (default: $WEB_CONCURRENCY, else the number of cores)",
     )
     db = commands.add_parser("db", help="Database maintenance.", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
@@ -45,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         "upgrade", help="Apply the schema migrations to DATABASE_URL.", description="Apply the schema migrations to DATABASE_URL."
     )
     return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (1 to 65535)")
+    return int(text)
 
 
 def _positive(text: str) -> int:
@@ -79,17 +91,47 @@ def _configure_logging(settings: Settings) -> None:
 def _upgrade(settings: Settings) -> int:
     from models.db import make_engine, upgrade
 
-    upgrade(make_engine(settings.database_url))
+    try:
+        upgrade(make_engine(settings.database_url))
+    except _database_errors() as error:
+        _report_database_failure(settings, error)
+        return 1
     print("postmortem-bot: database schema is up to date.")
     return 0
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    from alembic.util.exc import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    # ImportError: the URL names a driver that is not installed (postgresql:// means psycopg2).
+    return SQLAlchemyError, CommandError, ImportError
+
+
+def _report_database_failure(settings: Settings, error: BaseException) -> None:
+    """One line saying what failed and what to check; never the password, never a traceback."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+    except Exception:  # a URL SQLAlchemy cannot even parse: say nothing of it but its name
+        where = "DATABASE_URL"
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()
+    print(f"postmortem-bot: could not use the database at {where} ({reason[0] if reason else type(error).__name__}). "
+          "Check DATABASE_URL, that the database is running and reachable, and its driver is installed.",
+          file=sys.stderr)
 
 
 def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
     from bot.runtime import build_runtime
     from models.db import upgrade
 
-    runtime = build_runtime(settings)
-    upgrade(runtime.engine)
+    try:
+        runtime = build_runtime(settings)
+        upgrade(runtime.engine)
+    except _database_errors() as error:
+        _report_database_failure(settings, error)
+        return None, None
     app = _connect_to_slack(runtime)
     if app is None:
         return None, None
@@ -98,6 +140,8 @@ def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
 
 def _connect_to_slack(runtime):  # type: ignore[no-untyped-def]
     """The Bolt app (its creation calls auth.test), or None after one line saying what failed and what to check."""
+    from http.client import HTTPException
+
     from slack_bolt.error import BoltError
 
     from bot.app import create_app
@@ -106,24 +150,43 @@ def _connect_to_slack(runtime):  # type: ignore[no-untyped-def]
         return create_app(runtime)
     except BoltError as error:
         print(f"postmortem-bot: Slack refused the bot token or could not be reached ({error}).", file=sys.stderr)
-    except OSError as error:  # URLError, timeouts, refused connections, TLS failures
-        reason = getattr(error, "reason", None) or error
-        print(f"postmortem-bot: could not reach Slack at {runtime.settings.slack_api_url} ({reason}). "
+    except (OSError, HTTPException) as error:  # URLError, timeouts, refused connections, TLS failures, not HTTP at all
+        print(f"postmortem-bot: could not reach Slack at {runtime.settings.slack_api_url} ({_one_line(error)}). "
               "Check SLACK_API_URL, your proxy and network.", file=sys.stderr)
     return None
 
 
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(getattr(error, "reason", None) or error).split()) or type(error).__name__
+
+
 def _run_socket_mode(settings: Settings) -> int:
+    from http.client import HTTPException
+
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     from bot.dispatcher import start_scheduler
 
     runtime, app = _prepare(settings)
     if app is None:
         return 1
-    start_scheduler(runtime)
     assert settings.slack_app_token is not None
-    SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+    handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+    try:
+        handler.connect()  # apps.connections.open with the app-level token, then the WebSocket
+    except SlackApiError as error:
+        code = error.response.get("error", "unknown_error") if error.response is not None else "unknown_error"
+        print(f"postmortem-bot: Slack refused the app-level token ({code}). Check SLACK_APP_TOKEN: an xapp- token "
+              "with the connections:write scope, and that Socket Mode is on in your Slack app.", file=sys.stderr)
+        return 1
+    except (OSError, HTTPException) as error:
+        print(f"postmortem-bot: could not open the Socket Mode connection to Slack ({_one_line(error)}). "
+              "Check your proxy and network.", file=sys.stderr)
+        return 1
+    start_scheduler(runtime)
+    logging.getLogger(__name__).info("connected to Slack over Socket Mode")
+    threading.Event().wait()  # the Socket Mode client answers Slack in its own threads
     return 0
 
 
@@ -131,12 +194,23 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
     from bot import server
 
     temporary_dir = server.prepare_metrics()
-    runtime, app = _prepare(settings)
-    if app is None:
-        if temporary_dir:
+    # SIGTERM while migrating or asking Slack (before the server takes the signal over): leave through here, so
+    # the metrics directory goes too, instead of dying on the spot.
+    signal.signal(signal.SIGTERM, _stop_while_starting)
+    app = None
+    try:
+        runtime, app = _prepare(settings)
+    finally:
+        if app is None and temporary_dir:
             shutil.rmtree(temporary_dir, ignore_errors=True)
+    if app is None:
         return 1
     return server.serve(settings, runtime, app, host=host, port=port, workers=workers, temporary_dir=temporary_dir)
+
+
+def _stop_while_starting(*_: object) -> None:
+    print("postmortem-bot: stopped (SIGTERM) while starting.", file=sys.stderr)
+    raise SystemExit(EXIT_TERMINATED)
 
 
 if __name__ == "__main__":

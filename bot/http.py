@@ -75,15 +75,24 @@ def _slack_request(app: App, environ: dict[str, Any], start_response: StartRespo
         return _reply(start_response, 413, {"ok": False, "error": "request too large"})
     if not _is_unix_time(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")):
         return _reply(start_response, 401, {"ok": False, "error": "invalid request timestamp"})
+    if _is_chunked(environ):  # no Content-Length (gunicorn passes it on undecoded): read no more than the limit
+        body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+        if len(body) > MAX_BODY_BYTES:
+            return _reply(start_response, 413, {"ok": False, "error": "request too large"})
+    else:
+        body = environ["wsgi.input"].read(length)
     headers = _headers(environ)
     try:
-        raw_body = environ["wsgi.input"].read(length).decode("utf-8")
+        raw_body = body.decode("utf-8")
         is_object = isinstance(parse_body(raw_body, headers.get("content-type")), dict)
-    except ValueError:  # invalid UTF-8, or JSON that does not parse (both are ValueErrors)
-        is_object = False
-    if not is_object:  # Bolt would fail with a 500 on a JSON list or string
+        # Bolt reads the team, user and enterprise out of the body before it checks the signature, and fails
+        # with a 500 on a field of the wrong type (`"enterprise": 5`): a body of that shape is malformed.
+        request = bolt_request(raw_body, headers, environ.get("QUERY_STRING", "")) if is_object else None
+    except (ValueError, RecursionError, TypeError, AttributeError, KeyError, IndexError):
+        # invalid UTF-8, JSON that does not parse or nests past Python's recursion limit, fields of the wrong type
+        request = None
+    if request is None:  # Bolt would fail with a 500 on a JSON list or string
         return _reply(start_response, 400, {"ok": False, "error": "malformed request body"})
-    request = bolt_request(raw_body, headers, environ.get("QUERY_STRING", ""))
     response = app.dispatch(request)
     start_response(
         f"{response.status} {_reason(response.status)}",
@@ -98,8 +107,13 @@ def _content_length(environ: dict[str, Any]) -> int | None:
 
 
 def _is_unix_time(value: str) -> bool:
-    # Bolt's verifier calls int() on it and would fail with a 500; a real one is whole seconds.
-    return value.isascii() and value.isdigit()
+    # Bolt's verifier calls int() on it and would fail with a 500 (also on thousands of digits, past the float
+    # range or int()'s digit limit); a real one is whole seconds, ten digits until the year 2286.
+    return value.isascii() and value.isdigit() and len(value) <= 12
+
+
+def _is_chunked(environ: dict[str, Any]) -> bool:
+    return not environ.get("CONTENT_LENGTH") and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:

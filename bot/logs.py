@@ -5,8 +5,9 @@ contextvars by `bind_request` and carried into Bolt's after-the-ack threads by `
 
 What never reaches a log: tokens, the signing secret, request bodies, SQL parameters (the engine
 hides them) and text people typed. Bolt logs the raw body of a request whose signature fails, and
-at DEBUG every ack's body; `_BodyScrubber` replaces the first and the loggers that could print
-bodies stay at INFO or quieter.
+at DEBUG every ack's body; `_BodyScrubber` replaces the first and drops the second (Bolt sets its own
+loggers to the root's level, so LOG_LEVEL=DEBUG reaches them); slack_sdk and urllib3, which print
+request bodies at DEBUG, stay at INFO or quieter.
 """
 
 from __future__ import annotations
@@ -74,14 +75,20 @@ def describe_listener(body: dict[str, Any], subcommands: Iterable[str]) -> str:
         return f"{body['command']} {(word or 'help') if word in known else 'other'}"
     kind = str(body.get("type") or "other")
     if kind == "block_actions":
-        return "action:" + str((body.get("actions") or [{}])[0].get("action_id", ""))[:64]
+        actions = body.get("actions")
+        return "action:" + _field(actions[0] if isinstance(actions, list) and actions else None, "action_id")
     if kind in {"view_submission", "view_closed"}:
-        return f"{kind}:" + str((body.get("view") or {}).get("callback_id", ""))[:64]
+        return f"{kind}:" + _field(body.get("view"), "callback_id")
     if kind in {"shortcut", "message_action"}:
-        return "shortcut:" + str(body.get("callback_id", ""))[:64]
+        return "shortcut:" + _field(body, "callback_id")
     if kind == "event_callback":
-        return "event:" + str((body.get("event") or {}).get("type", ""))[:64]
+        return "event:" + _field(body.get("event"), "type")
     return kind[:64]
+
+
+def _field(part: object, name: str) -> str:
+    # A body of an unexpected shape names no listener rather than failing the request.
+    return str(part.get(name, ""))[:64] if isinstance(part, dict) else ""
 
 
 def request_context_middleware(subcommands: Callable[[], Iterable[str]]) -> Callable[..., Any]:

@@ -8,6 +8,7 @@ files under PROMETHEUS_MULTIPROC_DIR and `GET /metrics` merges them. `serve` set
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import uuid
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import multiprocess
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot import logs
 from models import Reminder, ReminderStatus
@@ -88,10 +90,16 @@ def scrape(runtime: Runtime) -> bytes:
 def _measure_oldest_due(runtime: Runtime) -> None:
     # Measured when scraped, not by the dispatcher: a stuck or dead dispatcher must show as a growing age.
     now = runtime.clock.now()
-    with runtime.sessions() as session:
-        oldest = session.scalar(
-            select(func.min(Reminder.due_at)).where(Reminder.status == ReminderStatus.PENDING, Reminder.due_at <= now)
-        )
+    try:
+        with runtime.sessions() as session:
+            oldest = session.scalar(
+                select(func.min(Reminder.due_at)).where(Reminder.status == ReminderStatus.PENDING, Reminder.due_at <= now)
+            )
+    except SQLAlchemyError as error:
+        # The other metrics matter most while the database is down: answer with this one unknown, not a 500.
+        log.warning("oldest due reminder not measured: the database did not answer (%s)", type(error).__name__)
+        OLDEST_DUE_AGE.set(math.nan)
+        return
     if oldest is not None and oldest.tzinfo is None:
         oldest = oldest.replace(tzinfo=timezone.utc)
     OLDEST_DUE_AGE.set(max(0.0, (now - oldest).total_seconds()) if isinstance(oldest, datetime) else 0.0)

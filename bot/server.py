@@ -14,6 +14,7 @@ Nothing at module level imports prometheus-client: `prepare_metrics` must set it
 
 from __future__ import annotations
 
+import glob
 import logging
 import os
 import shutil
@@ -53,8 +54,10 @@ def prepare_metrics() -> str | None:
         return None
     chosen = os.environ.get(METRICS_DIR_ENV)
     directory = chosen or tempfile.mkdtemp(prefix="postmortem-bot-metrics-")
-    shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory, exist_ok=True)
+    # Only prometheus-client's own files (counter_1234.db, ...): an operator's directory may hold anything else.
+    for stale in glob.glob(os.path.join(glob.escape(directory), "*.db")):
+        os.remove(stale)
     os.environ[METRICS_DIR_ENV] = directory
     return None if chosen else directory  # ours to remove when `serve` ends
 
@@ -100,7 +103,8 @@ class _DispatcherProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self._process = subprocess.Popen([sys.executable, "-m", "bot.server", "dispatch"])
+        # -P: the working directory stays off sys.path, so a `bot/` folder there (an old checkout) is not imported.
+        self._process = subprocess.Popen([sys.executable, "-P", "-m", "bot.server", "dispatch"])
         log.info("reminder dispatcher started (pid %s)", self._process.pid)
 
     def stop(self) -> None:

@@ -11,7 +11,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -22,6 +22,7 @@ MIGRATION_LOCK_KEY = 0x706D5F6D69677261
 # One kept connection per thread that may hold a session at once (bot.server.THREADS_PER_WORKER): past the
 # pool size each checkout opens and closes a connection, a whole PostgreSQL backend every time.
 POOL_SIZE = 16
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 def make_engine(url: str) -> Engine:
@@ -50,7 +51,11 @@ def make_engine(url: str) -> Engine:
 
         return engine
     # hide_parameters: a failing statement's error (and so the log) must not carry what people typed.
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, pool_size=POOL_SIZE)
+    # connect_timeout: a database host that never answers (a firewall dropping packets) fails start, /readyz and
+    # requests in seconds instead of hanging them; a URL's own connect_timeout wins.
+    own_timeout = "connect_timeout" in make_url(url).query
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, pool_size=POOL_SIZE,
+                         connect_args={} if own_timeout else {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -92,3 +92,41 @@ def test_proxy_config_is_mounted_and_balances_the_bot_service(compose: dict[str,
     assert re.search(r"server bot:3000 resolve;", config)
     assert "proxy_pass http://postmortem_bot;" in config
     assert "client_max_body_size 1m;" in config
+
+
+def test_compose_gives_shutdown_the_time_it_takes(compose: dict[str, Any]) -> None:
+    from bot.server import DISPATCHER_STOP_SECONDS, GRACEFUL_SECONDS
+
+    grace = compose["services"]["bot"]["stop_grace_period"]
+    assert re.fullmatch(r"\d+s", grace) and int(grace[:-1]) > GRACEFUL_SECONDS + DISPATCHER_STOP_SECONDS
+
+
+def test_compose_database_takes_every_connection_the_replicas_may_open(compose: dict[str, Any]) -> None:
+    """Each worker and each dispatcher has its own pool; the master holds none once it forked."""
+    from models.db import make_engine
+
+    services = compose["services"]
+    workers = int(re.fullmatch(r"\$\{WEB_CONCURRENCY:-(\d+)\}", services["bot"]["environment"]["WEB_CONCURRENCY"])[1])
+    pool = make_engine("postgresql+psycopg://x@127.0.0.1/x").pool  # does not connect
+    per_process = pool.size() + pool._max_overflow  # type: ignore[attr-defined]
+    needed = services["bot"]["deploy"]["replicas"] * (workers + 1) * per_process + 1  # + the one-shot migration
+    command = services["postgres"]["command"]
+    max_connections = int(next(arg.split("=", 1)[1] for arg in command if arg.startswith("max_connections=")))
+    assert needed <= max_connections - 3  # postgres keeps superuser_reserved_connections (3) back
+
+
+def test_serve_takes_its_worker_count_from_web_concurrency(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.cli import build_parser
+
+    monkeypatch.setenv("WEB_CONCURRENCY", "3")
+    assert build_parser().parse_args(["serve"]).workers == 3
+    assert build_parser().parse_args(["serve", "--workers", "5"]).workers == 5
+
+
+def test_proxy_publishes_only_slack_events_and_healthz(compose: dict[str, Any]) -> None:
+    (mount,) = compose["services"]["proxy"]["volumes"]
+    config = (REPO_ROOT / mount.split(":")[0]).read_text()
+    locations = dict(re.findall(r"location\s+([^{]+?)\s*\{(.*?)\}", config, re.DOTALL))
+    assert set(locations) == {"/", "= /slack/events", "= /healthz"}
+    assert "return 404;" in locations["/"] and "proxy_pass" not in locations["/"]
+    assert all("proxy_pass http://postmortem_bot;" in locations[path] for path in ("= /slack/events", "= /healthz"))

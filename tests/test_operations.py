@@ -252,3 +252,40 @@ def test_two_serve_processes_on_one_postgresql_store_every_note_once_and_send_ev
                                                           else "") for n in range(100))
     assert shared == ["c2-shared.example.net"]
     assert all(reply.body.startswith(":memo: Added") for reply in replies)
+
+
+def test_metrics_directory_chosen_by_the_operator_loses_only_stale_metric_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.server import METRICS_DIR_ENV, gunicorn_available, prepare_metrics
+
+    if not gunicorn_available():
+        pytest.skip("one process without gunicorn: no metrics directory")
+    chosen = tmp_path / "shared"
+    (chosen / "notes").mkdir(parents=True)
+    (chosen / "notes" / "keep.txt").write_text("mine")
+    (chosen / "keep.txt").write_text("mine")
+    (chosen / "counter_4242.db").write_bytes(b"a dead run's counts")
+    monkeypatch.setenv(METRICS_DIR_ENV, str(chosen))
+    assert prepare_metrics() is None  # the operator's directory: not ours to remove at the end
+    assert sorted(path.relative_to(chosen).as_posix() for path in chosen.rglob("*")) == [
+        "keep.txt", "notes", "notes/keep.txt"]
+
+
+def test_the_dispatcher_process_imports_the_installed_bot_not_a_bot_folder_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.server import _DispatcherProcess
+
+    shadow = tmp_path / "bot"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("")
+    (shadow / "server.py").write_text(f"open({str(tmp_path / 'shadow-ran')!r}, 'w').close()\n")
+    monkeypatch.chdir(tmp_path)
+    for name in ("SLACK_BOT_TOKEN", "PYTHONPATH"):  # the real one stops at once: no configuration
+        monkeypatch.delenv(name, raising=False)
+    dispatcher = _DispatcherProcess()
+    dispatcher.start()
+    assert dispatcher._process is not None and dispatcher._process.wait(timeout=30) != 0  # the real one ran
+    dispatcher.stop()
+    assert not (tmp_path / "shadow-ran").exists()

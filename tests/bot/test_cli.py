@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -136,3 +137,97 @@ def test_serve_port_defaults_to_the_port_variable(tmp_path: Path) -> None:
         env.setenv("PORT", "8123")
         assert build_parser().parse_args(["serve"]).port == 8123
         assert build_parser().parse_args(["serve", "--port", "9000"]).port == 9000
+
+
+@pytest.mark.parametrize("command", [("db", "upgrade"), ("serve",), ("run",)])
+@pytest.mark.parametrize("database_url, reason", [
+    (f"postgresql+psycopg://postgres:pw-not-shown@127.0.0.1:{free_port()}/postmortem", "Connection refused"),
+    ("postgresql://postgres:pw-not-shown@127.0.0.1/postmortem", "No module named 'psycopg2'"),
+    ("postgresql+nodriver://postgres:pw-not-shown@127.0.0.1/postmortem", "Can't load plugin"),
+    ("sqlite:////nonexistent-directory/postmortem.db", "unable to open database file"),
+])
+def test_unusable_database_is_one_line_and_a_non_zero_exit(
+    command: tuple[str, ...], database_url: str, reason: str, tmp_path: Path
+) -> None:
+    result = run_cli(*command, env={"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                                    "SLACK_APP_TOKEN": "xapp-1", "DATABASE_URL": database_url}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "pw-not-shown" not in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("postmortem-bot:")]
+    assert line.startswith("postmortem-bot: could not use the database at ") and reason in line
+    assert line.endswith("Check DATABASE_URL, that the database is running and reachable, and its driver is installed.")
+
+
+def test_slack_url_that_does_not_speak_http_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
+    """A wrong port (an SSH or database server): no HTTP status line at all."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def answer_like_ssh() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                connection.recv(65536)
+                connection.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+
+    threading.Thread(target=answer_like_ssh, daemon=True).start()
+    try:
+        result = run_cli("serve", env={"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                                       "SLACK_API_URL": f"http://127.0.0.1:{port}/"}, cwd=tmp_path)
+    finally:
+        listener.close()
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1].startswith(f"postmortem-bot: could not reach Slack at http://127.0.0.1:{port}/ (")
+
+
+def test_sigterm_while_starting_ends_in_order_and_leaves_no_metrics_directory(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    fake_slack.slow("auth.test", seconds=10)  # still asking Slack when the signal comes
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
+    log_path = tmp_path / "serve.log"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_URL", "PROMETHEUS_"))}
+    env = {**clean, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": fake_slack.api_url,
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'served.db'}", "PYTHONPATH": str(Path.cwd()), "TMPDIR": str(private_tmp)}
+    with log_path.open("w") as log:
+        process = subprocess.Popen([*CLI, "serve", "--port", str(free_port()), "--workers", "2"], cwd=tmp_path, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+        try:
+            eventually(lambda: "Context impl" in log_path.read_text() or process.poll() is not None, timeout=30,
+                       what="serve past its migrations")
+            assert list(private_tmp.iterdir()), "serve made its metrics directory"
+            process.terminate()
+            assert process.wait(timeout=5) == 143
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert "Traceback" not in log_path.read_text()
+    assert log_path.read_text().splitlines()[-1] == "postmortem-bot: stopped (SIGTERM) while starting."
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_run_with_an_app_token_slack_refuses_is_one_line_and_a_non_zero_exit(tmp_path: Path, fake_slack: FakeSlack) -> None:
+    fake_slack.inject("apps.connections.open", error="invalid_auth")
+    result = run_cli("run", env={"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": "xapp-1-refused",
+                                 "SLACK_API_URL": fake_slack.api_url}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "xapp-1-refused" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "postmortem-bot: Slack refused the app-level token (invalid_auth). Check SLACK_APP_TOKEN: an xapp- token "
+        "with the connections:write scope, and that Socket Mode is on in your Slack app.")
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "x"])
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(port: str, tmp_path: Path) -> None:
+    result = run_cli("serve", "--port", port, env={"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET},
+                     cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"postmortem-bot serve: error: argument --port: {port!r} is not a port number (1 to 65535)")
+    assert not (tmp_path / "postmortem.db").exists()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import http.client
+import io
 import json
 import logging
 import socket
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -94,6 +95,14 @@ def test_unreachable_database_is_alive_but_not_ready(tmp_path: Path) -> None:
         assert raw_request(url, "GET", "/readyz") == (503, {"ok": False, "error": "database unreachable"})
 
 
+def test_metrics_answer_while_the_database_is_unreachable(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    for url in serve_in_thread(runtime_for(f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}")):
+        status, body = raw_request(url, "GET", "/metrics")
+        assert status == 200
+        assert b"postmortem_oldest_due_reminder_age_seconds NaN" in body and b"postmortem_requests" in body
+    assert not [record for record in caplog.records if record.exc_info]
+
+
 def test_schema_behind_the_newest_migration_is_not_ready(tmp_path: Path) -> None:
     for url in serve_in_thread(runtime_for(f"sqlite:///{tmp_path / 'never-migrated.db'}")):
         assert raw_request(url, "GET", "/readyz") == (503, {
@@ -102,7 +111,8 @@ def test_schema_behind_the_newest_migration_is_not_ready(tmp_path: Path) -> None
 
 # -- hostile input at /slack/events --------------------------------------------------------------
 
-@pytest.mark.parametrize("timestamp", ["soon", "12.5", "", "-1", "1²"])
+# Thousands of digits: past int()'s digit limit (ValueError) or the float range (OverflowError) inside Bolt.
+@pytest.mark.parametrize("timestamp", ["soon", "12.5", "", "-1", "1²", "9" * 400, "9" * 5000])
 def test_non_numeric_timestamp_is_401(app_url: str, timestamp: str, no_tracebacks: None) -> None:
     body = b"command=%2Fpostmortem&text=help"
     headers = {**slack_headers(body), "X-Slack-Request-Timestamp": timestamp}
@@ -117,6 +127,14 @@ def test_non_numeric_timestamp_is_401(app_url: str, timestamp: str, no_traceback
     (b"[1, 2]", "application/json"),  # JSON, but not an object
     (b"payload=%7Bnot+json", "application/x-www-form-urlencoded"),
     (b"payload=%5B%5D", "application/x-www-form-urlencoded"),  # a payload that is a list
+    # Fields Bolt reads before it checks the signature, of the wrong type.
+    (b'{"type": "event_callback", "authorizations": "x", "event": {"type": "message"}}', "application/json"),
+    (b'{"enterprise": 5, "team": 6, "user": 7, "channel": 8}', "application/json"),
+    (b"payload=" + quote(json.dumps({"type": "block_actions", "enterprise": 5}), safe="").encode(),
+     "application/x-www-form-urlencoded"),
+    # Nested past Python's recursion limit.
+    (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "application/json"),
+    (b"payload=" + b"%5B" * 100_000, "application/x-www-form-urlencoded"),
 ])
 def test_malformed_body_is_400(app_url: str, body: bytes, content_type: str, no_tracebacks: None) -> None:
     assert raw_request(app_url, "POST", "/slack/events", body, slack_headers(body, content_type=content_type)) == (
@@ -139,6 +157,33 @@ def test_a_body_of_exactly_one_mebibyte_still_reaches_bolt(app_url: str) -> None
     body = b"text=" + b"a" * (MAX_BODY_BYTES - 5)
     status, _ = raw_request(app_url, "POST", "/slack/events", body, {**slack_headers(body), "X-Slack-Signature": "v0=0"})
     assert status == 401  # read, parsed, and refused by the signature check: not by the size limit
+
+
+@pytest.mark.parametrize(("size", "status"), [(100, 200), (MAX_BODY_BYTES + 1, 413)])
+def test_a_chunked_body_is_read_up_to_the_limit(runtime, fake_slack, size: int, status: int) -> None:  # type: ignore[no-untyped-def]
+    """gunicorn passes a chunked body on without a Content-Length: read it (not nothing), and no more than the limit."""
+    from bot.app import create_app
+    from bot.http import wsgi_app
+
+    body = b"command=%2Fpostmortem&text=help&user_id=" + LEAD.encode() + b"&team_id=T0000FAKE&channel_id=C1&x="
+    body += b"a" * (size - len(body))
+    read_sizes: list[int] = []
+
+    class ChunkedInput(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            read_sizes.append(-1 if size is None else size)
+            return super().read(size)
+
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/slack/events", "QUERY_STRING": "", "HTTP_TRANSFER_ENCODING": "chunked",
+               "CONTENT_TYPE": "application/x-www-form-urlencoded", "wsgi.input": ChunkedInput(body),
+               **{"HTTP_" + name.upper().replace("-", "_"): value for name, value in slack_headers(body).items()
+                  if name != "Content-Type"}}
+    answers: list[str] = []
+    reply = b"".join(wsgi_app(create_app(runtime), runtime)(environ, lambda status, headers: answers.append(status)))
+    assert int(answers[0].split()[0]) == status
+    assert read_sizes == [MAX_BODY_BYTES + 1]
+    if status == 200:
+        assert b"/postmortem start" in reply
 
 
 def test_invalid_content_length_is_400(app_url: str) -> None:

@@ -7,6 +7,8 @@ import json
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot import logs
 
@@ -53,3 +55,23 @@ def test_bolts_dump_of_a_rejected_body_becomes_one_plain_line() -> None:
     finally:
         logger.handlers.clear()
     assert PHRASE not in stream.getvalue() and "rejected a request: invalid or stale signature" in stream.getvalue()
+
+
+@pytest.mark.parametrize("body", [
+    {"type": "block_actions", "actions": [5]},
+    {"type": "block_actions", "actions": "x"},
+    {"type": "view_submission", "view": "x"},
+    {"type": "event_callback", "event": []},
+])
+def test_a_body_of_an_unexpected_shape_names_no_listener_instead_of_failing(body: dict[str, object]) -> None:
+    assert logs.describe_listener(body, ["note"]) == {"block_actions": "action:", "view_submission": "view_submission:",
+                                                 "event_callback": "event:"}[str(body["type"])]
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(max_size=60))
+def test_a_slash_commands_listener_label_is_one_of_a_fixed_few_whatever_was_typed(text: str) -> None:
+    """A metric label: free text must never make a new value (unbounded label cardinality)."""
+    subcommands = ["note", "notes", "start"]
+    allowed = {f"/postmortem {name}" for name in [*subcommands, "help", "other"]}
+    assert logs.describe_listener({"command": "/postmortem", "text": text}, subcommands) in allowed

@@ -80,3 +80,24 @@ def test_sqlite_upgrade_needs_no_lock_and_is_idempotent(tmp_path) -> None:  # ty
     upgrade(engine)
     assert readiness_problem(engine) is None
     engine.dispose()
+
+
+def test_a_postgresql_host_that_never_answers_is_not_ready_within_the_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A firewall that drops packets: the TCP connection opens (here: a listener that never accepts) and nothing
+    answers. Readiness, start and requests must fail after the connect timeout, not hang."""
+    import socket
+
+    import models.db
+
+    monkeypatch.setattr(models.db, "CONNECT_TIMEOUT_SECONDS", 2)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{silent.getsockname()[1]}/postmortem")
+        started = time.monotonic()
+        assert readiness_problem(engine) == "database unreachable"
+        assert time.monotonic() - started < 8
+    own = make_engine("postgresql+psycopg://postgres@127.0.0.1:1/postmortem?connect_timeout=3")
+    assert own.dialect.create_connect_args(own.url)[1]["connect_timeout"] == "3"
