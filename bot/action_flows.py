@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import unicodedata
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -28,6 +31,17 @@ MALFORMED = "I couldn't read that. Use " + actions.LINE_FORMAT + ", or `/postmor
 ACTION_GONE = "That action no longer exists."
 ONLY_FACILITATOR_CLOSES = "Only the facilitator of this post-mortem can close it."
 NOT_PUBLISHED = "The report isn't published yet. Publish it with `/postmortem report` first, then close the post-mortem."
+# The same one-line action typed again within this window is the same action.
+RETYPE_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """A saved action; `fresh` when this request created it (and so should announce it)."""
+
+    action_id: int
+    fresh: bool
+    message: Message
 
 
 def _timing(runtime: Runtime) -> actions.Timing:
@@ -63,10 +77,27 @@ def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id:
                                   today=_today(runtime, user_id))
 
 
-def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: str, channel_id: str = "",
-           postmortem_id: int | None = None) -> dict[str, str] | Message:
-    """Save the action and plan its reminders in one transaction, then tell the owner and the channel."""
-    errors = actions.validate(draft, today=_today(runtime, user_id))
+def check(runtime: Runtime, *, user_id: str, draft: ActionDraft) -> dict[str, str]:
+    """What to fix in a draft (field -> text), before anything is saved."""
+    return actions.validate(draft, today=_today(runtime, user_id))
+
+
+def line_key(*, postmortem_id: int, author_id: str, draft: ActionDraft, now: datetime) -> tuple[str, str]:
+    """The one-line command carries no id of its own: it is what was asked for (post-mortem, author,
+    owner, due date, title up to case and spacing) within RETYPE_WINDOW. Returns the key of the
+    current window and of the one before, so a retype across a window's edge is still the same."""
+    title = " ".join(unicodedata.normalize("NFKC", draft.title).casefold().split())
+    digest = hashlib.sha256(f"{author_id}\n{draft.owner_id}\n{draft.due_on}\n{title}".encode()).hexdigest()[:32]
+    window = int(now.timestamp() // RETYPE_WINDOW.total_seconds())
+    return f"line:{postmortem_id}:{digest}:{window}", f"line:{postmortem_id}:{digest}:{window - 1}"
+
+
+def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: str | None = None, channel_id: str = "",
+           postmortem_id: int | None = None) -> dict[str, str] | Assigned:
+    """Save the action and plan its reminders in one transaction; `announce` tells the owner and channel.
+
+    Without a `dedupe_key` (the one-line command) the key is made from what was asked for."""
+    errors = check(runtime, user_id=user_id, draft=draft)
     if errors:
         return errors
     now = runtime.clock.now()
@@ -74,14 +105,29 @@ def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: st
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if postmortem is None:
             return {"title": access.NOT_FOUND}
-        action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,
-                                         dedupe_key=dedupe_key, now=now)
+        if dedupe_key is None:
+            dedupe_key, previous_key = line_key(postmortem_id=postmortem.id, author_id=user_id, draft=draft, now=now)
+            earlier = session.scalars(select(Action).where(Action.dedupe_key == previous_key)).one_or_none()
+        else:
+            earlier = None
+        if earlier is not None:
+            action, created = earlier, False
+        else:
+            action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,
+                                             dedupe_key=dedupe_key, now=now)
         if created:
             _plan(runtime, session, action, postmortem)
-    if created:
-        _announce(runtime, action, postmortem, assigned_by=user_id)
-    return Message(text=f":white_check_mark: Assigned to <@{action.owner_id}>, due {action.due_on.isoformat()}: "
-                        f"{safe_mrkdwn(action.title)}")
+        verb = "Assigned" if created else "Already assigned (you sent this a moment ago)"
+        return Assigned(action_id=action.id, fresh=created, message=Message(
+            text=f":white_check_mark: {verb} to <@{action.owner_id}>, due {action.due_on.isoformat()}: {safe_mrkdwn(action.title)}"))
+
+
+def announce(runtime: Runtime, *, action_id: int, assigned_by: str) -> None:
+    """Tell a new owner, and the review channel, about an action just assigned to them."""
+    with transaction(runtime.sessions) as session:
+        loaded = _load(session, action_id=action_id)
+    if loaded is not None:
+        _announce(runtime, *loaded, assigned_by=assigned_by)
 
 
 def _announce(runtime: Runtime, action: Action, postmortem: Postmortem, *, assigned_by: str) -> None:
@@ -167,9 +213,7 @@ def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str |
         session, action=action, postmortem=pm, user_id=user_id, new_owner=new_owner, reason=reason, now=runtime.clock.now()))
     if isinstance(changed, dict):
         return changed
-    action, postmortem = changed
-    _announce(runtime, action, postmortem, assigned_by=user_id)
-    return f":white_check_mark: <@{new_owner}> owns {safe_mrkdwn(action.title)} now and has been told."
+    return f":white_check_mark: <@{new_owner}> owns {safe_mrkdwn(changed[0].title)} now; I'm telling them."
 
 
 def mine(runtime: Runtime, *, user_id: str) -> Message:

@@ -13,8 +13,12 @@ from bot.meetings import MeetingRequest
 from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
 from handlers.replies import tell
-from handlers.router import SlashCommand, SubcommandRouter
+from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
+
+
+TITLE = "Review meeting"
+SAVING = ":hourglass_flowing_sand: Saving and sending the invites…"
 
 
 def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
@@ -22,16 +26,15 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         # Open at once (the trigger lives 3 s), then fill in once every time zone is known.
         view_id = runtime.slack.open_view(trigger_id=trigger_id, view=meeting_blocks.loading())
         form = meeting_flows.form(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
-        view = notice_view(form.text, title="Review meeting") if isinstance(form, Message) else form
+        view = notice_view(form.text, title=TITLE) if isinstance(form, Message) else form
         runtime.slack.update_view(view_id=view_id, view=view)
 
-    def schedule(ack: Ack, command: SlashCommand) -> None:
-        ack()
+    def schedule(command: SlashCommand, answer: Answer) -> None:
         open_form(trigger_id=command.trigger_id, user_id=command.user_id, channel_id=command.channel_id)
 
-    def cancel_meeting(ack: Ack, command: SlashCommand) -> None:
-        answer, meeting_id = meeting_flows.cancel(runtime, user_id=command.user_id, channel_id=command.channel_id)
-        ack(text=answer.text)
+    def cancel_meeting(command: SlashCommand, answer: Answer) -> None:
+        reply, meeting_id = meeting_flows.cancel(runtime, user_id=command.user_id, channel_id=command.channel_id)
+        answer(reply)
         if meeting_id is not None:
             meeting_flows.publish(runtime, meeting_id=meeting_id)
 
@@ -67,11 +70,16 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             location=values.text("location"),
             agenda=values.text("agenda"),
         )
-        user_id = body["user"]["id"]
-        outcome = meeting_flows.submit(runtime, user_id=user_id, postmortem_id=int(view["private_metadata"]), request=request)
-        if isinstance(outcome, dict):
-            ack(response_action="errors", errors=outcome)
+        errors = meeting_flows.check(runtime, request=request)
+        if errors:
+            ack(response_action="errors", errors=errors)
             return
-        ack(response_action="update", view=notice_view(outcome.confirmation, title="Review meeting"))
+        # Saving asks Slack who is human and in which time zone: answer first.
+        ack(response_action="update", view=notice_view(SAVING, title=TITLE))
+        user_id = body["user"]["id"]
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
-            meeting_flows.publish(runtime, meeting_id=outcome.meeting_id, rescheduled=outcome.rescheduled)
+            outcome = meeting_flows.submit(runtime, user_id=user_id, postmortem_id=int(view["private_metadata"]), request=request)
+            text = " ".join(outcome.values()) if isinstance(outcome, dict) else outcome.confirmation
+            runtime.slack.update_view(view_id=view["id"], view=notice_view(text, title=TITLE))
+            if not isinstance(outcome, dict):
+                meeting_flows.publish(runtime, meeting_id=outcome.meeting_id, rescheduled=outcome.rescheduled)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack
 
 from bot.blocks import Message, notice_view
 from bot.runtime import Runtime
+
+LOADING = ":hourglass_flowing_sand: One moment…"
 
 
 def tell(runtime: Runtime, message: Message | str, *, user_id: str, response_url: str | None = None,
@@ -21,13 +24,13 @@ def tell(runtime: Runtime, message: Message | str, *, user_id: str, response_url
         runtime.slack.post_message(channel=user_id, text=message.text, blocks=blocks)
 
 
-def open_or_tell(runtime: Runtime, form: dict[str, Any] | Message, *, trigger_id: str, user_id: str,
-                 response_url: str | None) -> None:
-    """Open the modal a flow returned, or pass on the message it returned instead (a refusal, say)."""
-    if isinstance(form, Message):
-        tell(runtime, form, user_id=user_id, response_url=response_url)
-    else:
-        runtime.slack.open_view(trigger_id=trigger_id, view=form)
+def open_form(runtime: Runtime, build: Callable[[], dict[str, Any] | Message], *, trigger_id: str,
+              title: str = "Post-mortem") -> None:
+    """Open a modal at once (a trigger lives 3 s, and building the form may wait on the database or
+    Slack), then fill it in with the form, or with the message the flow returned instead (a refusal)."""
+    view_id = runtime.slack.open_view(trigger_id=trigger_id, view=notice_view(LOADING, title=title))
+    form = build()
+    runtime.slack.update_view(view_id=view_id, view=notice_view(form.text, title=title) if isinstance(form, Message) else form)
 
 
 def answer_submission(ack: Ack, outcome: dict[str, str] | str) -> None:

@@ -21,7 +21,7 @@ BERLIN_DUE = utc(2026, 11, 30, 8)  # Mon 30 Nov, 09:00 in Berlin
 
 
 def assign(slack: SlackSim, channel: str, text: str = f"<@{RESPONDER_BERLIN}|ben> 2026-11-30 Rotate VPN certificates") -> str:
-    return slack.command(f"action {text}", user=LEAD, channel=channel).body
+    return slack.ask(f"action {text}", user=LEAD, channel=channel).text
 
 
 def the_action(in_transaction: Any) -> Action:
@@ -58,8 +58,8 @@ def test_malformed_and_past_one_liners_are_refused_with_the_form(
     slack: SlackSim, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    assert slack.command("action ben tomorrow fix it", user=LEAD, channel=channel).body == MALFORMED
-    assert slack.command(f"action <@{RESPONDER_BERLIN}> 2026-02-30 Fix", user=LEAD, channel=channel).body == MALFORMED
+    assert slack.ask("action ben tomorrow fix it", user=LEAD, channel=channel).text == MALFORMED
+    assert slack.ask(f"action <@{RESPONDER_BERLIN}> 2026-02-30 Fix", user=LEAD, channel=channel).text == MALFORMED
     assert assign(slack, channel, f"<@{RESPONDER_BERLIN}> 2026-11-01 Too late") == "That date has passed. Pick today or a later date."
     with in_transaction() as session:
         assert session.scalars(select(Action)).all() == []
@@ -193,13 +193,13 @@ def test_lists_put_overdue_first(slack: SlackSim, started: tuple[int, str], cloc
     assign(slack, channel, f"<@{LEAD}> 2026-12-20 Later one")
     assign(slack, channel, f"<@{LEAD}> 2026-11-21 Sooner one")
     clock.current = utc(2026, 11, 23, 12)
-    mine = slack.command("actions", user=LEAD, channel="C0WARROOM").json()
+    mine = slack.ask("actions", user=LEAD, channel="C0WARROOM").json()
     lines = [b["text"]["text"] for b in mine["blocks"][1:]]
     assert lines[0].startswith(":red_circle: *Sooner one*") and "overdue since 2026-11-21" in lines[0]
     assert lines[1].startswith("*Later one*")
-    assert slack.command("actions", user=RESPONDER_BERLIN, channel="C0WARROOM").body == \
+    assert slack.ask("actions", user=RESPONDER_BERLIN, channel="C0WARROOM").text == \
         "Your open follow-ups, most urgent first: none. :tada:"
-    everything = slack.command("actions all", user=RESPONDER_BERLIN, channel=channel).json()
+    everything = slack.ask("actions all", user=RESPONDER_BERLIN, channel=channel).json()
     assert len(everything["blocks"]) == 3 and "accessory" not in everything["blocks"][1]
 
 
@@ -238,7 +238,7 @@ def test_close_refuses_until_published_then_archives_and_keeps_tracking(
     assert fake_slack.channels[channel].is_archived
     with in_transaction() as session:
         assert session.get(Postmortem, postmortem_id).status is PostmortemStatus.CLOSED
-    assert slack.command("note one more thing", user=LEAD, channel=channel).body.startswith("This post-mortem is closed")
+    assert slack.ask("note one more thing", user=LEAD, channel=channel).text.startswith("This post-mortem is closed")
     clock.current = BERLIN_DUE
     assert dispatch_due(runtime, worker_id="w")["sent"] == 2  # 3 d and due-day reminders keep going after closing
     assert OUTSIDER not in fake_slack.channels[channel].members

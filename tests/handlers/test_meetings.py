@@ -185,8 +185,8 @@ def test_cancel_sends_a_cancel_invite_and_stops_reminders(
     _, channel = started
     schedule(slack, fake_slack, channel, MONDAY_1500)
     eventually(lambda: len(invites(fake_slack)) == 1, what="invite")
-    reply = slack.command("cancel-meeting", user=RESPONDER_BERLIN, channel=channel)
-    assert reply.body == "Cancelled. I'm telling everyone and posting the calendar cancellation."
+    reply = slack.ask("cancel-meeting", user=RESPONDER_BERLIN, channel=channel)
+    assert reply.text == "Cancelled. I'm telling everyone and posting the calendar cancellation."
     eventually(lambda: len(invites(fake_slack)) == 2, what="cancellation")
     cancellation = invites(fake_slack)[1]
     assert cancellation["METHOD"] == "CANCEL" and cancellation.walk("VEVENT")[0]["STATUS"] == "CANCELLED"
@@ -195,7 +195,7 @@ def test_cancel_sends_a_cancel_invite_and_stops_reminders(
     wait_for_dm(fake_slack, LEAD, "is cancelled")
     clock.current = MONDAY_1500 - timedelta(hours=24)
     assert dispatch_due(runtime, worker_id="w1").counts == {}
-    assert slack.command("cancel-meeting", user=LEAD, channel=channel).body == \
+    assert slack.ask("cancel-meeting", user=LEAD, channel=channel).text == \
         "There is no meeting to change yet. Schedule one with `/postmortem schedule`."
 
 

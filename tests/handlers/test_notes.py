@@ -23,9 +23,9 @@ def test_quick_note_is_stored_and_echoed_defanged_and_inert(
     slack: SlackSim, started: tuple[int, str], in_transaction: Any
 ) -> None:
     postmortem_id, channel = started
-    reply = slack.command("note Phish came from http://evil-login.com/reset <!channel> & 203.0.113.5", user=RESPONDER_BERLIN,
+    reply = slack.ask("note Phish came from http://evil-login.com/reset <!channel> & 203.0.113.5", user=RESPONDER_BERLIN,
                           channel=channel)
-    assert reply.body == (
+    assert reply.text == (
         ":memo: Added to *VPN credential phishing*: Phish came from hXXp://evil-login[.]com/reset "
         "&lt;!channel&gt; &amp; 203[.]0[.]113[.]5"
     )
@@ -41,10 +41,10 @@ def test_the_same_quick_note_delivered_twice_is_stored_once(
     slack: SlackSim, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    first = slack.command("note VPN logs rotated before we copied them", user=LEAD, channel=channel)
-    again = slack.command("note VPN logs rotated before we copied them", user=LEAD, channel=channel)
-    assert first.body.startswith(":memo: Added to")
-    assert again.body.startswith(":memo: Already in")
+    first = slack.ask("note VPN logs rotated before we copied them", user=LEAD, channel=channel)
+    again = slack.ask("note VPN logs rotated before we copied them", user=LEAD, channel=channel)
+    assert first.text.startswith(":memo: Added to")
+    assert again.text.startswith(":memo: Already in")
     assert len(stored_notes(in_transaction)) == 1
 
 
@@ -52,16 +52,16 @@ def test_over_long_and_empty_quick_notes_are_refused_with_the_reason(
     slack: SlackSim, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    too_long = slack.command("note " + "x" * 3001, user=LEAD, channel=channel)
-    assert too_long.body == "Your note is 3,001 characters; the limit is 3,000. Shorten it or split it into two notes."
-    only_control = slack.command("note \x07\x00", user=LEAD, channel=channel)
-    assert only_control.body == "Your note is empty. Write what you saw or did, then send it again."
+    too_long = slack.ask("note " + "x" * 3001, user=LEAD, channel=channel)
+    assert too_long.text == "Your note is 3,001 characters; the limit is 3,000. Shorten it or split it into two notes."
+    only_control = slack.ask("note \x07\x00", user=LEAD, channel=channel)
+    assert only_control.text == "Your note is empty. Write what you saw or did, then send it again."
     assert stored_notes(in_transaction) == []
 
 
 def test_control_characters_are_dropped(slack: SlackSim, started: tuple[int, str], in_transaction: Any) -> None:
     _, channel = started
-    slack.command("note bell\x07 and\ttab", user=LEAD, channel=channel)
+    slack.ask("note bell\x07 and\ttab", user=LEAD, channel=channel)
     assert [n.text for n in stored_notes(in_transaction)] == ["bell and\ttab"]
 
 
@@ -69,21 +69,21 @@ def test_non_participant_is_refused_without_learning_anything(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    assert slack.command("note I was not there", user=OUTSIDER, channel=channel).body == NOT_FOUND
-    listing = slack.command("notes", user=OUTSIDER, channel=channel).body
+    assert slack.ask("note I was not there", user=OUTSIDER, channel=channel).text == NOT_FOUND
+    listing = slack.ask("notes", user=OUTSIDER, channel=channel).text
     assert listing == NOT_FOUND and "VPN" not in listing
     assert stored_notes(in_transaction) == []
     # Someone added to the review channel later takes part.
     fake_slack.channels[channel].members.add(OUTSIDER)
-    assert slack.command("note Joined late, saw the alert", user=OUTSIDER, channel=channel).body.startswith(":memo: Added")
+    assert slack.ask("note Joined late, saw the alert", user=OUTSIDER, channel=channel).text.startswith(":memo: Added")
 
 
 def test_closed_postmortem_takes_no_notes(slack: SlackSim, started: tuple[int, str], in_transaction: Any) -> None:
     postmortem_id, channel = started
     with in_transaction() as session:
         session.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
-    reply = slack.command("note too late", user=LEAD, channel=channel)
-    assert reply.body == "This post-mortem is closed, so it takes no more notes. Ask the facilitator if something important is missing."
+    reply = slack.ask("note too late", user=LEAD, channel=channel)
+    assert reply.text == "This post-mortem is closed, so it takes no more notes. Ask the facilitator if something important is missing."
     assert stored_notes(in_transaction) == []
 
 
@@ -189,8 +189,8 @@ def test_notes_list_is_paginated_newest_first(
     _, channel = started
     for number in range(1, 8):
         clock.advance(timedelta(minutes=1))
-        slack.command(f"note step {number}", user=LEAD, channel=channel)
-    first_page = slack.command("notes", user=LEAD, channel=channel).json()
+        slack.ask(f"note step {number}", user=LEAD, channel=channel)
+    first_page = slack.ask("notes", user=LEAD, channel=channel).json()
     texts = [b["text"]["text"] for b in first_page["blocks"] if b["type"] == "section"]
     assert "7 in all, newest first (page 1 of 2)" in texts[0]
     assert [t.rsplit("\n", 1)[1] for t in texts[1:]] == ["step 7", "step 6", "step 5", "step 4", "step 3"]
@@ -208,13 +208,13 @@ def test_edit_own_note_and_facilitator_deletes_anothers_with_audit(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    slack.command("note Berlin saw it first", user=RESPONDER_BERLIN, channel=channel)
+    slack.ask("note Berlin saw it first", user=RESPONDER_BERLIN, channel=channel)
     [note] = stored_notes(in_transaction)
 
     # Tokyo can only turn Berlin's note into an action; Berlin can also edit and delete it.
-    tokyo_view = slack.command("notes", user=RESPONDER_TOKYO, channel=channel).json()
+    tokyo_view = slack.ask("notes", user=RESPONDER_TOKYO, channel=channel).json()
     assert [o["value"] for o in tokyo_view["blocks"][1]["accessory"]["options"]] == [f"action:{note.id}"]
-    berlin_view = slack.command("notes", user=RESPONDER_BERLIN, channel=channel).json()
+    berlin_view = slack.ask("notes", user=RESPONDER_BERLIN, channel=channel).json()
     menu = berlin_view["blocks"][1]["accessory"]
     assert [o["value"] for o in menu["options"]] == [f"edit:{note.id}", f"delete:{note.id}", f"action:{note.id}"]
 
@@ -233,7 +233,7 @@ def test_edit_own_note_and_facilitator_deletes_anothers_with_audit(
     refusal = eventually(lambda: fake_slack.responses, what="refusal")[-1]
     assert refusal["text"] == "You can delete only your own notes."
 
-    lead_view = slack.command("notes", user=LEAD, channel=channel).json()
+    lead_view = slack.ask("notes", user=LEAD, channel=channel).json()
     lead_menu = lead_view["blocks"][1]["accessory"]
     assert [o["value"] for o in lead_menu["options"]] == [f"delete:{note.id}", f"action:{note.id}"]
     select_option(slack, lead_menu, f"delete:{note.id}", user=LEAD)
@@ -262,11 +262,11 @@ def select_option(slack: SlackSim, menu: dict[str, Any], value: str, *, user: st
 
 def test_status_for_facilitator_only(slack: SlackSim, started: tuple[int, str]) -> None:
     _, channel = started
-    slack.command("note one", user=RESPONDER_BERLIN, channel=channel)
-    slack.command("note two", user=RESPONDER_BERLIN, channel=channel)
-    assert slack.command("status", user=RESPONDER_BERLIN, channel=channel).body == \
+    slack.ask("note one", user=RESPONDER_BERLIN, channel=channel)
+    slack.ask("note two", user=RESPONDER_BERLIN, channel=channel)
+    assert slack.ask("status", user=RESPONDER_BERLIN, channel=channel).text == \
         "Only the facilitator of this post-mortem can see its participation status."
-    status = slack.command("status", user=LEAD, channel=channel).json()["text"]
+    status = slack.ask("status", user=LEAD, channel=channel).json()["text"]
     assert f"<@{RESPONDER_BERLIN}> — review questions not answered yet — 2 notes" in status
     assert f"<@{LEAD}> — review questions not answered yet — 0 notes" in status
 

@@ -61,7 +61,7 @@ def test_answers_are_saved_then_editable(
     edited = answers_in_db(in_transaction, RESPONDER_BERLIN)
     assert edited["time_to_resolution"] == "22 hours" and "automation" not in edited
 
-    status = slack.command("status", user=LEAD, channel=started[1]).json()["text"]
+    status = slack.ask("status", user=LEAD, channel=started[1]).json()["text"]
     assert f"<@{RESPONDER_BERLIN}> — answered the review questions :white_check_mark:" in status
 
 

@@ -48,7 +48,7 @@ def fill_postmortem(slack: SlackSim, fake: FakeSlack, channel: str, clock: Froze
     modal_note(RESPONDER_TOKYO, {"category": "timeline", "occurred_at": utc(2026, 11, 17, 10, 20),
                                  "text": "Blocked http://evil-login.com/vpn at the proxy"})
     clock.advance(timedelta(minutes=1))
-    slack.command("note <script>alert(1)</script> showed up in the ticket", user=LEAD, channel=channel)
+    slack.ask("note <script>alert(1)</script> showed up in the ticket", user=LEAD, channel=channel)
     modal_note(LEAD, {"category": "lesson", "text": "Enforce phishing-resistant MFA on the VPN <script>alert(2)</script> <!channel>"})
     modal_note(RESPONDER_BERLIN, {"category": "went_well", "text": "Containment within 3 hours"})
     for user in (RESPONDER_BERLIN, RESPONDER_TOKYO):
@@ -131,7 +131,7 @@ def test_republishing_makes_version_two_with_a_change_list(
 ) -> None:
     _, channel = started
     publish(slack, fake_slack, channel)
-    slack.command("note Found a second mailbox rule", user=RESPONDER_BERLIN, channel=channel)
+    slack.ask("note Found a second mailbox rule", user=RESPONDER_BERLIN, channel=channel)
     second = publish(slack, fake_slack, channel)
     assert second["text"].startswith("Post-mortem report v2")
     assert "*Changed since v1:* 1 new note." in str(second["blocks"])
