@@ -103,7 +103,7 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         kind = "extend" if action["action_id"] == action_blocks.EXTEND_ACTION else "reassign"
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
             open_form(runtime, lambda: action_flows.change_form(runtime, user_id=user_id, action_id=int(action["value"]), kind=kind),
-                      trigger_id=body["trigger_id"], title=CHANGE_TITLES[kind])
+                      trigger_id=body["trigger_id"])
 
     @app.action(action_blocks.OPEN_POSTMORTEM_ACTION)
     def open_postmortem_pressed(ack: Ack) -> None:

@@ -187,6 +187,23 @@ def fill(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def settled_view(fake: FakeSlack, view_id: str, *, timeout: float = 10.0) -> dict[str, Any]:
+    """The modal a submission ends on: submissions that need Slack are acked with a "Saving…" notice
+    and then updated with what happened."""
+    def settled() -> dict[str, Any] | None:
+        for call in reversed(fake.calls_to("views.update")):
+            view = json.loads(call["view"]) if isinstance(call["view"], str) else call["view"]
+            if call["view_id"] == view_id and "callback_id" not in view and ":hourglass" not in json.dumps(view):
+                return view
+        return None
+    return eventually(settled, timeout=timeout, what=f"the outcome in modal {view_id}")
+
+
+def notice_text(view: dict[str, Any]) -> str:
+    """The text of a modal that only says something (a form has a callback_id and gives "")."""
+    return "" if "callback_id" in view else str(view["blocks"][0]["text"]["text"])
+
+
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
 

@@ -14,7 +14,7 @@ from bot.runtime import Runtime
 from models import Reminder
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
 from tests.fake_slack import FakeSlack
-from tests.support import FrozenClock, SlackSim, eventually, utc, wait_for_dm
+from tests.support import FrozenClock, SlackSim, eventually, settled_view, utc, wait_for_dm
 
 MONDAY_1500 = utc(2026, 11, 23, 15, 0)
 TUESDAY_1600 = utc(2026, 11, 24, 16, 0)
@@ -31,7 +31,10 @@ def schedule(slack: SlackSim, fake: FakeSlack, channel: str, starts_at: Any, **c
     view = open_meeting_form(slack, fake, user=LEAD, channel=channel)
     values = {"starts_at": starts_at, "duration": "60", "location": "Zoom https://zoom.example/j/42", "agenda": DEFAULT_AGENDA,
               **changes}
-    return slack.submit_view(view, user=LEAD, values=values).json()
+    reply = slack.submit_view(view, user=LEAD, values=values).json()
+    if reply.get("response_action") == "update":  # acked with "Saving…": what the modal then says
+        return {**reply, "view": settled_view(fake, view["id"])}
+    return reply
 
 
 def invites(fake: FakeSlack) -> list[Calendar]:

@@ -40,7 +40,7 @@ class Outline(HTMLParser):
 def fill_postmortem(slack: SlackSim, fake: FakeSlack, channel: str, clock: FrozenClock) -> None:
     def modal_note(user: str, values: dict[str, Any]) -> None:
         slack.command("note", user=user, channel=channel)
-        view = eventually(lambda: fake.latest_view()["callback_id"] == "note_form" and fake.latest_view())
+        view = eventually(lambda: fake.latest_view().get("callback_id") == "note_form" and fake.latest_view())
         slack.submit_view(view, user=user, values=values)
 
     modal_note(RESPONDER_BERLIN, {"category": "timeline", "occurred_at": utc(2026, 11, 17, 9, 55),
@@ -56,12 +56,12 @@ def fill_postmortem(slack: SlackSim, fake: FakeSlack, channel: str, clock: Froze
         slack.submit_view(view, user=user, values={**ANSWERS, "time_to_resolution": f"23 hours, says {user}"})
 
     slack.command("classify", user=LEAD, channel=channel)
-    view = eventually(lambda: fake.latest_view()["callback_id"] == "classification" and fake.latest_view())
+    view = eventually(lambda: fake.latest_view().get("callback_id") == "classification" and fake.latest_view())
     assert "Targeted: the lure named our VPN vendor" in view["blocks"][0]["text"]["text"]
     slack.submit_view(view, user=LEAD, values={"classification": "targeted", "attack_vector": "phishing",
                                                 "rationale": "Lure named our VPN vendor"})
     slack.command("scorecard-entry", user=LEAD, channel=channel)
-    view = eventually(lambda: fake.latest_view()["callback_id"] == "scorecard" and fake.latest_view())
+    view = eventually(lambda: fake.latest_view().get("callback_id") == "scorecard" and fake.latest_view())
     slack.submit_view(view, user=LEAD, values={"alert_volume": "420", "false_alarms": "12", "threats_blocked": "3"})
 
 
@@ -175,7 +175,7 @@ def test_only_the_facilitator_reports_and_bad_figures_are_refused_inline(
     slack.command("report", user=RESPONDER_BERLIN, channel=channel)
     assert eventually(lambda: fake_slack.responses)[-1]["text"] == "Only the facilitator of this post-mortem can do that."
     slack.command("scorecard-entry", user=LEAD, channel=channel)
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "scorecard" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "scorecard" and fake_slack.latest_view())
     reply = slack.submit_view(view, user=LEAD, values={"alert_volume": "-3", "false_alarms": "a few", "threats_blocked": "2"})
     assert reply.json() == {"response_action": "errors", "errors": {
         "alert_volume": "Enter a whole number, 0 or more, or leave it empty.",
