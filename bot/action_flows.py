@@ -102,9 +102,16 @@ def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: st
         return errors
     now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
-        postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
-        if postmortem is None:
+        located = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
+        if located is None:
             return {"title": access.NOT_FOUND}
+        found_id, people = located.id, {located.facilitator_id, draft.owner_id}
+    # Planning needs their time zones: ask Slack (which may be slow) before the writing transaction.
+    for person in people:
+        runtime.slack.user(str(person))
+    with transaction(runtime.sessions) as session:
+        postmortem = session.get(Postmortem, found_id)
+        assert postmortem is not None
         if dedupe_key is None:
             dedupe_key, previous_key = line_key(postmortem_id=postmortem.id, author_id=user_id, draft=draft, now=now)
             earlier = session.scalars(select(Action).where(Action.dedupe_key == previous_key)).one_or_none()

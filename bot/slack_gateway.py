@@ -128,10 +128,6 @@ class Pacer:
             self._limited_at[key] = now
             self._blocked_until[key] = max(self._blocked_until.get(key, 0.0), now + retry_after)
 
-    def is_throttled(self, key: str) -> bool:
-        with self._lock:
-            return key in self._allowed or self._blocked_until.get(key, 0.0) > self._monotonic()
-
 
 def pace_key(method: str, arguments: dict[str, Any]) -> str:
     channel = arguments.get("channel") if method in PACED_PER_CHANNEL else None
@@ -182,7 +178,7 @@ class SlackGateway:
     def __init__(self, *, token: str, base_url: str, timeout: int = 10, max_retry_after: float = MAX_RETRY_AFTER_SECONDS,
                  quiet_period: float = PACE_QUIET_PERIOD_SECONDS, monotonic: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        self.pacer = Pacer(quiet_period=quiet_period, monotonic=monotonic, sleep=sleep)
+        self._pacer = Pacer(quiet_period=quiet_period, monotonic=monotonic, sleep=sleep)
         self._max_retry_after = max_retry_after
         self._sleep = sleep
         self._monotonic = monotonic
@@ -203,7 +199,7 @@ class SlackGateway:
         key = pace_key(method, arguments)
         rate_limited = lost = 0
         while True:
-            self.pacer.wait_turn(key)
+            self._pacer.wait_turn(key)
             try:
                 response = getattr(self.web_client, method.replace(".", "_"))(**arguments)
                 return dict(response.data) if isinstance(response.data, dict) else {}
@@ -213,10 +209,10 @@ class SlackGateway:
                     retry_after = _retry_after(error.response.headers)
                     rate_limited += 1
                     if retry_after > self._max_retry_after or rate_limited > RETRIES_ON_RATE_LIMIT:
-                        self.pacer.rate_limited(key, retry_after=min(retry_after, self._max_retry_after))
+                        self._pacer.rate_limited(key, retry_after=min(retry_after, self._max_retry_after))
                         raise SlackRateLimited(method, retry_after) from None
                     log.info("%s rate limited; waiting %.0f s", key, retry_after)
-                    self.pacer.rate_limited(key, retry_after=retry_after)
+                    self._pacer.rate_limited(key, retry_after=retry_after)
                     continue
                 if status < 500:
                     raise SlackCallFailed(method, _error_code(error)) from None
