@@ -33,6 +33,7 @@ ONLY_FACILITATOR_CLOSES = "Only the facilitator of this post-mortem can close it
 NOT_PUBLISHED = "The report isn't published yet. Publish it with `/postmortem report` first, then close the post-mortem."
 # The same one-line action typed again within this window is the same action.
 RETYPE_WINDOW = timedelta(minutes=10)
+EARLIEST_ZONE = "Etc/GMT+12"  # UTC-12: where the date changes last
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,13 @@ def _today(runtime: Runtime, user_id: str) -> date:
     return runtime.clock.now().astimezone(zone(runtime.slack.user(user_id).tz)).date()
 
 
+def _today_without_waiting(runtime: Runtime, user_id: str) -> date:
+    """The person's date if their time zone is known; otherwise the earliest date anywhere (UTC-12),
+    so a check made before an ack never waits on Slack and never refuses a date valid for them."""
+    known = runtime.slack.known_user(user_id)
+    return runtime.clock.now().astimezone(zone(known.tz if known else EARLIEST_ZONE)).date()
+
+
 def _plan(runtime: Runtime, session: Session, action: Action, postmortem: Postmortem) -> None:
     actions.plan_reminders(
         session, action=action, facilitator_id=postmortem.facilitator_id,
@@ -78,8 +86,8 @@ def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id:
 
 
 def check(runtime: Runtime, *, user_id: str, draft: ActionDraft) -> dict[str, str]:
-    """What to fix in a draft (field -> text), before anything is saved."""
-    return actions.validate(draft, today=_today(runtime, user_id))
+    """What to fix in a draft (field -> text), before anything is saved; asks nothing of Slack."""
+    return actions.validate(draft, today=_today_without_waiting(runtime, user_id))
 
 
 def line_key(*, postmortem_id: int, author_id: str, draft: ActionDraft, now: datetime) -> tuple[str, str]:
@@ -97,7 +105,7 @@ def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: st
     """Save the action and plan its reminders in one transaction; `announce` tells the owner and channel.
 
     Without a `dedupe_key` (the one-line command) the key is made from what was asked for."""
-    errors = check(runtime, user_id=user_id, draft=draft)
+    errors = actions.validate(draft, today=_today(runtime, user_id))
     if errors:
         return errors
     now = runtime.clock.now()
@@ -207,7 +215,7 @@ def extend(runtime: Runtime, *, user_id: str, action_id: int, due_on: date | Non
         return {"due_on": "Pick the new due date."}
     changed = _change(runtime, user_id=user_id, action_id=action_id, field="due_on", apply=lambda session, action, pm: actions.extend(
         session, action=action, postmortem=pm, user_id=user_id, due_on=due_on, reason=reason,
-        today=_today(runtime, user_id), now=runtime.clock.now()))
+        today=_today_without_waiting(runtime, user_id), now=runtime.clock.now()))
     if isinstance(changed, dict):
         return changed
     return f":white_check_mark: New due date {due_on.isoformat()} for {safe_mrkdwn(changed[0].title)}."

@@ -325,6 +325,11 @@ class SlackGateway:
         self._users[user_id] = (self._monotonic() + USER_CACHE_SECONDS, user)
         return user
 
+    def known_user(self, user_id: str) -> SlackUser | None:
+        """The user as last seen, however long ago, without asking Slack (for work before an ack)."""
+        cached = self._users.get(user_id)
+        return cached[1] if cached else None
+
     # -- channels ------------------------------------------------------------------------------
     def create_private_channel(self, *, name: str) -> str:
         return str(self._call("conversations.create", name=name, is_private=True)["channel"]["id"])
