@@ -5,7 +5,8 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,7 +15,8 @@ from bot import indicators
 from bot.notes import NOTE_MAX_CHARS, clean
 from models import Answer, Postmortem, PostmortemStatus
 
-QUESTIONS_FILE = Path(__file__).with_name("review_questions.toml")
+# Read as package data, so it works from a wheel or a zip as well as from the source tree.
+QUESTIONS_FILE = resources.files("bot") / "review_questions.toml"
 ANSWER_MAX_CHARS = NOTE_MAX_CHARS
 LOCKED = "This post-mortem is closed, so answers can no longer change. Ask the facilitator if something is missing."
 
@@ -25,8 +27,8 @@ class Question:
     text: str
 
 
-def load_questions(path: Path = QUESTIONS_FILE) -> tuple[Question, ...]:
-    data = tomllib.loads(path.read_text())
+def load_questions(path: Traversable = QUESTIONS_FILE) -> tuple[Question, ...]:
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
     return tuple(Question(key=entry["key"], text=entry["text"]) for entry in data["question"])
 
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# "package:folder": Alembic finds it through importlib.resources, so an installed wheel works as the source tree does.
+MIGRATIONS_LOCATION = "models:migrations"
 
 
 def make_engine(url: str) -> Engine:
@@ -47,7 +47,7 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 def alembic_config(engine: Engine) -> Config:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("script_location", MIGRATIONS_LOCATION)
     config.attributes["engine"] = engine
     return config
 
