@@ -198,7 +198,7 @@ def test_notes_list_is_paginated_newest_first(
     assert older["text"]["text"] == "Older"
 
     slack.press(older["action_id"], older["value"], user=LEAD)
-    second = eventually(lambda: fake_slack.responses, what="page 2")[-1]
+    second = eventually(lambda: fake_slack.responses[-1].get("replace_original") and fake_slack.responses[-1], what="page 2")
     assert second["replace_original"] is True
     assert [b["text"]["text"].rsplit("\n", 1)[1] for b in second["blocks"][1:] if b["type"] == "section"] == ["step 2", "step 1"]
     assert [e["text"]["text"] for e in second["blocks"][-1]["elements"]] == ["Newer"]
@@ -230,8 +230,7 @@ def test_edit_own_note_and_facilitator_deletes_anothers_with_audit(
     eventually(lambda: notice_text(fake_slack.latest_view()) == "You can edit only your own notes.", what="the refusal")
     assert [v.get("callback_id") for v in list(fake_slack.views.values())[views_before:]] == [None]
     select_option(slack, menu, f"delete:{note.id}", user=RESPONDER_TOKYO)
-    refusal = eventually(lambda: fake_slack.responses, what="refusal")[-1]
-    assert refusal["text"] == "You can delete only your own notes."
+    eventually(lambda: fake_slack.responses[-1]["text"] == "You can delete only your own notes.", what="the refusal")
 
     lead_view = slack.ask("notes", user=LEAD, channel=channel).json()
     lead_menu = lead_view["blocks"][1]["accessory"]

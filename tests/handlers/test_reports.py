@@ -173,7 +173,7 @@ def test_only_the_facilitator_reports_and_bad_figures_are_refused_inline(
 ) -> None:
     _, channel = started
     slack.command("report", user=RESPONDER_BERLIN, channel=channel)
-    assert eventually(lambda: fake_slack.responses)[-1]["text"] == "Only the facilitator of this post-mortem can do that."
+    eventually(lambda: fake_slack.responses and fake_slack.responses[-1]["text"] == "Only the facilitator of this post-mortem can do that.")
     slack.command("scorecard-entry", user=LEAD, channel=channel)
     view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "scorecard" and fake_slack.latest_view())
     reply = slack.submit_view(view, user=LEAD, values={"alert_volume": "-3", "false_alarms": "a few", "threats_blocked": "2"})
