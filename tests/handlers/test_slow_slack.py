@@ -6,6 +6,7 @@ as after a deploy, so the work behind each request really waits on the injected 
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -178,3 +179,35 @@ def test_a_kickoff_lost_on_an_earlier_run_is_found_by_the_retry(
     assert slack.ask("retry", user=LEAD).text.startswith("Picking up where I stopped.")
     wait_for_dm(fake_slack, LEAD, "is ready")
     assert len(fake_slack.messages[channel.id]) == 1 and len(fake_slack.pins[channel.id]) == 1
+
+
+def test_the_same_action_typed_twice_at_once_on_a_slow_slack_is_made_once(
+    restarted: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime
+) -> None:
+    _, channel = started
+    fake_slack.add_user(NEWCOMER, name="Nia New", tz="Europe/Paris")
+    make_slack_slow(fake_slack)
+    urls = [fake_slack.response_url(), fake_slack.response_url()]
+    barrier = threading.Barrier(2)
+    acked: list[float] = []
+
+    def type_it(url: str) -> None:
+        barrier.wait()
+        reply = restarted.command(f"action <@{NEWCOMER}> 2026-12-04 Rotate VPN certificates", user=LEAD, channel=channel,
+                                  response_url=url)
+        assert reply.status == 200
+        acked.append(time.monotonic())
+
+    began = time.monotonic()
+    typists = [threading.Thread(target=type_it, args=(url,)) for url in urls]
+    for typist in typists:
+        typist.start()
+    for typist in typists:
+        typist.join()
+    answers = [answer_to(fake_slack, url) for url in urls]
+    answered = time.monotonic()
+    # Both were acked at once, and both were still being worked on (waiting on Slack) after both acks.
+    assert len(acked) == 2 and max(acked) - began < ACK_DEADLINE and answered - max(acked) > 1
+    assert sum(a["text"].startswith(":white_check_mark: Assigned") for a in answers) == 1
+    with runtime.sessions() as session:
+        assert len(session.scalars(select(Action)).all()) == 1
