@@ -7,12 +7,12 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import meeting_flows
-from bot.blocks import Message, notice_view
+from bot.blocks import notice_view
 from bot.blocks import meeting as meeting_blocks
 from bot.meetings import MeetingRequest
 from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
-from handlers.replies import tell
+from handlers.replies import open_form, tell
 from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 
@@ -22,15 +22,12 @@ SAVING = ":hourglass_flowing_sand: Saving and sending the invites…"
 
 
 def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
-    def open_form(*, trigger_id: str, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> None:
-        # Open at once (the trigger lives 3 s), then fill in once every time zone is known.
-        view_id = runtime.slack.open_view(trigger_id=trigger_id, view=meeting_blocks.loading())
-        form = meeting_flows.form(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
-        view = notice_view(form.text, title=TITLE) if isinstance(form, Message) else form
-        runtime.slack.update_view(view_id=view_id, view=view)
+    def open_meeting_form(*, trigger_id: str, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> None:
+        open_form(runtime, lambda: meeting_flows.form(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id),
+                  trigger_id=trigger_id, title=TITLE, loading=meeting_blocks.loading())
 
     def schedule(command: SlashCommand, answer: Answer) -> None:
-        open_form(trigger_id=command.trigger_id, user_id=command.user_id, channel_id=command.channel_id)
+        open_meeting_form(trigger_id=command.trigger_id, user_id=command.user_id, channel_id=command.channel_id)
 
     def cancel_meeting(command: SlashCommand, answer: Answer) -> None:
         reply, meeting_id = meeting_flows.cancel(runtime, user_id=command.user_id, channel_id=command.channel_id)
@@ -48,7 +45,7 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         ack()
         user_id = body["user"]["id"]
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
-            open_form(trigger_id=body["trigger_id"], user_id=user_id, postmortem_id=int(action["value"]))
+            open_meeting_form(trigger_id=body["trigger_id"], user_id=user_id, postmortem_id=int(action["value"]))
 
     @app.action(meeting_blocks.CANCEL_ACTION)
     def cancel_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -25,10 +25,10 @@ def tell(runtime: Runtime, message: Message | str, *, user_id: str, response_url
 
 
 def open_form(runtime: Runtime, build: Callable[[], dict[str, Any] | Message], *, trigger_id: str,
-              title: str = "Post-mortem") -> None:
+              title: str = "Post-mortem", loading: dict[str, Any] | None = None) -> None:
     """Open a modal at once (a trigger lives 3 s, and building the form may wait on the database or
     Slack), then fill it in with the form, or with the message the flow returned instead (a refusal)."""
-    view_id = runtime.slack.open_view(trigger_id=trigger_id, view=notice_view(LOADING, title=title))
+    view_id = runtime.slack.open_view(trigger_id=trigger_id, view=loading or notice_view(LOADING, title=title))
     form = build()
     runtime.slack.update_view(view_id=view_id, view=notice_view(form.text, title=title) if isinstance(form, Message) else form)
 
