@@ -120,6 +120,11 @@ class Pacer:
             return 0.0
         return 1.0 - (now - recent[0])
 
+    def blocked_for(self, key: str) -> float:
+        """Seconds until Retry-After allows `key` again (0 when it may go now)."""
+        with self._lock:
+            return max(0.0, self._blocked_until.get(key, 0.0) - self._monotonic())
+
     def rate_limited(self, key: str, *, retry_after: float) -> None:
         with self._lock:
             now = self._monotonic()
@@ -199,6 +204,9 @@ class SlackGateway:
         key = pace_key(method, arguments)
         rate_limited = lost = 0
         while True:
+            blocked_for = self._pacer.blocked_for(key)
+            if blocked_for > self._max_retry_after:
+                raise SlackRateLimited(method, blocked_for)
             self._pacer.wait_turn(key)
             try:
                 response = getattr(self.web_client, method.replace(".", "_"))(**arguments)
@@ -207,12 +215,11 @@ class SlackGateway:
                 status = error.response.status_code if error.response is not None else 200
                 if status == 429:
                     retry_after = _retry_after(error.response.headers)
+                    self._pacer.rate_limited(key, retry_after=retry_after)
                     rate_limited += 1
                     if retry_after > self._max_retry_after or rate_limited > RETRIES_ON_RATE_LIMIT:
-                        self._pacer.rate_limited(key, retry_after=min(retry_after, self._max_retry_after))
                         raise SlackRateLimited(method, retry_after) from None
                     log.info("%s rate limited; waiting %.0f s", key, retry_after)
-                    self._pacer.rate_limited(key, retry_after=retry_after)
                     continue
                 if status < 500:
                     raise SlackCallFailed(method, _error_code(error)) from None
@@ -220,8 +227,6 @@ class SlackGateway:
             except OSError as error:  # connection refused, reset or timed out
                 failure = SlackOutcomeUnknown(method, "connection_error")
                 failure.__cause__ = error
-            except ValueError:  # a 5xx page that is not JSON
-                failure = SlackOutcomeUnknown(method, "http_5xx")
             lost += 1
             if method in NOT_SAFE_TO_REPEAT or lost > RETRIES_ON_SERVER_ERROR:
                 raise failure

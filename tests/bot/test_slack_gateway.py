@@ -123,6 +123,15 @@ def test_retry_after_beyond_the_cap_fails_at_once_as_rate_limited(
     assert (failure.value.error, failure.value.retry_after) == ("ratelimited", 120)
     assert fake_time.sleeps == [] and len(fake_slack.calls_to("users.info")) == 1
 
+    fake_time.now += 30  # still 90 s to go: the next lookup fails too, without asking Slack
+    with pytest.raises(SlackRateLimited):
+        paced.user(RESPONDER_BERLIN)
+    assert len(fake_slack.calls_to("users.info")) == 1
+    paced.post_message(channel=LEAD, text="other methods go on")
+    fake_time.now += 31  # 59 s to go: within the cap, so it is waited out
+    assert paced.user(RESPONDER_BERLIN).tz == "Europe/Berlin"
+    assert fake_time.sleeps == [59.0]
+
 
 def test_a_lost_answer_is_repeated_for_reads_but_not_for_posts(paced: SlackGateway, fake_slack: FakeSlack) -> None:
     fake_slack.inject("users.info", reset=True)
