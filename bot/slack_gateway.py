@@ -45,8 +45,8 @@ USER_CACHE_SECONDS = 300
 MAX_RETRY_AFTER_SECONDS = 60.0
 # After this long without a 429, a method (or channel) is back to full speed.
 PACE_QUIET_PERIOD_SECONDS = 60.0
-# Slack limits these per channel: a 429 in one channel says nothing about another.
-PACED_PER_CHANNEL = frozenset({"chat.postMessage", "chat.update", "chat.postEphemeral", "pins.add"})
+# Slack limits posting per channel: a 429 in one channel says nothing about another.
+PACED_PER_CHANNEL = frozenset({"chat.postMessage"})
 # Repeating these after a lost answer could create a second channel, message or upload.
 NOT_SAFE_TO_REPEAT = frozenset({"conversations.create", "chat.postMessage", "views.open"})
 
