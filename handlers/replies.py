@@ -11,6 +11,7 @@ from bot.blocks import Message, notice_view
 from bot.runtime import Runtime
 
 LOADING = ":hourglass_flowing_sand: One moment…"
+FORM_FAILED = "I couldn't prepare this form. Close it and try again in a minute."
 
 
 def tell(runtime: Runtime, message: Message | str, *, user_id: str, response_url: str | None = None,
@@ -29,7 +30,12 @@ def open_form(runtime: Runtime, build: Callable[[], dict[str, Any] | Message], *
     """Open a modal at once (a trigger lives 3 s, and building the form may wait on the database or
     Slack), then fill it in with the form, or with the message the flow returned instead (a refusal)."""
     view_id = runtime.slack.open_view(trigger_id=trigger_id, view=loading or notice_view(LOADING, title=title))
-    form = build()
+    try:
+        form = build()
+    except Exception:
+        # Never leave the person looking at "One moment…"; the caller's guard says what happened.
+        runtime.slack.update_view(view_id=view_id, view=notice_view(FORM_FAILED, title=title))
+        raise
     runtime.slack.update_view(view_id=view_id, view=notice_view(form.text, title=title) if isinstance(form, Message) else form)
 
 

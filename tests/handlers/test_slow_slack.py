@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
+from handlers.replies import FORM_FAILED
 from models import Action, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, serving
 from tests.fake_slack import FakeSlack
@@ -211,3 +212,14 @@ def test_the_same_action_typed_twice_at_once_on_a_slow_slack_is_made_once(
     assert sum(a["text"].startswith(":white_check_mark: Assigned") for a in answers) == 1
     with runtime.sessions() as session:
         assert len(session.scalars(select(Action)).all()) == 1
+
+
+def test_a_form_that_cannot_be_prepared_says_so_instead_of_loading_forever(
+    restarted: SlackSim, fake_slack: FakeSlack, started: tuple[int, str]
+) -> None:
+    _, channel = started
+    fake_slack.inject("users.info", error="fatal_error")  # the form needs the person's time zone
+    response_url = fake_slack.response_url()
+    assert restarted.command("action", user=LEAD, channel=channel, response_url=response_url).status == 200
+    eventually(lambda: notice_text(fake_slack.latest_view()) == FORM_FAILED, what="the failure in the modal")
+    assert "fatal_error" in answer_to(fake_slack, response_url)["text"]
