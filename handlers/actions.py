@@ -11,13 +11,12 @@ from bot.blocks import notice_view
 from bot.blocks import actions as action_blocks
 from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
-from handlers.replies import answer_submission, open_form, tell
+from handlers.replies import SAVING, answer_submission, open_form, settling, tell
 from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 from models import ActionCategory, ActionPriority
 
 
-SAVING = ":hourglass_flowing_sand: Saving…"
 FORM_TITLE = "Follow-up action"
 
 
@@ -77,10 +76,10 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         # Saving plans reminders in the owner's time zone, which may need Slack: answer first.
         ack(response_action="update", view=notice_view(SAVING, title=FORM_TITLE))
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
-            outcome = action_flows.create(runtime, user_id=user_id, draft=draft,
-                                          postmortem_id=int(chosen) if chosen else None, dedupe_key=f"view:{view['id']}")
-            text = " ".join(outcome.values()) if isinstance(outcome, dict) else outcome.message.text
-            runtime.slack.update_view(view_id=view["id"], view=notice_view(text, title=FORM_TITLE))
+            with settling(runtime, view_id=view["id"], title=FORM_TITLE) as settle:
+                outcome = action_flows.create(runtime, user_id=user_id, draft=draft,
+                                              postmortem_id=int(chosen) if chosen else None, dedupe_key=f"view:{view['id']}")
+                settle(" ".join(outcome.values()) if isinstance(outcome, dict) else outcome.message.text)
             if not isinstance(outcome, dict) and outcome.fresh:
                 action_flows.announce(runtime, action_id=outcome.action_id, assigned_by=user_id)
 

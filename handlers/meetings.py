@@ -12,7 +12,7 @@ from bot.blocks import meeting as meeting_blocks
 from bot.meetings import MeetingRequest
 from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
-from handlers.replies import open_form, tell
+from handlers.replies import open_form, settling, tell
 from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 
@@ -75,8 +75,9 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         ack(response_action="update", view=notice_view(SAVING, title=TITLE))
         user_id = body["user"]["id"]
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
-            outcome = meeting_flows.submit(runtime, user_id=user_id, postmortem_id=int(view["private_metadata"]), request=request)
-            text = " ".join(outcome.values()) if isinstance(outcome, dict) else outcome.confirmation
-            runtime.slack.update_view(view_id=view["id"], view=notice_view(text, title=TITLE))
+            with settling(runtime, view_id=view["id"], title=TITLE) as settle:
+                outcome = meeting_flows.submit(runtime, user_id=user_id, postmortem_id=int(view["private_metadata"]),
+                                               request=request)
+                settle(" ".join(outcome.values()) if isinstance(outcome, dict) else outcome.confirmation)
             if not isinstance(outcome, dict):
                 meeting_flows.publish(runtime, meeting_id=outcome.meeting_id, rescheduled=outcome.rescheduled)

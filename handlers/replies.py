@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from slack_bolt import Ack
@@ -12,6 +13,8 @@ from bot.runtime import Runtime
 
 LOADING = ":hourglass_flowing_sand: One moment…"
 FORM_FAILED = "I couldn't prepare this form. Close it and try again in a minute."
+SAVING = ":hourglass_flowing_sand: Saving…"
+SAVE_FAILED = "Something went wrong while saving this, so it may not have been saved. Please check, and send it again if it's missing."
 
 
 def tell(runtime: Runtime, message: Message | str, *, user_id: str, response_url: str | None = None,
@@ -37,6 +40,20 @@ def open_form(runtime: Runtime, build: Callable[[], dict[str, Any] | Message], *
         runtime.slack.update_view(view_id=view_id, view=notice_view(FORM_FAILED, title=title))
         raise
     runtime.slack.update_view(view_id=view_id, view=notice_view(form.text, title=title) if isinstance(form, Message) else form)
+
+
+@contextmanager
+def settling(runtime: Runtime, *, view_id: str, title: str) -> Iterator[Callable[[str], None]]:
+    """For a submission acked with a "Saving…" notice: yields `settle(text)`, which shows the outcome in
+    the modal; if the work fails first, the modal says so (the caller's guard tells the rest)."""
+    def settle(text: str) -> None:
+        runtime.slack.update_view(view_id=view_id, view=notice_view(text, title=title))
+
+    try:
+        yield settle
+    except Exception:
+        settle(SAVE_FAILED)
+        raise
 
 
 def answer_submission(ack: Ack, outcome: dict[str, str] | str) -> None:

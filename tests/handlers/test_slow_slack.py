@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
-from handlers.replies import FORM_FAILED
+from handlers.replies import FORM_FAILED, SAVE_FAILED
 from models import Action, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, serving
 from tests.fake_slack import FakeSlack
@@ -223,3 +223,19 @@ def test_a_form_that_cannot_be_prepared_says_so_instead_of_loading_forever(
     assert restarted.command("action", user=LEAD, channel=channel, response_url=response_url).status == 200
     eventually(lambda: notice_text(fake_slack.latest_view()) == FORM_FAILED, what="the failure in the modal")
     assert "fatal_error" in answer_to(fake_slack, response_url)["text"]
+
+
+def test_a_submission_that_fails_after_its_ack_says_so_in_the_modal(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime
+) -> None:
+    _, channel = started
+    fake_slack.add_user(NEWCOMER, name="Nia New", tz="Europe/Paris")
+    slack.command("action", user=LEAD, channel=channel)
+    form = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_form" and fake_slack.latest_view())
+    fake_slack.inject("users.info", error="fatal_error")  # the new owner's time zone cannot be had
+    reply = slack.submit_view(form, user=LEAD, values={"title": "Phishing drill", "owner_id": NEWCOMER, "due_on": "2026-12-10"})
+    assert reply.json()["response_action"] == "update"
+    assert notice_text(settled_view(fake_slack, form["id"])) == SAVE_FAILED
+    wait_for_dm(fake_slack, LEAD, "fatal_error")
+    with runtime.sessions() as session:
+        assert session.scalars(select(Action)).all() == []
