@@ -66,10 +66,16 @@ def _today_without_waiting(runtime: Runtime, user_id: str) -> date:
     return runtime.clock.now().astimezone(zone(known.tz if known else EARLIEST_ZONE)).date()
 
 
+def _zone_of(runtime: Runtime, user_id: str) -> str:
+    """The person's time zone, from what the bot already knows when it can: planning may run before an ack."""
+    known = runtime.slack.known_user(user_id)
+    return known.tz if known else runtime.slack.user(user_id).tz
+
+
 def _plan(runtime: Runtime, session: Session, action: Action, postmortem: Postmortem) -> None:
     actions.plan_reminders(
         session, action=action, facilitator_id=postmortem.facilitator_id,
-        owner_tz=runtime.slack.user(action.owner_id).tz, facilitator_tz=runtime.slack.user(postmortem.facilitator_id).tz,
+        owner_tz=_zone_of(runtime, action.owner_id), facilitator_tz=_zone_of(runtime, postmortem.facilitator_id),
         timing=_timing(runtime), now=runtime.clock.now(),
     )
 
@@ -191,7 +197,12 @@ def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) ->
             return Message(text="Only the owner or the facilitator can change this action.")
         if action.status is not ActionStatus.OPEN:
             return Message(text=f"This action is already {action.status.value}.")
-        return action_blocks.extend_form(action) if kind == "extend" else action_blocks.reassign_form(action)
+        form = action_blocks.extend_form(action) if kind == "extend" else action_blocks.reassign_form(action)
+        people = (action.owner_id, postmortem.facilitator_id)
+    # Learn the zones the submission replans with now, so that it need not wait on Slack before its ack.
+    for person in people:
+        runtime.slack.user(person)
+    return form
 
 
 def _change(runtime: Runtime, *, user_id: str, action_id: int, field: str,

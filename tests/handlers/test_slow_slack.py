@@ -20,6 +20,7 @@ from handlers.replies import FORM_FAILED, SAVE_FAILED
 from models import Action, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, serving
 from tests.fake_slack import FakeSlack
+from tests.handlers.test_actions import assign, press_owner_button
 from tests.handlers.test_meetings import MONDAY_1500
 from tests.handlers.test_start import REPORT, open_form
 from tests.support import FrozenClock, Reply, SlackSim, eventually, notice_text, settled_view, wait_for_dm
@@ -239,3 +240,20 @@ def test_a_submission_that_fails_after_its_ack_says_so_in_the_modal(
     wait_for_dm(fake_slack, LEAD, "fatal_error")
     with runtime.sessions() as session:
         assert session.scalars(select(Action)).all() == []
+
+
+def test_an_extension_acks_within_3_seconds_on_a_slow_slack(
+    restarted: SlackSim, slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str]
+) -> None:
+    _, channel = started
+    assign(slack, channel)
+    make_slack_slow(fake_slack)
+    press_owner_button(restarted, fake_slack, "Extend due date")  # the fresh bot learns the zones while the form opens
+    form = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_extend_form" and fake_slack.latest_view(),
+                      timeout=20)
+    fake_slack.inject("users.info", status=429, retry_after=4, times=2)
+    reply, took = timed(lambda: restarted.submit_view(form, user=RESPONDER_BERLIN,
+                                                      values={"due_on": "2026-12-14", "reason": "Vendor delay"}))
+    assert took < ACK_DEADLINE
+    assert notice_text(reply.json()["view"]) == ":white_check_mark: New due date 2026-12-14 for Rotate VPN certificates."
+    assert len(fake_slack.injected["users.info"]) == 2  # replanned with the zones it knew: Slack was not asked
