@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run serve migrate test benchmark clean
+.PHONY: install run serve migrate test smoke benchmark clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "postmortem-bot needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
@@ -32,8 +32,12 @@ migrate: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
+## Build the wheel, install it in a fresh venv outside the tree, serve it against the Slack double.
+smoke: $(INSTALLED)
+	$(BIN)/python -m tests.wheel_smoke
+
 benchmark: $(INSTALLED)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) *.egg-info
+	rm -rf $(VENV) *.egg-info build dist

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -32,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Brings the database schema up to date first.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=3000, help="port to listen on (default: 3000)")
+    # The default comes from PORT so a container's command can stay fixed while its port varies.
+    serve.add_argument("--port", type=int, default=os.environ.get("PORT", "3000"),
+                       help="port to listen on (default: $PORT, else 3000)")
     db = commands.add_parser("db", help="Database maintenance.", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     db_commands.add_parser(
@@ -73,22 +76,34 @@ def _upgrade(settings: Settings) -> int:
 
 
 def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
-    from slack_bolt.error import BoltError
-
-    from bot.app import create_app
     from bot.dispatcher import start_scheduler
     from bot.runtime import build_runtime
     from models.db import upgrade
 
     runtime = build_runtime(settings)
     upgrade(runtime.engine)
-    try:
-        app = create_app(runtime)
-    except BoltError as error:
-        print(f"postmortem-bot: Slack refused the bot token or could not be reached ({error}).", file=sys.stderr)
+    app = _connect_to_slack(runtime)
+    if app is None:
         return None, None
     start_scheduler(runtime)
     return runtime, app
+
+
+def _connect_to_slack(runtime):  # type: ignore[no-untyped-def]
+    """The Bolt app (its creation calls auth.test), or None after one line saying what failed and what to check."""
+    from slack_bolt.error import BoltError
+
+    from bot.app import create_app
+
+    try:
+        return create_app(runtime)
+    except BoltError as error:
+        print(f"postmortem-bot: Slack refused the bot token or could not be reached ({error}).", file=sys.stderr)
+    except OSError as error:  # URLError, timeouts, refused connections, TLS failures
+        reason = getattr(error, "reason", None) or error
+        print(f"postmortem-bot: could not reach Slack at {runtime.settings.slack_api_url} ({reason}). "
+              "Check SLACK_API_URL, your proxy and network.", file=sys.stderr)
+    return None
 
 
 def _run_socket_mode(settings: Settings) -> int:

@@ -1,7 +1,12 @@
 """HTTP mode: a WSGI app served by waitress (a production server, unlike Bolt's dev HTTPServer).
 
-`POST /slack/events` takes slash commands, interactivity and events; `GET /healthz` answers 200
-once the database is reachable.
+`POST /slack/events` takes slash commands, interactivity and events. `GET /healthz` answers 200 while
+the process is alive (no database involved, so a database outage does not get replicas restarted);
+`GET /readyz` answers 200 only when the database is reachable and its schema is at the newest
+migration, 503 with a short reason otherwise.
+
+Whatever arrives at the edge gets an answer, never a traceback: a body over 1 MiB is refused from its
+Content-Length before it is read, and a malformed timestamp, body or encoding gets 400 or 401.
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltRequest
 from slack_bolt.context import BoltContext
-from slack_bolt.request.internals import build_context
+from slack_bolt.request.internals import build_context, parse_body
 from waitress.server import create_server
 
 from bot.runtime import Runtime
-from models.db import is_reachable
+from models.db import readiness_problem
 
 StartResponse = Callable[..., Any]
 MAX_BODY_BYTES = 1024 * 1024
@@ -44,22 +49,56 @@ def wsgi_app(app: App, runtime: Runtime) -> Callable[[dict[str, Any], StartRespo
     def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method, path = environ["REQUEST_METHOD"], environ.get("PATH_INFO", "")
         if method == "GET" and path == "/healthz":
-            healthy = is_reachable(runtime.engine)
-            return _reply(start_response, 200 if healthy else 503, {"ok": healthy})
+            return _reply(start_response, 200, {"ok": True})
+        if method == "GET" and path == "/readyz":
+            return _readiness(start_response, runtime)
         if method == "POST" and path == "/slack/events":
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            if length > MAX_BODY_BYTES:
-                return _reply(start_response, 413, {"ok": False, "error": "request too large"})
-            raw_body = environ["wsgi.input"].read(length).decode("utf-8")
-            response = app.dispatch(bolt_request(raw_body, _headers(environ), environ.get("QUERY_STRING", "")))
-            start_response(
-                f"{response.status} {_reason(response.status)}",
-                [(name, value) for name, values in response.headers.items() for value in values],
-            )
-            return [response.body.encode("utf-8")]
+            return _slack_request(app, environ, start_response)
         return _reply(start_response, 404, {"ok": False, "error": "not found"})
 
     return application
+
+
+def _readiness(start_response: StartResponse, runtime: Runtime) -> list[bytes]:
+    problem = readiness_problem(runtime.engine)
+    if problem:
+        return _reply(start_response, 503, {"ok": False, "error": problem})
+    return _reply(start_response, 200, {"ok": True})
+
+
+def _slack_request(app: App, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    length = _content_length(environ)
+    if length is None:
+        return _reply(start_response, 400, {"ok": False, "error": "invalid Content-Length"})
+    if length > MAX_BODY_BYTES:
+        return _reply(start_response, 413, {"ok": False, "error": "request too large"})
+    if not _is_unix_time(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")):
+        return _reply(start_response, 401, {"ok": False, "error": "invalid request timestamp"})
+    headers = _headers(environ)
+    try:
+        raw_body = environ["wsgi.input"].read(length).decode("utf-8")
+        is_object = isinstance(parse_body(raw_body, headers.get("content-type")), dict)
+    except ValueError:  # invalid UTF-8, or JSON that does not parse (both are ValueErrors)
+        is_object = False
+    if not is_object:  # Bolt would fail with a 500 on a JSON list or string
+        return _reply(start_response, 400, {"ok": False, "error": "malformed request body"})
+    request = bolt_request(raw_body, headers, environ.get("QUERY_STRING", ""))
+    response = app.dispatch(request)
+    start_response(
+        f"{response.status} {_reason(response.status)}",
+        [(name, value) for name, values in response.headers.items() for value in values],
+    )
+    return [response.body.encode("utf-8")]
+
+
+def _content_length(environ: dict[str, Any]) -> int | None:
+    value = environ.get("CONTENT_LENGTH") or "0"
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _is_unix_time(value: str) -> bool:
+    # Bolt's verifier calls int() on it and would fail with a 500; a real one is whole seconds.
+    return value.isascii() and value.isdigit()
 
 
 def _headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -70,9 +109,8 @@ def _headers(environ: dict[str, Any]) -> dict[str, str]:
 
 
 def _reason(status: int) -> str:
-    return {200: "OK", 401: "Unauthorized", 404: "Not Found", 413: "Payload Too Large", 503: "Service Unavailable"}.get(
-        status, "Status"
-    )
+    return {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 413: "Payload Too Large",
+            503: "Service Unavailable"}.get(status, "Status")
 
 
 def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
@@ -82,4 +120,6 @@ def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> 
 
 def make_server(app: App, runtime: Runtime, *, host: str, port: int) -> Any:
     """A waitress server; `.run()` serves, `.close()` stops, `.effective_port` is the bound port."""
-    return create_server(wsgi_app(app, runtime), host=host, port=port, threads=8, ident="postmortem-bot")
+    return create_server(wsgi_app(app, runtime), host=host, port=port, threads=8, ident="postmortem-bot",
+                         # waitress refuses a body whose length is >= this, from Content-Length, before reading it.
+                         max_request_body_size=MAX_BODY_BYTES + 1)

@@ -98,6 +98,12 @@ class Settings(BaseSettings):
             raise ValueError("malformed")
         return value
 
+    @field_validator("slack_signing_secret", mode="before")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: object) -> object:
+        # An empty secret would make any request signed with the empty key pass verification.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("slack_api_url")
     @classmethod
     def _api_url_shape(cls, value: str) -> str:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 # "package:folder": Alembic finds it through importlib.resources, so an installed wheel works as the source tree does.
 MIGRATIONS_LOCATION = "models:migrations"
+# pg_advisory_xact_lock key shared by every replica ("pm_migra" in ASCII); any fixed bigint would do.
+MIGRATION_LOCK_KEY = 0x706D5F6D69677261
 
 
 def make_engine(url: str) -> Engine:
@@ -45,22 +50,39 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(connection: Connection | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", MIGRATIONS_LOCATION)
-    config.attributes["engine"] = engine
+    config.attributes["connection"] = connection
     return config
 
 
 def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest migration."""
-    command.upgrade(alembic_config(engine), "head")
+    """Bring the schema to the newest migration, one process at a time.
+
+    On PostgreSQL a transaction-level advisory lock makes replicas that start together take turns:
+    the first migrates, the others wait for its commit and then find nothing to do. The migrations
+    run in that same transaction, so the lock lasts exactly as long as they do. SQLite serialises
+    writers by itself.
+    """
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+        command.upgrade(alembic_config(connection), "head")
 
 
-def is_reachable(engine: Engine) -> bool:
+@cache
+def _head_revisions() -> frozenset[str]:
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def readiness_problem(engine: Engine) -> str | None:
+    """None when the database answers and its schema is at the newest migration; otherwise why not."""
     try:
         with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    except Exception:  # any driver error means "not reachable" to a health check
-        return False
-    return True
+            current = frozenset(MigrationContext.configure(connection).get_current_heads())
+    except Exception:  # any driver error means "not ready"; the reason must not leak connection details
+        return "database unreachable"
+    if current != _head_revisions():
+        return "database schema is not at the newest migration: run `postmortem-bot db upgrade`"
+    return None

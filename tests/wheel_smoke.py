@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-# The container's command (the Dockerfile's CMD); tests/test_packaging.py keeps the two identical.
+# The container's command (the Dockerfile's CMD); tests/test_deployment.py keeps the two identical.
 SERVE_COMMAND = ["postmortem-bot", "serve", "--host", "0.0.0.0"]
 # Never part of a build: caches, local databases and environments, earlier build output.
 NOT_SOURCE = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", "*.db", "*.db-wal", "*.db-shm",
@@ -35,10 +36,12 @@ def build_wheel(destination: Path) -> Path:
     with tempfile.TemporaryDirectory(prefix="pm-wheel-src-") as scratch:
         source = Path(scratch) / "src"
         shutil.copytree(REPO_ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
-        subprocess.run(
+        built = subprocess.run(
             [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--wheel-dir", str(destination), str(source)],
-            check=True, capture_output=True, text=True, timeout=600,
+            capture_output=True, text=True, timeout=600,
         )
+    if built.returncode != 0:
+        raise SystemExit(f"wheel smoke: building the wheel failed:\n{built.stdout}{built.stderr}")
     (wheel,) = destination.glob("postmortem_bot-*.whl")
     return wheel
 
@@ -138,6 +141,8 @@ def smoke(work: Path) -> None:
 
 def main() -> int:
     sys.path.insert(0, str(REPO_ROOT))
+    # A CI timeout sends SIGTERM: unwind through the `finally` blocks so the bot and the double stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     work = Path(tempfile.mkdtemp(prefix="pm-wheel-smoke-"))
     try:
         smoke(work)

@@ -1,14 +1,14 @@
-"""Alembic environment: the engine comes from `models.db.alembic_config`."""
+"""Alembic environment: `models.db.upgrade` hands in the connection (and holds the migration lock on it)."""
 
 from alembic import context
 
 from models import Base
 
-engine = context.config.attributes["engine"]
-with engine.begin() as connection:
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        render_as_batch=connection.dialect.name == "sqlite",
-    )
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=Base.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
     context.run_migrations()

@@ -105,14 +105,34 @@ def test_serve_handles_start_and_submission_end_to_end(served: str, fake_slack: 
     assert slack.post("x=1", signature="v0=bad").status == 401
 
 
-def test_healthz_is_503_while_the_database_is_unreachable(tmp_path: Path) -> None:
-    from bot.http import wsgi_app
-    from bot.runtime import build_runtime
-    from bot.settings import Settings
+@pytest.mark.parametrize("command", ["serve", "run"])
+def test_unreachable_slack_is_one_line_and_a_non_zero_exit(command: str, tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    result = run_cli(command, env={"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+                                   "SLACK_APP_TOKEN": "xapp-1", "SLACK_API_URL": closed}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"postmortem-bot: could not reach Slack at {closed} ([Errno 111] Connection refused). "
+        "Check SLACK_API_URL, your proxy and network."
+    )
 
-    settings = Settings(_env_file=None, SLACK_BOT_TOKEN=BOT_TOKEN,
-                        DATABASE_URL=f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}")
-    replies: list[str] = []
-    body = wsgi_app(app=None, runtime=build_runtime(settings))(  # type: ignore[arg-type]
-        {"REQUEST_METHOD": "GET", "PATH_INFO": "/healthz"}, lambda status, headers: replies.append(status))
-    assert (replies, json.loads(b"".join(body))) == (["503 Service Unavailable"], {"ok": False})
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_blank_signing_secret_is_a_configuration_error_for_serve(blank: str, tmp_path: Path) -> None:
+    result = run_cli("serve", env={"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": blank}, cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (2, (
+        "postmortem-bot: SLACK_SIGNING_SECRET is not set: set it to the signing secret from your Slack app's "
+        "Basic Information page.\n"
+    ))
+    assert not (tmp_path / "postmortem.db").exists()  # refused before touching the database
+
+
+def test_serve_port_defaults_to_the_port_variable(tmp_path: Path) -> None:
+    from bot.cli import build_parser
+
+    assert build_parser().parse_args(["serve"]).port == int(os.environ.get("PORT", "3000"))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PORT", "8123")
+        assert build_parser().parse_args(["serve"]).port == 8123
+        assert build_parser().parse_args(["serve", "--port", "9000"]).port == 9000
