@@ -47,7 +47,8 @@ def seed(runtime, fake: FakeSlack, count: int) -> list[str]:  # type: ignore[no-
         ]).scalars().all()
         session.execute(insert(Reminder), [
             {"kind": actions.AT_DUE, "postmortem_id": postmortem.id, "subject_id": action_id, "subject_version": 0,
-             "recipient_id": owner, "due_at": now - timedelta(minutes=1), "status": "pending", "attempts": 0,
+             "recipient_id": owner, "due_at": now - timedelta(minutes=1), "planned_for": now - timedelta(minutes=1),
+             "status": "pending", "attempts": 0,
              "dedupe_key": f"bench-{action_id}"}
             for action_id, owner in zip(first_id, owners)
         ])

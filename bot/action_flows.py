@@ -12,8 +12,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from bot import access, actions, questionnaire, reports
+from bot import access, actions, questionnaire, reminders, reports
 from bot.actions import ActionDraft, ActionRefused
 from bot.blocks import Message
 from bot.blocks import actions as action_blocks
@@ -30,6 +31,8 @@ log = logging.getLogger(__name__)
 MALFORMED = "I couldn't read that. Use " + actions.LINE_FORMAT + ", or `/postmortem action` alone for the form."
 ACTION_GONE = "That action no longer exists."
 ONLY_FACILITATOR_CLOSES = "Only the facilitator of this post-mortem can close it."
+CHANGED_MEANWHILE = ("Someone changed this action while you had it open, so I didn't apply your change. "
+                     "Close this form and open the action again to see it as it is now.")
 NOT_PUBLISHED = "The report isn't published yet. Publish it with `/postmortem report` first, then close the post-mortem."
 # The same one-line action typed again within this window is the same action.
 RETYPE_WINDOW = timedelta(minutes=10)
@@ -52,6 +55,7 @@ def _timing(runtime: Runtime) -> actions.Timing:
         overdue_every=parse_duration(settings.action_overdue_every),
         escalate_after=parse_duration(settings.action_escalate_after),
         working=WorkingTime.from_settings(settings),
+        escalation_channel=settings.escalation_channel,
     )
 
 
@@ -205,38 +209,50 @@ def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) ->
     return form
 
 
-def _change(runtime: Runtime, *, user_id: str, action_id: int, field: str,
+def _change(runtime: Runtime, *, user_id: str, action_id: int, read_version: int | None, field: str,
             apply: Callable[[Session, Action, Postmortem], None]) -> dict[str, str] | tuple[Action, Postmortem]:
-    """Apply one change to an open action and replan its reminders; refusals come back keyed by `field`."""
-    with transaction(runtime.sessions) as session:
-        loaded = _load(session, action_id=action_id)
-        if loaded is None:
-            return {field: ACTION_GONE}
-        action, postmortem = loaded
-        try:
-            apply(session, action, postmortem)
-        except ActionRefused as refusal:
-            return {field: str(refusal)}
-        _plan(runtime, session, action, postmortem)
-        return action, postmortem
+    """Apply one change to an open action and replan its reminders; refusals come back keyed by `field`.
+    The change applies only to the version the person saw (`read_version`, from the form): of two changes
+    made at once, one wins and the other is refused, with nothing of it applied or planned."""
+    try:
+        with transaction(runtime.sessions) as session:
+            loaded = _load(session, action_id=action_id)
+            if loaded is None:
+                return {field: ACTION_GONE}
+            action, postmortem = loaded
+            if read_version is not None and action.version != read_version:
+                return {field: CHANGED_MEANWHILE}
+            try:
+                apply(session, action, postmortem)
+            except ActionRefused as refusal:
+                return {field: str(refusal)}
+            _plan(runtime, session, action, postmortem)
+            return action, postmortem
+    except StaleDataError:
+        return {field: CHANGED_MEANWHILE}
 
 
-def extend(runtime: Runtime, *, user_id: str, action_id: int, due_on: date | None, reason: str) -> dict[str, str] | str:
+def extend(runtime: Runtime, *, user_id: str, action_id: int, due_on: date | None, reason: str,
+           read_version: int | None = None) -> dict[str, str] | str:
     if due_on is None:
         return {"due_on": "Pick the new due date."}
-    changed = _change(runtime, user_id=user_id, action_id=action_id, field="due_on", apply=lambda session, action, pm: actions.extend(
-        session, action=action, postmortem=pm, user_id=user_id, due_on=due_on, reason=reason,
-        today=_today_without_waiting(runtime, user_id), now=runtime.clock.now()))
+    changed = _change(runtime, user_id=user_id, action_id=action_id, read_version=read_version, field="due_on",
+                      apply=lambda session, action, pm: actions.extend(
+                          session, action=action, postmortem=pm, user_id=user_id, due_on=due_on, reason=reason,
+                          today=_today_without_waiting(runtime, user_id), now=runtime.clock.now()))
     if isinstance(changed, dict):
         return changed
     return f":white_check_mark: New due date {due_on.isoformat()} for {safe_mrkdwn(changed[0].title)}."
 
 
-def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str | None, reason: str) -> dict[str, str] | str:
+def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str | None, reason: str,
+             read_version: int | None = None) -> dict[str, str] | str:
     if new_owner is None:
         return {"owner_id": "Pick the new owner."}
-    changed = _change(runtime, user_id=user_id, action_id=action_id, field="owner_id", apply=lambda session, action, pm: actions.reassign(
-        session, action=action, postmortem=pm, user_id=user_id, new_owner=new_owner, reason=reason, now=runtime.clock.now()))
+    changed = _change(runtime, user_id=user_id, action_id=action_id, read_version=read_version, field="owner_id",
+                      apply=lambda session, action, pm: actions.reassign(
+                          session, action=action, postmortem=pm, user_id=user_id, new_owner=new_owner, reason=reason,
+                          now=runtime.clock.now()))
     if isinstance(changed, dict):
         return changed
     return f":white_check_mark: <@{new_owner}> owns {safe_mrkdwn(changed[0].title)} now; I'm telling them."
@@ -319,22 +335,26 @@ def _current(session: Session, reminder: Reminder) -> tuple[Action, Postmortem] 
     return loaded
 
 
-def send_owner_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
+def send_owner_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus | reminders.SentThen:
     with transaction(runtime.sessions) as session:
         loaded = _current(session, reminder)
         if loaded is None:
             return ReminderStatus.SKIPPED
         action, postmortem = loaded
-        if reminder.kind == actions.OVERDUE:
-            # Plan the next one first: the row's claim already guarantees this one is sent once.
-            actions.plan_next_overdue(session, action=action, after=reminder.due_at, owner_tz=runtime.slack.user(action.owner_id).tz,
-                                      timing=_timing(runtime), now=runtime.clock.now())
+    # The next overdue step needs the owner's zone: looked up before sending, so a failure is retried like a send.
+    owner_tz = runtime.slack.user(action.owner_id).tz if reminder.kind == actions.OVERDUE else None
     message = action_blocks.reminder(action, postmortem, kind=reminder.kind)
     runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
-    return ReminderStatus.SENT
+    if owner_tz is None:
+        return ReminderStatus.SENT
+    timing, now = _timing(runtime), runtime.clock.now()
+    return reminders.SentThen(lambda session: actions.plan_next_overdue(
+        session, action_id=action.id, version=reminder.subject_version, after=reminder.planned_for, owner_tz=owner_tz,
+        timing=timing, now=now))
 
 
 def send_escalation(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
+    """To the facilitator, or to ESCALATION_CHANNEL: each is its own reminder (see actions.plan_reminders)."""
     with transaction(runtime.sessions) as session:
         loaded = _current(session, reminder)
         if loaded is None:
@@ -342,6 +362,4 @@ def send_escalation(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
         action, postmortem = loaded
     message = action_blocks.escalation(action, postmortem)
     runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
-    if runtime.settings.escalation_channel:
-        runtime.slack.post_message(channel=runtime.settings.escalation_channel, text=message.text, blocks=message.blocks)
     return ReminderStatus.SENT

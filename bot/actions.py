@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from bot import reminders
 from bot.working_time import WorkingTime
 from models import Action, ActionCategory, ActionChange, ActionPriority, ActionStatus, Postmortem
+from models.db import insert_ignoring_conflicts
 
 TITLE_MAX_CHARS = 200
 DESCRIPTION_MAX_CHARS = 2000
@@ -46,6 +47,7 @@ class Timing:
     overdue_every: timedelta
     escalate_after: timedelta
     working: WorkingTime
+    escalation_channel: str | None = None
 
 
 def parse_line(text: str) -> ActionDraft | None:
@@ -99,34 +101,39 @@ def plan_reminders(session: Session, *, action: Action, facilitator_id: str, own
     next_day = working.day_start(action.due_on + timedelta(days=1), owner_tz)
     planned.append(reminders.Planned(OVERDUE, owner, working.next_working_moment(next_day, owner_tz), None))
     escalate_at = working.next_working_moment(due + timing.escalate_after, facilitator_tz)
-    planned.append(reminders.Planned(ESCALATION, facilitator_id, escalate_at, None))
+    # The facilitator's DM and the escalation channel's post are two reminders: a retry re-sends only what failed.
+    planned += [reminders.Planned(ESCALATION, recipient, escalate_at, None)
+                for recipient in (facilitator_id, timing.escalation_channel) if recipient]
     reminders.plan(session, postmortem_id=action.postmortem_id, subject_id=action.id, subject_version=action.version,
                    reminders=planned, now=now)
 
 
-def plan_next_overdue(session: Session, *, action: Action, after: datetime, owner_tz: str, timing: Timing,
-                      now: datetime) -> None:
-    """Overdue reminders repeat every ACTION_OVERDUE_EVERY; after downtime the cadence restarts from now."""
-    at = timing.working.next_working_moment(max(after, now) + timing.overdue_every, owner_tz)
+def plan_next_overdue(session: Session, *, action_id: int, version: int, after: datetime, owner_tz: str,
+                      timing: Timing, now: datetime) -> None:
+    """Overdue reminders repeat every ACTION_OVERDUE_EVERY, counted from when the last one was planned for
+    (a retried send does not shift the cadence); after downtime longer than that the cadence restarts from
+    now. Planned only for the action as the reminder knew it: the row lock makes a concurrent change wait, or win."""
+    action = session.get(Action, action_id, with_for_update=True, populate_existing=True)
+    if action is None or action.status is not ActionStatus.OPEN or action.version != version:
+        return
+    start = after if now < after + timing.overdue_every else now
+    at = timing.working.next_working_moment(start + timing.overdue_every, owner_tz)
     reminders.plan(session, postmortem_id=action.postmortem_id, subject_id=action.id, subject_version=action.version,
                    reminders=[reminders.Planned(OVERDUE, action.owner_id, at, None)], now=now)
 
 
 def create(session: Session, *, postmortem: Postmortem, draft: ActionDraft, created_by: str, dedupe_key: str,
            now: datetime) -> tuple[Action, bool]:
-    existing = session.scalars(select(Action).where(Action.dedupe_key == dedupe_key)).one_or_none()
-    if existing is not None:
-        return existing, False
     assert draft.owner_id is not None and draft.due_on is not None
-    action = Action(
+    created = insert_ignoring_conflicts(session, Action, [dict(
         postmortem_id=postmortem.id, title=draft.title.strip(), description=draft.description.strip(),
         owner_id=draft.owner_id, due_on=draft.due_on, priority=draft.priority, category=draft.category,
-        created_by=created_by, dedupe_key=dedupe_key, created_at=now, updated_at=now,
-    )
-    session.add(action)
-    session.flush()
-    _record(session, action=action, actor_id=created_by, field="created", old="", new=action.title, now=now)
-    return action, True
+        status=ActionStatus.OPEN, version=0, created_by=created_by, dedupe_key=dedupe_key, created_at=now, updated_at=now,
+    )]) == 1
+    action = session.scalars(select(Action).where(Action.dedupe_key == dedupe_key)).one()
+    if created:
+        _record(session, action=action, actor_id=created_by, field="created", old="", new=action.title, now=now)
+    return action, created
 
 
 def may_change(action: Action, postmortem: Postmortem, *, user_id: str) -> bool:

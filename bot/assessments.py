@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from bot import indicators
 from bot.report_data import SCORECARD_LABELS
 from models import Assessment, AttackVector, Classification
+from models.db import insert_ignoring_conflicts
 
 NOT_A_NUMBER = "Enter a whole number, 0 or more, or leave it empty."
 FIGURE_MAX = 10**9
@@ -20,10 +21,9 @@ def current(session: Session, *, postmortem_id: int) -> Assessment | None:
 
 
 def _current_or_new(session: Session, *, postmortem_id: int, now: datetime) -> Assessment:
+    insert_ignoring_conflicts(session, Assessment, [dict(postmortem_id=postmortem_id, rationale="", updated_at=now)])
     assessment = current(session, postmortem_id=postmortem_id)
-    if assessment is None:
-        assessment = Assessment(postmortem_id=postmortem_id, rationale="", updated_at=now)
-        session.add(assessment)
+    assert assessment is not None
     return assessment
 
 

@@ -22,8 +22,9 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
 
-# kind -> sender. A sender posts the reminder and returns SENT, or SKIPPED when it no longer makes sense.
-Sender = Callable[[Runtime, Reminder], ReminderStatus]
+# kind -> sender. A sender posts the reminder and returns SENT (or SentThen, to plan the chain's next step),
+# or SKIPPED when it no longer makes sense.
+Sender = Callable[[Runtime, Reminder], ReminderStatus | reminders.SentThen]
 SENDERS: dict[str, Sender] = {
     meetings.CHANNEL_REMINDER: meeting_flows.send_channel_reminder,
     meetings.DM_REMINDER: meeting_flows.send_dm_reminder,
@@ -66,11 +67,12 @@ def dispatch_due(runtime: Runtime, *, worker_id: str, senders: dict[str, Sender]
 
 def _send_one(runtime: Runtime, reminder: Reminder, senders: dict[str, Sender]) -> ReminderStatus:
     now = runtime.clock.now()
+    plan_next = None
     if reminder.expires_at is not None and now >= reminder.expires_at:
         status, error = ReminderStatus.SKIPPED, "due while the bot was down; no longer useful"
     else:
         try:
-            status, error = senders[reminder.kind](runtime, reminder), None
+            outcome, error = senders[reminder.kind](runtime, reminder), None
         except SlackCallFailed as failure:
             log.warning("reminder %s (%s) failed: %s", reminder.id, reminder.kind, failure)
             with transaction(runtime.sessions) as session:
@@ -79,8 +81,13 @@ def _send_one(runtime: Runtime, reminder: Reminder, senders: dict[str, Sender]) 
             log.exception("reminder %s (%s) failed", reminder.id, reminder.kind)
             with transaction(runtime.sessions) as session:
                 return reminders.retry_or_fail(session, reminder=reminder, error="internal error", now=now)
+        if isinstance(outcome, reminders.SentThen):
+            status, plan_next = ReminderStatus.SENT, outcome.plan_next
+        else:
+            status = outcome
     with transaction(runtime.sessions) as session:
-        reminders.finish(session, reminder_id=reminder.id, status=status, now=now, error=error)
+        if reminders.finish(session, reminder_id=reminder.id, status=status, now=now, error=error) and plan_next:
+            plan_next(session)
     return status
 
 

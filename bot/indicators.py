@@ -12,11 +12,11 @@ from datetime import datetime
 
 import ioc_fanger
 from ioc_finder import find_iocs
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.slack_gateway import escape_mrkdwn
 from models import Indicator
+from models.db import insert_ignoring_conflicts
 
 # ioc-finder result key -> the kind we store.
 KINDS = {
@@ -93,15 +93,9 @@ def safe_mrkdwn(text: str) -> str:
 
 
 def record(session: Session, *, postmortem_id: int, text: str, now: datetime) -> int:
-    """Store the indicators found in `text` that the post-mortem does not have yet; returns how many were new."""
-    pairs = set(extract(text))
-    if not pairs:
-        return 0
-    known = set(
-        session.execute(
-            select(Indicator.kind, Indicator.value).where(Indicator.postmortem_id == postmortem_id)
-        ).tuples()
-    )
-    new = sorted(pairs - known)
-    session.add_all(Indicator(postmortem_id=postmortem_id, kind=k, value=v, first_seen_at=now) for k, v in new)
-    return len(new)
+    """Store the indicators found in `text` that the post-mortem does not have yet; returns how many were new.
+    Two notes naming the same new indicator at once both keep their note: the database keeps one indicator."""
+    # Sorted, so concurrent transactions take the unique index's locks in the same order (no deadlock).
+    rows = [dict(postmortem_id=postmortem_id, kind=kind, value=value, first_seen_at=now)
+            for kind, value in sorted(set(extract(text)))]
+    return insert_ignoring_conflicts(session, Indicator, rows)

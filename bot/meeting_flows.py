@@ -29,6 +29,7 @@ class Saved:
     meeting_id: int
     rescheduled: bool
     confirmation: str
+    announce: bool = True  # False for a submission delivered twice: the first delivery announces
 
 
 def _humans(runtime: Runtime, postmortem: Postmortem) -> list[str]:
@@ -67,7 +68,8 @@ def check(runtime: Runtime, *, request: MeetingRequest) -> dict[str, str]:
     return meetings.validate(request, now=runtime.clock.now())
 
 
-def submit(runtime: Runtime, *, user_id: str, postmortem_id: int, request: MeetingRequest) -> dict[str, str] | Saved:
+def submit(runtime: Runtime, *, user_id: str, postmortem_id: int, view_id: str,
+           request: MeetingRequest) -> dict[str, str] | Saved:
     now = runtime.clock.now()
     errors = meetings.validate(request, now=now)
     if errors:
@@ -77,11 +79,13 @@ def submit(runtime: Runtime, *, user_id: str, postmortem_id: int, request: Meeti
         if postmortem is None:
             return {"starts_at": access.NOT_FOUND}
         humans = _humans(runtime, postmortem)
-        meeting, rescheduled = meetings.save(
-            session, postmortem=postmortem, request=request, user_id=user_id, participant_ids=humans,
+        meeting, outcome = meetings.save(
+            session, postmortem=postmortem, request=request, user_id=user_id, view_id=view_id, participant_ids=humans,
             reminder_offsets=runtime.settings.meeting_reminder_offsets, now=now,
         )
         meeting_id = meeting.id
+        # A repeated delivery answers as the first one did.
+        rescheduled = outcome is meetings.Outcome.RESCHEDULED or (outcome is meetings.Outcome.REPEATED and meeting.sequence > 0)
     working = WorkingTime.from_settings(runtime.settings)
     duration = timedelta(minutes=request.duration_minutes)
     assert request.starts_at is not None
@@ -90,7 +94,8 @@ def submit(runtime: Runtime, *, user_id: str, postmortem_id: int, request: Meeti
         " I'm posting the announcement and the calendar invite in the review channel and telling everyone."
     if humans and not fits:
         confirmation += OUTSIDE_EVERYONE
-    return Saved(meeting_id=meeting_id, rescheduled=rescheduled, confirmation=confirmation)
+    return Saved(meeting_id=meeting_id, rescheduled=rescheduled, confirmation=confirmation,
+                 announce=outcome is not meetings.Outcome.REPEATED)
 
 
 def cancel(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> tuple[Message, int | None]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import reminders
 from models import Meeting, MeetingStatus, Postmortem
+from models.db import insert_ignoring_conflicts
 
 DEFAULT_DURATION_MINUTES = 60
 MAX_DURATION_MINUTES = 8 * 60
@@ -74,33 +76,47 @@ def current(session: Session, *, postmortem_id: int) -> Meeting | None:
     return session.scalars(select(Meeting).where(Meeting.postmortem_id == postmortem_id)).one_or_none()
 
 
+class Outcome(enum.Enum):
+    SCHEDULED = "scheduled"
+    RESCHEDULED = "rescheduled"
+    REPEATED = "repeated"  # the same modal submission delivered again: nothing changed
+
+
 def save(
     session: Session,
     *,
     postmortem: Postmortem,
     request: MeetingRequest,
     user_id: str,
+    view_id: str,
     participant_ids: list[str],
     reminder_offsets: tuple[timedelta, ...],
     now: datetime,
-) -> tuple[Meeting, bool]:
-    """Schedule, or reschedule an existing meeting (SEQUENCE + 1). Returns (meeting, rescheduled)."""
+) -> tuple[Meeting, Outcome]:
+    """Schedule, or reschedule an existing meeting (SEQUENCE + 1). The submission's view id decides in the
+    database: the same view delivered twice, even at the same moment, is one scheduling."""
     assert request.starts_at is not None
-    meeting = current(session, postmortem_id=postmortem.id)
-    rescheduled = meeting is not None
-    if meeting is None:
-        meeting = Meeting(postmortem_id=postmortem.id, sequence=0)
-        session.add(meeting)
+    values = dict(
+        status=MeetingStatus.SCHEDULED, starts_at=request.starts_at, duration_minutes=request.duration_minutes,
+        location=request.location.strip(), agenda=request.agenda.strip(), scheduled_by=user_id,
+        source_view_id=view_id, updated_at=now,
+    )
+    if insert_ignoring_conflicts(session, Meeting, [dict(postmortem_id=postmortem.id, sequence=0, **values)]):
+        outcome = Outcome.SCHEDULED
     else:
-        meeting.sequence += 1
-    meeting.status = MeetingStatus.SCHEDULED
-    meeting.starts_at = request.starts_at
-    meeting.duration_minutes = request.duration_minutes
-    meeting.location = request.location.strip()
-    meeting.agenda = request.agenda.strip()
-    meeting.scheduled_by = user_id
-    meeting.updated_at = now
-    session.flush()
+        moved = session.execute(
+            update(Meeting)
+            .where(Meeting.postmortem_id == postmortem.id,
+                   or_(Meeting.source_view_id.is_(None), Meeting.source_view_id != view_id))
+            .values(sequence=Meeting.sequence + 1, **values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        outcome = Outcome.RESCHEDULED if moved else Outcome.REPEATED
+    meeting = session.scalars(
+        select(Meeting).where(Meeting.postmortem_id == postmortem.id).execution_options(populate_existing=True)
+    ).one()
+    if outcome is Outcome.REPEATED:
+        return meeting, outcome
     reminders.cancel_pending(session, kinds=REMINDER_KINDS, subject_id=meeting.id, now=now)
     planned = []
     for offset in reminder_offsets:
@@ -109,7 +125,7 @@ def save(
         planned += [reminders.Planned(DM_REMINDER, user, due, meeting.starts_at) for user in participant_ids]
     reminders.plan(session, postmortem_id=postmortem.id, subject_id=meeting.id, subject_version=meeting.sequence,
                    reminders=planned, now=now)
-    return meeting, rescheduled
+    return meeting, outcome
 
 
 def cancel(session: Session, *, meeting: Meeting, now: datetime) -> None:

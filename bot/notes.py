@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot import indicators
 from models import AuditEntry, Note, NoteCategory, Postmortem, PostmortemStatus
+from models.db import insert_ignoring_conflicts
 
 NOTE_MAX_CHARS = 3000
 PAGE_SIZE = 5
@@ -86,10 +87,9 @@ def add(
     problem = too_long(text)
     if problem:
         raise NoteRefused(problem)
-    existing = session.scalars(select(Note).where(Note.dedupe_key == dedupe_key)).one_or_none()
-    if existing is not None:
-        return existing, False
-    note = Note(
+    # The dedupe key decides in the database: a repeated delivery arriving at the same moment waits for
+    # the first one's commit and then finds its note, instead of failing (and losing) anything.
+    created = insert_ignoring_conflicts(session, Note, [dict(
         postmortem_id=postmortem.id,
         author_id=author_id,
         category=draft.category,
@@ -100,11 +100,11 @@ def add(
         dedupe_key=dedupe_key,
         created_at=now,
         updated_at=now,
-    )
-    session.add(note)
-    indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
-    session.flush()
-    return note, True
+    )]) == 1
+    note = session.scalars(select(Note).where(Note.dedupe_key == dedupe_key)).one()
+    if created:
+        indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
+    return note, created
 
 
 def edit(session: Session, *, note: Note, postmortem: Postmortem, user_id: str, draft: NoteDraft, now: datetime) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from bot import indicators
 from bot.runtime import Runtime
 from models import Participant, ParticipantRole, Postmortem, Severity
-from models.db import transaction
+from models.db import insert_ignoring_conflicts, transaction
 
 log = logging.getLogger(__name__)
 
@@ -95,11 +95,9 @@ def create(
     session: Session, *, report: IncidentReport, team_id: str, created_by: str, view_id: str, now: datetime
 ) -> tuple[Postmortem, bool]:
     """Save a validated report. Returns (post-mortem, created); a redelivered submission returns the first one."""
-    existing = session.scalars(select(Postmortem).where(Postmortem.source_view_id == view_id)).one_or_none()
-    if existing is not None:
-        return existing, False
     facilitator_id = report.facilitator_id or created_by
-    postmortem = Postmortem(
+    # The view id decides in the database: a redelivery arriving at the same moment finds the first one.
+    created = insert_ignoring_conflicts(session, Postmortem, [dict(
         team_id=team_id,
         title=report.title.strip(),
         severity=Severity(report.severity),
@@ -112,12 +110,14 @@ def create(
         facilitator_id=facilitator_id,
         source_view_id=view_id,
         created_at=now,
-    )
+    )]) == 1
+    postmortem = session.scalars(select(Postmortem).where(Postmortem.source_view_id == view_id)).one()
+    if not created:
+        return postmortem, False
     postmortem.participants.append(Participant(user_id=facilitator_id, role=ParticipantRole.FACILITATOR))
     for user_id in dict.fromkeys(report.responder_ids):
         if user_id != facilitator_id:
             postmortem.participants.append(Participant(user_id=user_id, role=ParticipantRole.RESPONDER))
-    session.add(postmortem)
     session.flush()
     report_text = "\n".join([postmortem.title, *(getattr(postmortem, name) for name in LONG_TEXT_FIELDS)])
     indicators.record(session, postmortem_id=postmortem.id, text=report_text, now=now)

@@ -8,12 +8,13 @@ from datetime import datetime
 from importlib import resources
 from importlib.resources.abc import Traversable
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot import indicators
 from bot.notes import NOTE_MAX_CHARS, clean
 from models import Answer, Postmortem, PostmortemStatus
+from models.db import upsert
 
 # Read as package data, so it works from a wheel or a zip as well as from the source tree.
 QUESTIONS_FILE = resources.files("bot") / "review_questions.toml"
@@ -61,21 +62,19 @@ def save(session: Session, *, postmortem: Postmortem, user_id: str, answers: dic
     if postmortem.status is not PostmortemStatus.OPEN:
         raise AnswersRefused(LOCKED)
     known = {q.key for q in QUESTIONS}
-    stored = {
-        a.question_key: a
-        for a in session.scalars(select(Answer).where(Answer.postmortem_id == postmortem.id, Answer.user_id == user_id))
-    }
+    kept = []
     for key, raw in answers.items():
         if key not in known:
             continue
         text = clean(raw)
-        current = stored.get(key)
         if not text:
-            if current is not None:
-                session.delete(current)
+            session.execute(delete(Answer).where(Answer.postmortem_id == postmortem.id, Answer.user_id == user_id,
+                                                 Answer.question_key == key))
             continue
-        if current is None:
-            session.add(Answer(postmortem_id=postmortem.id, user_id=user_id, question_key=key, text=text, updated_at=now))
-        elif current.text != text:
-            current.text, current.updated_at = text, now
-        indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
+        # An upsert: a double submission (or two open forms) never fails on the unique key.
+        upsert(session, Answer, dict(postmortem_id=postmortem.id, user_id=user_id, question_key=key, text=text,
+                                     updated_at=now),
+               key=["postmortem_id", "user_id", "question_key"], update=["text", "updated_at"])
+        kept.append(text)
+    # One sorted insert for all answers: concurrent submissions take the indicators' locks in one order.
+    indicators.record(session, postmortem_id=postmortem.id, text="\n".join(kept), now=now)

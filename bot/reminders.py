@@ -7,6 +7,7 @@ whether it won, so any number of bot processes sharing one database send each re
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Reminder, ReminderStatus
+from models.db import insert_ignoring_conflicts
 
 MAX_ATTEMPTS = 4
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))
@@ -30,31 +32,29 @@ class Planned:
     expires_at: datetime | None
 
 
+@dataclass(frozen=True)
+class SentThen:
+    """A sender's answer for a reminder that was sent and starts the next step of its chain: `plan_next`
+    runs in the transaction that marks it sent, so a failed send never plans anything and a retry
+    never plans twice."""
+
+    plan_next: Callable[[Session], None]
+
+
 def plan(
     session: Session, *, postmortem_id: int, subject_id: int, subject_version: int, reminders: list[Planned], now: datetime
 ) -> int:
-    """Store the reminders still in the future (an offset already past is skipped); returns how many."""
-    stored = 0
-    for planned in reminders:
-        if planned.due_at <= now:
-            continue
-        key = f"{planned.kind}:{subject_id}:v{subject_version}:{planned.recipient_id}:{planned.due_at.isoformat()}"
-        if session.scalars(select(Reminder.id).where(Reminder.dedupe_key == key)).first() is not None:
-            continue
-        session.add(
-            Reminder(
-                kind=planned.kind,
-                postmortem_id=postmortem_id,
-                subject_id=subject_id,
-                subject_version=subject_version,
-                recipient_id=planned.recipient_id,
-                due_at=planned.due_at,
-                expires_at=planned.expires_at,
-                dedupe_key=key,
-            )
-        )
-        stored += 1
-    return stored
+    """Store the reminders still in the future (an offset already past is skipped); returns how many.
+    One already planned (same key), or a second pending step of an overdue chain, is left out by the database."""
+    rows = [
+        dict(kind=planned.kind, postmortem_id=postmortem_id, subject_id=subject_id, subject_version=subject_version,
+             recipient_id=planned.recipient_id, due_at=planned.due_at, planned_for=planned.due_at,
+             expires_at=planned.expires_at, status=ReminderStatus.PENDING, attempts=0,
+             dedupe_key=f"{planned.kind}:{subject_id}:v{subject_version}:{planned.recipient_id}:{planned.due_at.isoformat()}")
+        for planned in reminders
+        if planned.due_at > now
+    ]
+    return insert_ignoring_conflicts(session, Reminder, rows)
 
 
 def cancel_pending(session: Session, *, kinds: tuple[str, ...], subject_id: int, now: datetime) -> int:
@@ -88,14 +88,18 @@ def claim(session: Session, *, reminder_id: int, worker_id: str, now: datetime) 
     return result.rowcount == 1
 
 
-def finish(session: Session, *, reminder_id: int, status: ReminderStatus, now: datetime, error: str | None = None) -> None:
-    session.execute(
-        update(Reminder).where(Reminder.id == reminder_id).values(status=status, finished_at=now, last_error=error)
+def finish(session: Session, *, reminder_id: int, status: ReminderStatus, now: datetime, error: str | None = None) -> bool:
+    """Record how a claimed send ended; False if the claim was lost meanwhile (failed as stale)."""
+    result = session.execute(
+        update(Reminder).where(Reminder.id == reminder_id, Reminder.status == ReminderStatus.CLAIMED)
+        .values(status=status, finished_at=now, last_error=error)
     )
+    return result.rowcount == 1
 
 
 def retry_or_fail(session: Session, *, reminder: Reminder, error: str, now: datetime) -> ReminderStatus:
-    """After a failed send: back to pending later, or failed for good once the attempts are used up."""
+    """After a failed send: back to pending later, or failed for good once the attempts are used up.
+    Only `due_at` moves: `planned_for`, which a chain's next step counts from, stays as planned."""
     if reminder.attempts >= MAX_ATTEMPTS:
         finish(session, reminder_id=reminder.id, status=ReminderStatus.FAILED, now=now, error=error)
         return ReminderStatus.FAILED

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
-
 from bot import access, assessments, report_data, reports
 from bot.blocks import Message
 from bot.blocks import report as report_blocks
@@ -18,7 +16,9 @@ log = logging.getLogger(__name__)
 
 ONLY_FACILITATOR = "Only the facilitator of this post-mortem can do that."
 SAVED = ":white_check_mark: Saved. It will be in the report."
-PUBLISHED_AT_ONCE = "Someone published this report at the same moment. Run `/postmortem report` to see the latest draft."
+ALREADY_PUBLISHED = "Report v{version} is already published. To publish later changes, run `/postmortem report` again."
+BEING_PUBLISHED = ("This report is already being published (a second click, or another window). "
+                   "It will be in the review channel in a moment.")
 NO_SUMMARY_CHANNEL = "No summary channel is configured (REPORT_SUMMARY_CHANNEL), so there is nowhere to post it."
 
 
@@ -88,30 +88,46 @@ def preview(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
         return report_blocks.preview(draft.summary_sections, postmortem_id=postmortem.id, version=draft.version)
 
 
-def publish(runtime: Runtime, *, user_id: str, postmortem_id: int) -> Message:
-    """Store version N, then upload both documents and post the summary."""
-    try:
-        with transaction(runtime.sessions) as session:
-            postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
-            if isinstance(postmortem, str):
-                return Message(text=postmortem)
-            version = reports.publish(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),
-                                      name_of=lambda member: runtime.slack.user(member).name)
-            channel_id, title = postmortem.channel_id, postmortem.title
-    except IntegrityError:
-        return Message(text=PUBLISHED_AT_ONCE)
+def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int | None = None) -> Message:
+    """Claim and store version N (the one previewed, when given), then upload both documents and post the
+    summary: each part once, even across a retry after Slack failed half-way."""
+    with transaction(runtime.sessions) as session:
+        postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
+        if isinstance(postmortem, str):
+            return Message(text=postmortem)
+        claimed = reports.claim(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),
+                                name_of=lambda member: runtime.slack.user(member).name, previewed=version)
+        if isinstance(claimed, reports.Refusal):
+            return Message(text=BEING_PUBLISHED if claimed is reports.Refusal.BEING_PUBLISHED
+                           else ALREADY_PUBLISHED.format(version=version))
+        channel_id, title = postmortem.channel_id, postmortem.title
+        done = reports.posted_parts(session, postmortem_id=postmortem_id, version=claimed.version)
     assert channel_id is not None
+    try:
+        _post(runtime, postmortem_id=postmortem_id, channel_id=channel_id, title=title, version=claimed, done=done)
+    except Exception:
+        with transaction(runtime.sessions) as session:
+            reports.release(session, postmortem_id=postmortem_id, version=claimed.version)
+        raise
+    return report_blocks.published(version=claimed.version, channel_id=channel_id,
+                                   summary_channel=runtime.settings.report_summary_channel, postmortem_id=postmortem_id)
+
+
+def _post(runtime: Runtime, *, postmortem_id: int, channel_id: str, title: str, version: reports.Published,
+          done: set[str]) -> None:
     stem = f"postmortem-{postmortem_id}-report-v{version.version}"
-    runtime.slack.upload_file(channel=channel_id, filename=f"{stem}.md", content=version.markdown.encode(),
-                              title=f"Post-mortem report v{version.version} (Markdown)")
-    runtime.slack.upload_file(channel=channel_id, filename=f"{stem}.html", content=version.html.encode(),
-                              title=f"Post-mortem report v{version.version} (printable HTML)")
+    documents = (("markdown", f"{stem}.md", version.markdown, "Markdown"), ("html", f"{stem}.html", version.html, "printable HTML"))
+    for part, filename, content, kind in documents:
+        if part in done:
+            continue
+        runtime.slack.upload_file(channel=channel_id, filename=filename, content=content.encode(),
+                                  title=f"Post-mortem report v{version.version} ({kind})")
+        with transaction(runtime.sessions) as session:
+            reports.mark_part_posted(session, postmortem_id=postmortem_id, version=version.version, part=part)
     summary = report_blocks.summary(version.summary_sections, title=title, version=version.version)
     ts = runtime.slack.post_message(channel=channel_id, text=summary.text, blocks=summary.blocks)
     with transaction(runtime.sessions) as session:
         reports.mark_posted(session, postmortem_id=postmortem_id, version=version.version, summary_ts=ts)
-    return report_blocks.published(version=version.version, channel_id=channel_id,
-                                   summary_channel=runtime.settings.report_summary_channel, postmortem_id=postmortem_id)
 
 
 def post_redacted(runtime: Runtime, *, user_id: str, postmortem_id: int) -> Message:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot import report_data
 from bot.rendering import NameOf, render_html, render_markdown, render_summary_sections
 from models import Postmortem, ReportVersion
+from models.db import insert_ignoring_conflicts
+
+# A publish claim this old belongs to a process that died while posting: the next Publish may take it over.
+PUBLISH_CLAIM_TIMEOUT = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -92,20 +97,51 @@ def render(session: Session, *, postmortem_id: int, name_of: NameOf, now: dateti
     )
 
 
-def publish(session: Session, *, postmortem: Postmortem, user_id: str, name_of: NameOf, now: datetime) -> Published:
-    """Store the rendered version; `mark_posted` records that its files and summary reached Slack."""
+class Refusal(enum.Enum):
+    BEING_PUBLISHED = "being published"  # another click holds the claim on this version
+    ALREADY_PUBLISHED = "already published"  # the version previewed is out already: a late second click
+
+
+def claim(session: Session, *, postmortem: Postmortem, user_id: str, name_of: NameOf, now: datetime,
+          previewed: int | None = None) -> Published | Refusal:
+    """Claim version N for publishing and store its rendering, before anything is posted. The database
+    decides between clicks at once: a conditional insert of (post-mortem, N), or for a version whose
+    posting failed, a conditional update. `previewed`: the version the clicked preview showed."""
     data, published = render(session, postmortem_id=postmortem.id, name_of=name_of, now=now)
-    stored = session.scalars(select(ReportVersion).where(
-        ReportVersion.postmortem_id == postmortem.id, ReportVersion.version == published.version)).one_or_none()
-    if stored is None:
-        stored = ReportVersion(postmortem_id=postmortem.id, version=published.version)
-        session.add(stored)
-    stored.markdown, stored.html, stored.snapshot = published.markdown, published.html, json.dumps(snapshot(data))
-    stored.published_by, stored.published_at = user_id, now
-    session.flush()
-    return published
+    if previewed is not None and previewed < published.version:
+        return Refusal.ALREADY_PUBLISHED
+    rendering = dict(markdown=published.markdown, html=published.html, snapshot=json.dumps(snapshot(data)),
+                     published_by=user_id, published_at=now, claimed_at=now)
+    if insert_ignoring_conflicts(session, ReportVersion, [dict(postmortem_id=postmortem.id, version=published.version,
+                                                               posted_parts="", **rendering)]):
+        return published
+    taken_over = session.execute(update(ReportVersion).where(
+        ReportVersion.postmortem_id == postmortem.id, ReportVersion.version == published.version,
+        ReportVersion.summary_ts.is_(None),
+        or_(ReportVersion.claimed_at.is_(None), ReportVersion.claimed_at < now - PUBLISH_CLAIM_TIMEOUT),
+    ).values(**rendering)).rowcount
+    return published if taken_over else Refusal.BEING_PUBLISHED
+
+
+def posted_parts(session: Session, *, postmortem_id: int, version: int) -> set[str]:
+    parts = session.scalar(select(ReportVersion.posted_parts).where(
+        ReportVersion.postmortem_id == postmortem_id, ReportVersion.version == version))
+    return set((parts or "").split())
+
+
+def mark_part_posted(session: Session, *, postmortem_id: int, version: int, part: str) -> None:
+    done = posted_parts(session, postmortem_id=postmortem_id, version=version) | {part}
+    session.execute(update(ReportVersion).where(
+        ReportVersion.postmortem_id == postmortem_id, ReportVersion.version == version).values(posted_parts=" ".join(sorted(done))))
+
+
+def release(session: Session, *, postmortem_id: int, version: int) -> None:
+    """Posting failed: the next Publish retries this version, posting only the parts still missing."""
+    session.execute(update(ReportVersion).where(
+        ReportVersion.postmortem_id == postmortem_id, ReportVersion.version == version).values(claimed_at=None))
 
 
 def mark_posted(session: Session, *, postmortem_id: int, version: int, summary_ts: str) -> None:
     session.execute(update(ReportVersion).where(
-        ReportVersion.postmortem_id == postmortem_id, ReportVersion.version == version).values(summary_ts=summary_ts))
+        ReportVersion.postmortem_id == postmortem_id, ReportVersion.version == version).values(summary_ts=summary_ts,
+                                                                                              claimed_at=None))

@@ -10,7 +10,7 @@ from bot import action_flows, actions
 from bot.blocks import notice_view
 from bot.blocks import actions as action_blocks
 from bot.runtime import Runtime
-from handlers.guard import telling_user_of_failures
+from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import SAVING, answer_submission, open_form, settling, tell
 from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
@@ -111,18 +111,24 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     @app.view(action_blocks.EXTEND_CALLBACK)
     def extend_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
-        answer_submission(ack, action_flows.extend(runtime, user_id=body["user"]["id"], action_id=int(view["private_metadata"]),
-                                                   due_on=values.date("due_on"), reason=values.text("reason")))
+        action_id, read_version = _action_and_version(view)
+        with keeping_the_modal_open(ack, view):
+            answer_submission(ack, action_flows.extend(runtime, user_id=body["user"]["id"], action_id=action_id,
+                                                       read_version=read_version, due_on=values.date("due_on"),
+                                                       reason=values.text("reason")))
 
     @app.view(action_blocks.REASSIGN_CALLBACK)
     def reassign_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
-        user_id, action_id = body["user"]["id"], int(view["private_metadata"])
-        outcome = action_flows.reassign(runtime, user_id=user_id, action_id=action_id, new_owner=values.user("owner_id"),
-                                        reason=values.text("reason"))
-        answer_submission(ack, outcome)
+        user_id = body["user"]["id"]
+        action_id, read_version = _action_and_version(view)
+        outcome: dict[str, str] | str = {}  # stays so if the modal was kept open with a failure
+        with keeping_the_modal_open(ack, view):
+            outcome = action_flows.reassign(runtime, user_id=user_id, action_id=action_id, read_version=read_version,
+                                            new_owner=values.user("owner_id"), reason=values.text("reason"))
+            answer_submission(ack, outcome)
         if isinstance(outcome, str):
-            with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
+            with telling_user_of_failures(runtime, ack=ack, user_id=user_id, saved=True):
                 action_flows.announce(runtime, action_id=action_id, assigned_by=user_id)
 
     @app.event("app_home_opened")
@@ -131,3 +137,9 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             return
         runtime.slack.publish_home(user_id=event["user"], view=action_flows.home(runtime, user_id=event["user"]))
 
+
+
+def _action_and_version(view: dict[str, Any]) -> tuple[int, int | None]:
+    """`<action id>:<version shown>`; a form opened before versions were carried has the id only."""
+    action_id, _, version = view["private_metadata"].partition(":")
+    return int(action_id), int(version) if version else None

@@ -1,10 +1,15 @@
-"""After `ack()`, a listener that raises makes Bolt answer 404: catch, log, and tell the user in plain words."""
+"""After `ack()`, a listener that raises makes Bolt answer 404: catch, log, and tell the user in plain words.
+
+What the user is told depends on whether what they entered was stored before the failure: only then
+does the message say nothing is lost. Otherwise it says the step did not go through, so they send it
+again (a modal stays open with its text, so nothing has to be retyped)."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from slack_bolt import Ack
 
@@ -14,23 +19,43 @@ from handlers.replies import tell
 
 log = logging.getLogger(__name__)
 
-SLACK_TROUBLE = "Slack did not accept my last step (`{error}`). Nothing you entered is lost; please try again in a minute."
-OUR_TROUBLE = "Something went wrong on my side. Nothing you entered is lost; please try again in a minute."
+SLACK_TROUBLE_SAVED = "Slack did not accept my last step (`{error}`). Nothing you entered is lost; please try again in a minute."
+OUR_TROUBLE_SAVED = "Something went wrong on my side. Nothing you entered is lost; please try again in a minute."
+SLACK_TROUBLE = "That didn't go through (Slack answered `{error}`): please send it again in a minute."
+OUR_TROUBLE = "That didn't go through (something went wrong on my side): please send it again in a minute."
+MODAL_TROUBLE = "That didn't go through (something went wrong on my side). Everything you typed is still here: please submit again."
 
 
 @contextmanager
 def telling_user_of_failures(
-    runtime: Runtime, *, ack: Ack, user_id: str, response_url: str | None = None
+    runtime: Runtime, *, ack: Ack, user_id: str, response_url: str | None = None, saved: bool = False
 ) -> Iterator[None]:
-    """Wrap a listener's work. Before the ack, the failure becomes the ack's text; after it, a message."""
+    """Wrap a listener's work. Before the ack, the failure becomes the ack's text; after it, a message.
+    `saved`: what the person entered is already stored (committed) before this work starts."""
     try:
         yield
     except SlackCallFailed as failure:
         log.warning("Slack call failed for %s: %s", user_id, failure)
-        _tell(runtime, ack, user_id, response_url, SLACK_TROUBLE.format(error=failure.error))
+        _tell(runtime, ack, user_id, response_url, (SLACK_TROUBLE_SAVED if saved else SLACK_TROUBLE).format(error=failure.error))
     except Exception:
         log.exception("listener failed for %s", user_id)
-        _tell(runtime, ack, user_id, response_url, OUR_TROUBLE)
+        _tell(runtime, ack, user_id, response_url, OUR_TROUBLE_SAVED if saved else OUR_TROUBLE)
+
+
+@contextmanager
+def keeping_the_modal_open(ack: Ack, view: dict[str, Any]) -> Iterator[None]:
+    """Wrap a view submission's work: if it fails before the answer, the modal stays open with the
+    failure shown on its first field, so the person submits again without retyping anything."""
+    try:
+        yield
+    except Exception:
+        log.exception("submission of %s failed", view.get("callback_id"))
+        if ack.response is not None:
+            raise
+        first_input = next((block["block_id"] for block in view.get("blocks", []) if block.get("type") == "input"), None)
+        if first_input is None:
+            raise
+        ack(response_action="errors", errors={first_input: MODAL_TROUBLE})
 
 
 def _tell(runtime: Runtime, ack: Ack, user_id: str, response_url: str | None, text: str) -> None:

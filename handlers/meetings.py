@@ -74,10 +74,13 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         # Saving asks Slack who is human and in which time zone: answer first.
         ack(response_action="update", view=notice_view(SAVING, title=TITLE))
         user_id = body["user"]["id"]
+        outcome: dict[str, str] | meeting_flows.Saved = {}  # stays so if saving failed (the guard told them)
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
             with settling(runtime, view_id=view["id"], title=TITLE) as settle:
                 outcome = meeting_flows.submit(runtime, user_id=user_id, postmortem_id=int(view["private_metadata"]),
-                                               request=request)
+                                               view_id=view["id"], request=request)
                 settle(" ".join(outcome.values()) if isinstance(outcome, dict) else outcome.confirmation)
-            if not isinstance(outcome, dict):
-                meeting_flows.publish(runtime, meeting_id=outcome.meeting_id, rescheduled=outcome.rescheduled)
+        if isinstance(outcome, dict) or not outcome.announce:
+            return
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, saved=True):
+            meeting_flows.publish(runtime, meeting_id=outcome.meeting_id, rescheduled=outcome.rescheduled)

@@ -11,7 +11,7 @@ from bot import note_flows
 from bot.blocks import notes as note_blocks
 from bot.blocks.notes import CapturedMessage
 from bot.runtime import Runtime
-from handlers.guard import telling_user_of_failures
+from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import answer_submission, open_form, tell
 from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
@@ -73,11 +73,13 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
 
     @app.view(note_blocks.NEW_NOTE_CALLBACK)
     def note_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        answer_submission(ack, note_flows.submit_new(runtime, user_id=body["user"]["id"], form=parse_form(view)))
+        with keeping_the_modal_open(ack, view):
+            answer_submission(ack, note_flows.submit_new(runtime, user_id=body["user"]["id"], form=parse_form(view)))
 
     @app.view(note_blocks.EDIT_NOTE_CALLBACK)
     def note_edited(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
-        answer_submission(ack, note_flows.submit_edit(runtime, user_id=body["user"]["id"], form=parse_form(view)))
+        with keeping_the_modal_open(ack, view):
+            answer_submission(ack, note_flows.submit_edit(runtime, user_id=body["user"]["id"], form=parse_form(view)))
 
     @app.action({"type": "block_actions", "action_id": note_blocks.PAGE_ACTION + "_newer"})
     @app.action({"type": "block_actions", "action_id": note_blocks.PAGE_ACTION + "_older"})

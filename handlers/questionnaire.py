@@ -9,7 +9,7 @@ from slack_bolt import Ack, App
 from bot import questionnaire, questionnaire_flows
 from bot.blocks import questionnaire as questionnaire_blocks
 from bot.runtime import Runtime
-from handlers.guard import telling_user_of_failures
+from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import answer_submission, open_form
 from handlers.view_state import ViewValues
 
@@ -32,7 +32,8 @@ def register(app: App, runtime: Runtime) -> None:
     def answers_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
         answers = {q.key: values.text(q.key) for q in questionnaire.QUESTIONS}
-        outcome = questionnaire_flows.submit(
-            runtime, postmortem_id=int(view["private_metadata"]), user_id=body["user"]["id"], answers=answers
-        )
-        answer_submission(ack, outcome)
+        with keeping_the_modal_open(ack, view):
+            outcome = questionnaire_flows.submit(
+                runtime, postmortem_id=int(view["private_metadata"]), user_id=body["user"]["id"], answers=answers
+            )
+            answer_submission(ack, outcome)

@@ -10,7 +10,7 @@ from bot import report_flows
 from bot.blocks import report as report_blocks
 from bot.report_data import SCORECARD_LABELS
 from bot.runtime import Runtime
-from handlers.guard import telling_user_of_failures
+from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import answer_submission, open_form, tell
 from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
@@ -35,26 +35,31 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     @app.view(report_blocks.CLASSIFY_CALLBACK)
     def classification_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
-        answer_submission(ack, report_flows.save_classification(
-            runtime, user_id=body["user"]["id"], postmortem_id=int(view["private_metadata"]),
-            classification=values.option("classification") or "", attack_vector=values.option("attack_vector") or "",
-            rationale=values.text("rationale"),
-        ))
+        with keeping_the_modal_open(ack, view):
+            answer_submission(ack, report_flows.save_classification(
+                runtime, user_id=body["user"]["id"], postmortem_id=int(view["private_metadata"]),
+                classification=values.option("classification") or "", attack_vector=values.option("attack_vector") or "",
+                rationale=values.text("rationale"),
+            ))
 
     @app.view(report_blocks.SCORECARD_CALLBACK)
     def figures_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
-        answer_submission(ack, report_flows.save_figures(
-            runtime, user_id=body["user"]["id"], postmortem_id=int(view["private_metadata"]),
-            raw={name: values.text(name) for name, _ in SCORECARD_LABELS},
-        ))
+        with keeping_the_modal_open(ack, view):
+            answer_submission(ack, report_flows.save_figures(
+                runtime, user_id=body["user"]["id"], postmortem_id=int(view["private_metadata"]),
+                raw={name: values.text(name) for name, _ in SCORECARD_LABELS},
+            ))
 
     @app.action(report_blocks.PUBLISH_ACTION)
     def publish_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user_id, response_url = body["user"]["id"], body.get("response_url")
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
-            outcome = report_flows.publish(runtime, user_id=user_id, postmortem_id=int(action["value"]))
+            # `<post-mortem id>:<version previewed>`: a second click on the same preview is the same publish.
+            postmortem_id, _, version = action["value"].partition(":")
+            outcome = report_flows.publish(runtime, user_id=user_id, postmortem_id=int(postmortem_id),
+                                           version=int(version) if version else None)
             tell(runtime, outcome, user_id=user_id, response_url=response_url, replace_original=True)
 
     @app.action(report_blocks.REDACTED_ACTION)

@@ -10,7 +10,7 @@ from bot import postmortems, provisioning
 from bot.blocks import incident_form, notices
 from bot.runtime import Runtime
 from bot.slack_gateway import SlackCallFailed
-from handlers.guard import telling_user_of_failures
+from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 
@@ -53,20 +53,23 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             responder_ids=values.users("responder_ids"),
             facilitator_id=values.user("facilitator_id"),
         )
-        submission = postmortems.submit(
-            runtime, report=report, team_id=body["team"]["id"], user_id=user_id, view_id=view["id"]
-        )
+        with keeping_the_modal_open(ack, view):
+            submission = postmortems.submit(
+                runtime, report=report, team_id=body["team"]["id"], user_id=user_id, view_id=view["id"]
+            )
+        if ack.response is not None:
+            return
         if submission.errors:
             ack(response_action="errors", errors=submission.errors)
             return
         ack()
         if submission.created and submission.postmortem_id is not None:
-            with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
+            with telling_user_of_failures(runtime, ack=ack, user_id=user_id, saved=True):
                 provisioning.provision(runtime, postmortem_id=submission.postmortem_id, requested_by=user_id)
 
     @app.action(notices.RETRY_ACTION_ID)
     def retry_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user_id = body["user"]["id"]
-        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url"), saved=True):
             provisioning.provision(runtime, postmortem_id=int(action["value"]), requested_by=user_id)

@@ -52,6 +52,11 @@ class Action(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    # Optimistic locking: every UPDATE carries `WHERE version = <the version read>`; a row changed
+    # meanwhile raises StaleDataError instead of being overwritten. The code bumps it (`version_id_generator`
+    # off), only for changes that matter to reminders.
+    __mapper_args__ = {"version_id_col": version, "version_id_generator": False}
+
 
 class ActionChange(Base):
     """Who changed what on an action, when, from what to what."""

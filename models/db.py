@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # "package:folder": Alembic finds it through importlib.resources, so an installed wheel works as the source tree does.
 MIGRATIONS_LOCATION = "models:migrations"
@@ -33,6 +35,14 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+            # pysqlite's own BEGIN is deferred and lazy; SQLAlchemy's begin event emits ours instead.
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
+            # A deferred transaction that read first cannot become a writer once another one committed
+            # (SQLITE_BUSY_SNAPSHOT, no waiting): take the write lock up front and wait for it instead.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -48,6 +58,29 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error, always close."""
     with sessions() as session, session.begin():
         yield session
+
+
+def insert_ignoring_conflicts(session: Session, model: type[DeclarativeBase], rows: list[dict[str, Any]]) -> int:
+    """`INSERT ... ON CONFLICT DO NOTHING`: a row that another request stored first is left as it is,
+    and nothing else in the transaction is lost. Returns how many rows were new."""
+    if not rows:
+        return 0
+    table: Table = model.__table__  # type: ignore[assignment]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # Counted from RETURNING: a driver's rowcount for a multi-row insert is not reliable (psycopg gives -1).
+    statement = insert(table).values(rows).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return len(session.execute(statement).all())
+
+
+def upsert(session: Session, model: type[DeclarativeBase], row: dict[str, Any], *, key: list[str],
+           update: list[str]) -> None:
+    """`INSERT ... ON CONFLICT (key) DO UPDATE`: the last writer's values win, and no one's insert fails."""
+    table: Table = model.__table__  # type: ignore[assignment]
+    dialect = session.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(row)
+    session.execute(insert.on_conflict_do_update(index_elements=key,
+                                                 set_={name: insert.excluded[name] for name in update}))
 
 
 def alembic_config(connection: Connection | None = None) -> Config:

@@ -64,3 +64,7 @@ class ReportVersion(Base):
     published_at: Mapped[datetime]
     # Set once the files and summary are in the channel; a version saved but not posted is posted on retry.
     summary_ts: Mapped[str | None] = mapped_column(String(32))
+    # Publishing claims the version first (one click wins); set while its files and summary are being posted.
+    claimed_at: Mapped[datetime | None]
+    # What already reached Slack ("markdown html"), so a retry after a failure posts only the rest.
+    posted_parts: Mapped[str] = mapped_column(String(64), default="")

@@ -146,7 +146,7 @@ def listing(actions: list[Action], *, heading: str, today: date, viewer_id: str,
 
 def extend_form(action: Action) -> dict[str, Any]:
     return View(type="modal", callback_id=EXTEND_CALLBACK, title="Extend due date", submit="Extend", close="Cancel",
-                private_metadata=str(action.id), blocks=[
+                private_metadata=f"{action.id}:{action.version}", blocks=[
                     SectionBlock(text=MarkdownTextObject(text=f"*{safe_mrkdwn(action.title)}*, due {action.due_on.isoformat()}")),
                     InputBlock(block_id="due_on", label="New due date", element=DatePickerElement(
                         action_id="due_on", initial_date=action.due_on.isoformat())),
@@ -156,7 +156,7 @@ def extend_form(action: Action) -> dict[str, Any]:
 
 def reassign_form(action: Action) -> dict[str, Any]:
     return View(type="modal", callback_id=REASSIGN_CALLBACK, title="Reassign", submit="Reassign", close="Cancel",
-                private_metadata=str(action.id), blocks=[
+                private_metadata=f"{action.id}:{action.version}", blocks=[
                     SectionBlock(text=MarkdownTextObject(text=f"*{safe_mrkdwn(action.title)}*, owned by <@{action.owner_id}>")),
                     InputBlock(block_id="owner_id", label="New owner", element=UserSelectElement(action_id="owner_id")),
                     InputBlock(block_id="reason", label="Why?", element=PlainTextInputElement(action_id="reason", max_length=500)),

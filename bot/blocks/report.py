@@ -67,7 +67,7 @@ def preview(sections: list[str], *, postmortem_id: int, version: int) -> Message
             text="Publishing uploads the full report to the review channel as Markdown and HTML and posts this summary there."
         )]).to_dict(),
         ActionsBlock(elements=[ButtonElement(text="Add follow-up action", action_id=ADD_ACTION, value=str(postmortem_id)), ButtonElement(
-            text="Publish", action_id=PUBLISH_ACTION, value=str(postmortem_id), style="primary",
+            text="Publish", action_id=PUBLISH_ACTION, value=f"{postmortem_id}:{version}", style="primary",
             confirm={"title": {"type": "plain_text", "text": "Publish the report?"},
                      "text": {"type": "plain_text", "text": "Everyone in the review channel will see it."},
                      "confirm": {"type": "plain_text", "text": "Publish"}, "deny": {"type": "plain_text", "text": "Not yet"}},

@@ -37,7 +37,7 @@ def make_meeting(runtime: Runtime, *, starts_at: datetime = MEETING, participant
         session.add(postmortem)
         session.flush()
         meeting, _ = meetings.save(
-            session, postmortem=postmortem, user_id=LEAD, participant_ids=participants, now=now,
+            session, postmortem=postmortem, user_id=LEAD, view_id=f"V{now.timestamp()}", participant_ids=participants, now=now,
             request=MeetingRequest(starts_at=starts_at, duration_text="60", location="Room 1", agenda="Review"),
             reminder_offsets=runtime.settings.meeting_reminder_offsets,
         )

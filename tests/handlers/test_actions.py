@@ -108,7 +108,7 @@ def test_reminders_overdue_repeats_and_escalation(
     assert tick(utc(2026, 12, 3, 8)) == {"sent": 1}  # every 2 days
     assert tick(utc(2026, 12, 5, 8)) == {}  # Saturday: moved to Monday
     assert tick(utc(2026, 12, 7, 8)) == {"sent": 1}
-    assert tick(utc(2026, 12, 7, 14)) == {"sent": 1}  # escalation: Monday 09:00 in New York
+    assert tick(utc(2026, 12, 7, 14)) == {"sent": 2}  # escalation, Monday 09:00 in New York: DM and channel post
     escalation = wait_for_dm(fake_slack, LEAD, "Overdue follow-up")
     assert "Rotate VPN certificates" in str(escalation["blocks"])
     assert fake_slack.messages[escalations][-1]["text"] == "Overdue follow-up: Rotate VPN certificates"

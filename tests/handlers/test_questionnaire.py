@@ -26,8 +26,11 @@ def open_questionnaire(slack: SlackSim, fake: FakeSlack, user: str) -> dict[str,
     invitation = wait_for_dm(fake, user, "review questions")
     button = invitation["blocks"][1]["elements"][0]
     assert button["text"]["text"] == "Answer the review questions"
+    opened = len(fake.views)
     slack.press(button["action_id"], button["value"], user=user)
-    return eventually(lambda: fake.latest_view().get("callback_id") == "questionnaire" and fake.latest_view())
+    # A new view: the latest may still be the one opened before, without the answers saved since.
+    return eventually(lambda: len(fake.views) > opened and fake.latest_view().get("callback_id") == "questionnaire"
+                      and fake.latest_view())
 
 
 def answers_in_db(in_transaction: Any, user: str) -> dict[str, str]:

@@ -39,8 +39,11 @@ class Outline(HTMLParser):
 
 def fill_postmortem(slack: SlackSim, fake: FakeSlack, channel: str, clock: FrozenClock) -> None:
     def modal_note(user: str, values: dict[str, Any]) -> None:
+        opened = len(fake.views)
         slack.command("note", user=user, channel=channel)
-        view = eventually(lambda: fake.latest_view().get("callback_id") == "note_form" and fake.latest_view())
+        # A new view: the latest may still be the previous note's form, whose resubmission is a repeat.
+        view = eventually(lambda: len(fake.views) > opened and fake.latest_view().get("callback_id") == "note_form"
+                          and fake.latest_view())
         slack.submit_view(view, user=user, values=values)
 
     modal_note(RESPONDER_BERLIN, {"category": "timeline", "occurred_at": utc(2026, 11, 17, 9, 55),
