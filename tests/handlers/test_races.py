@@ -60,11 +60,12 @@ def test_the_same_meeting_form_delivered_twice_at_once_schedules_once(
     values = {"starts_at": MONDAY_1500, "duration": "60", "location": "Room 4", "agenda": DEFAULT_AGENDA}
     with on_postgresql(runtime.engine, "INSERT INTO meetings", parties=2) as rendezvous:
         replies, intervals = at_once(lambda _: slack.submit_view(view, user=LEAD, values=values), 2)
+        # Saving happens after the ack ("Saving…"): stay until it is done.
+        wait_for_dm(fake_slack, RESPONDER_TOKYO, "You're invited")
     if rendezvous is not None:
         assert rendezvous.met.is_set()
     assert most_in_flight(intervals) == 2
     assert [reply.json()["response_action"] for reply in replies] == ["update", "update"]
-    wait_for_dm(fake_slack, RESPONDER_TOKYO, "You're invited")
     time.sleep(0.3)  # room for a second announcement, were one coming
     with in_transaction() as session:
         meeting = session.scalars(select(Meeting)).one()
