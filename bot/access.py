@@ -1,4 +1,8 @@
-"""Who takes part in a post-mortem: its listed responders and facilitator, and members of its review channel."""
+"""Who takes part in a post-mortem, and whether it still takes changes.
+
+Until the review channel exists, the people listed on the incident report take part; from then on the
+channel's membership decides, so someone removed from the channel loses access by every path at once.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,28 @@ from models import Participant, Postmortem, PostmortemStatus
 
 # One answer for "no post-mortem here" and "not yours", so a refusal reveals nothing.
 NOT_FOUND = "I can't find a post-mortem you take part in here. Ask its facilitator to add you, or run this in the review channel."
+CLOSED = "This post-mortem is closed."
+
+
+def require_open(session: Session, postmortem: Postmortem, *, refusal: type[Exception], exclusive: bool = False) -> None:
+    """Closed means read-only: every service that changes a post-mortem's record calls this first.
+
+    It reads the status under a row lock held to the end of the transaction. Changes share it, so they
+    run side by side; closing (an UPDATE of the row) waits for changes in flight and they for it, so
+    none is written after the close. A purge takes it `exclusive`ly: it must see every change in
+    flight committed before deciding that no other field holds an indicator. (SQLite runs one writer
+    at a time and ignores the lock.)
+    """
+    status = session.scalar(
+        select(Postmortem.status).where(Postmortem.id == postmortem.id).with_for_update(read=not exclusive)
+    )
+    if status is PostmortemStatus.CLOSED:
+        raise refusal(CLOSED)
 
 
 def is_participant(runtime: Runtime, postmortem: Postmortem, *, user_id: str) -> bool:
-    if user_id in postmortem.member_ids:
-        return True
     if postmortem.channel_id is None:
-        return False
+        return user_id in postmortem.member_ids
     return user_id in runtime.slack.channel_members(channel=postmortem.channel_id)
 
 
@@ -43,13 +62,12 @@ def locate(session: Session, runtime: Runtime, *, user_id: str, channel_id: str 
     return in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
 
 
-def open_postmortems_of(session: Session, *, user_id: str) -> list[Postmortem]:
-    """Open post-mortems listing `user_id` as facilitator or responder, newest first."""
-    return list(
-        session.scalars(
-            select(Postmortem)
-            .join(Participant)
-            .where(Participant.user_id == user_id, Postmortem.status == PostmortemStatus.OPEN)
-            .order_by(Postmortem.created_at.desc(), Postmortem.id.desc())
-        )
+def open_postmortems_of(session: Session, runtime: Runtime, *, user_id: str) -> list[Postmortem]:
+    """Open post-mortems listing `user_id` as facilitator or responder that they still take part in, newest first."""
+    listed = session.scalars(
+        select(Postmortem)
+        .join(Participant)
+        .where(Participant.user_id == user_id, Postmortem.status == PostmortemStatus.OPEN)
+        .order_by(Postmortem.created_at.desc(), Postmortem.id.desc())
     )
+    return [postmortem for postmortem in listed if is_participant(runtime, postmortem, user_id=user_id)]

@@ -23,7 +23,7 @@ from bot.runtime import Runtime
 from bot.settings import parse_duration
 from bot.slack_gateway import SlackCallFailed
 from bot.working_time import WorkingTime, zone
-from models import Action, ActionStatus, Participant, Postmortem, PostmortemStatus, Reminder, ReminderStatus
+from models import Action, ActionChange, ActionStatus, Participant, Postmortem, PostmortemStatus, Reminder, ReminderStatus
 from models.db import transaction
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 MALFORMED = "I couldn't read that. Use " + actions.LINE_FORMAT + ", or `/postmortem action` alone for the form."
 ACTION_GONE = "That action no longer exists."
 ONLY_FACILITATOR_CLOSES = "Only the facilitator of this post-mortem can close it."
+CANCEL_FORMAT = "Use `/postmortem action cancel <number> <why>`; `/postmortem actions` lists the numbers."
 CHANGED_MEANWHILE = ("Someone changed this action while you had it open, so I didn't apply your change. "
                      "Close this form and open the action again to see it as it is now.")
 NOT_PUBLISHED = "The report isn't published yet. Publish it with `/postmortem report` first, then close the post-mortem."
@@ -46,6 +47,10 @@ class Assigned:
     action_id: int
     fresh: bool
     message: Message
+
+
+CHANGE_FORMS = {"extend": action_blocks.extend_form, "reassign": action_blocks.reassign_form,
+                "cancel": action_blocks.cancel_form}
 
 
 def _timing(runtime: Runtime) -> actions.Timing:
@@ -88,9 +93,11 @@ def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id:
          title: str = "") -> dict[str, Any] | Message:
     with transaction(runtime.sessions) as session:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
-        choices = [] if postmortem else access.open_postmortems_of(session, user_id=user_id)
+        choices = [] if postmortem else access.open_postmortems_of(session, runtime, user_id=user_id)
         if postmortem is None and not choices:
             return Message(text=access.NOT_FOUND)
+        if postmortem is not None and postmortem.status is PostmortemStatus.CLOSED:
+            return Message(text=access.CLOSED)
         return action_blocks.form(postmortem_id=postmortem.id if postmortem else None, choices=choices, title=title,
                                   today=_today(runtime, user_id))
 
@@ -138,8 +145,11 @@ def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: st
         if earlier is not None:
             action, created = earlier, False
         else:
-            action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,
-                                             dedupe_key=dedupe_key, now=now)
+            try:
+                action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,
+                                                 dedupe_key=dedupe_key, now=now)
+            except ActionRefused as refusal:
+                return {"title": str(refusal)}
         if created:
             _plan(runtime, session, action, postmortem)
         verb = "Assigned" if created else "Already assigned (you sent this a moment ago)"
@@ -191,7 +201,7 @@ def mark_done(runtime: Runtime, *, user_id: str, action_id: int) -> Message:
 
 
 def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) -> dict[str, Any] | Message:
-    """The extend or reassign modal, for the owner or the facilitator of an open action."""
+    """The extend, reassign or cancel modal, for the owner or the facilitator of an open action."""
     with transaction(runtime.sessions) as session:
         loaded = _load(session, action_id=action_id)
         if loaded is None:
@@ -201,7 +211,7 @@ def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) ->
             return Message(text="Only the owner or the facilitator can change this action.")
         if action.status is not ActionStatus.OPEN:
             return Message(text=f"This action is already {action.status.value}.")
-        form = action_blocks.extend_form(action) if kind == "extend" else action_blocks.reassign_form(action)
+        form = CHANGE_FORMS[kind](action)
         people = (action.owner_id, postmortem.facilitator_id)
     # Learn the zones the submission replans with now, so that it need not wait on Slack before its ack.
     for person in people:
@@ -258,6 +268,60 @@ def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str |
     return f":white_check_mark: <@{new_owner}> owns {safe_mrkdwn(changed[0].title)} now; I'm telling them."
 
 
+def cancel(runtime: Runtime, *, user_id: str, action_id: int, reason: str) -> dict[str, str] | str:
+    """Cancel an action and stop its reminders; the caller answers, then calls `announce_cancellation`."""
+    with transaction(runtime.sessions) as session:
+        loaded = _load(session, action_id=action_id)
+        if loaded is None:
+            return {"reason": ACTION_GONE}
+        action, postmortem = loaded
+        try:
+            actions.cancel(session, action=action, postmortem=postmortem, user_id=user_id, reason=reason,
+                           now=runtime.clock.now())
+        except ActionRefused as refusal:
+            return {"reason": str(refusal)}
+        return f":no_entry_sign: Cancelled: {safe_mrkdwn(action.title)}. No more reminders for it."
+
+
+def is_cancel_command(text: str) -> bool:
+    """`cancel …` is never a one-line assignment, which starts with the owner's mention."""
+    words = text.split(maxsplit=1)
+    return bool(words) and words[0].lower() == "cancel"
+
+
+def cancel_by_command(runtime: Runtime, *, user_id: str, text: str) -> tuple[str, int | None]:
+    """`/postmortem action cancel <number> <why>`: the answer, and the action cancelled (to announce) if any."""
+    words = text.split(maxsplit=2)
+    if len(words) < 2 or not words[1].lstrip("#").isdigit():
+        return CANCEL_FORMAT, None
+    action_id = int(words[1].lstrip("#"))
+    outcome = cancel(runtime, user_id=user_id, action_id=action_id, reason=words[2] if len(words) > 2 else "")
+    if isinstance(outcome, dict):
+        refusal = outcome["reason"]
+        return (f"{refusal} {CANCEL_FORMAT}" if refusal == actions.CANCEL_REASON_NEEDED else refusal), None
+    return outcome, action_id
+
+
+def announce_cancellation(runtime: Runtime, *, action_id: int) -> None:
+    """The review channel's one-line notice; a Slack failure here loses nothing stored."""
+    with transaction(runtime.sessions) as session:
+        loaded = _load(session, action_id=action_id)
+        if loaded is None:
+            return
+        action, postmortem = loaded
+        change = session.scalars(select(ActionChange).where(
+            ActionChange.action_id == action.id, ActionChange.new_value == ActionStatus.CANCELLED.value)
+            .order_by(ActionChange.id.desc())).first()
+        if change is None or not postmortem.channel_id or postmortem.status is not PostmortemStatus.OPEN:
+            return
+        notice = action_blocks.cancelled_notice(action, cancelled_by=change.actor_id, reason=change.reason)
+        channel_id = postmortem.channel_id
+    try:
+        runtime.slack.post_message(channel=channel_id, text=notice.text, blocks=notice.blocks)
+    except SlackCallFailed as failure:
+        log.warning("could not announce the cancellation of action %s: %s", action_id, failure)
+
+
 def mine(runtime: Runtime, *, user_id: str) -> Message:
     with transaction(runtime.sessions) as session:
         owned = actions.open_of_owner(session, owner_id=user_id)
@@ -271,7 +335,8 @@ def of_channel(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
         postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
         if postmortem is None:
             return Message(text=access.NOT_FOUND)
-        listed = actions.of_postmortem(session, postmortem_id=postmortem.id)
+        # Cancelled actions leave the lists; the report still records them.
+        listed = [a for a in actions.of_postmortem(session, postmortem_id=postmortem.id) if a.status is not ActionStatus.CANCELLED]
         return action_blocks.listing(listed, heading=f"Follow-ups of {postmortem.title}", today=_today(runtime, user_id),
                                      viewer_id=user_id, facilitator_ids={postmortem.id: postmortem.facilitator_id})
 
@@ -289,11 +354,11 @@ def home(runtime: Runtime, *, user_id: str) -> dict[str, Any]:
         mine_ = list(session.scalars(
             select(Postmortem).join(Participant).where(Participant.user_id == user_id).order_by(Postmortem.created_at.desc())
         ))
-        unanswered = [
-            p for p in mine_
-            if p.status is PostmortemStatus.OPEN and user_id not in questionnaire.respondents(session, postmortem_id=p.id)
-            and not reports.is_published(session, postmortem_id=p.id)
-        ]
+        # Two aggregate queries, not two per post-mortem: the Home tab costs the same for 1 or 100.
+        open_ids = [p.id for p in mine_ if p.status is PostmortemStatus.OPEN]
+        settled = (questionnaire.answered_by(session, user_id=user_id, postmortem_ids=open_ids)
+                   | reports.published_among(session, postmortem_ids=open_ids))
+        unanswered = [p for p in mine_ if p.status is PostmortemStatus.OPEN and p.id not in settled]
         channels = dict(session.execute(select(Postmortem.id, Postmortem.channel_id).where(
             Postmortem.id.in_({a.postmortem_id for a in owned} or {0}))).tuples().all())
         return action_blocks.home(actions=owned, unanswered=unanswered, postmortems=mine_, today=_today(runtime, user_id),

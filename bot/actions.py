@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import reminders
+from bot import access, reminders
 from bot.working_time import WorkingTime
 from models import Action, ActionCategory, ActionChange, ActionPriority, ActionStatus, Postmortem
 from models.db import insert_ignoring_conflicts
@@ -21,6 +21,8 @@ AT_DUE = "action_due"
 OVERDUE = "action_overdue"
 ESCALATION = "action_escalation"
 REMINDER_KINDS = (BEFORE_DUE, AT_DUE, OVERDUE, ESCALATION)
+REASON_MAX_CHARS = 500
+CANCEL_REASON_NEEDED = "Say why it's being cancelled, so the others know."
 LINE_FORMAT = "`/postmortem action @owner YYYY-MM-DD what to do`, for example `/postmortem action @ana 2026-12-15 Rotate VPN certificates`"
 _LINE = re.compile(r"^<@(?P<owner>[UW][A-Z0-9]+)(?:\|[^>]*)?>\s+(?P<due>\d{4}-\d{2}-\d{2})\s+(?P<title>\S.*)$", re.DOTALL)
 
@@ -81,9 +83,14 @@ def validate(draft: ActionDraft, *, today: date) -> dict[str, str]:
     return errors
 
 
+def due_day(action: Action, *, working: WorkingTime) -> date:
+    """The working day the action is due: a Saturday due date is due on Monday."""
+    return working.working_day_from(action.due_on)
+
+
 def due_moment(action: Action, *, owner_tz: str, working: WorkingTime) -> datetime:
-    """Due at the start of the owner's working day on the due date, in the owner's zone."""
-    return working.day_start(action.due_on, owner_tz)
+    """Due at the start of the owner's working day on the due date (or the next working day), in the owner's zone."""
+    return working.day_start(due_day(action, working=working), owner_tz)
 
 
 def plan_reminders(session: Session, *, action: Action, facilitator_id: str, owner_tz: str, facilitator_tz: str,
@@ -98,8 +105,9 @@ def plan_reminders(session: Session, *, action: Action, facilitator_id: str, own
     # An early reminder pushed past a weekend onto the due reminder itself would only repeat it.
     planned = [reminders.Planned(BEFORE_DUE, owner, at, None) for at in sorted(before) if at < at_due]
     planned.append(reminders.Planned(AT_DUE, owner, at_due, None))
-    next_day = working.day_start(action.due_on + timedelta(days=1), owner_tz)
-    planned.append(reminders.Planned(OVERDUE, owner, working.next_working_moment(next_day, owner_tz), None))
+    # Overdue from the working day after the due day, so "due today" and "overdue" never arrive together.
+    overdue_day = working.working_day_from(due_day(action, working=working) + timedelta(days=1))
+    planned.append(reminders.Planned(OVERDUE, owner, working.day_start(overdue_day, owner_tz), None))
     escalate_at = working.next_working_moment(due + timing.escalate_after, facilitator_tz)
     # The facilitator's DM and the escalation channel's post are two reminders: a retry re-sends only what failed.
     planned += [reminders.Planned(ESCALATION, recipient, escalate_at, None)
@@ -124,6 +132,7 @@ def plan_next_overdue(session: Session, *, action_id: int, version: int, after: 
 
 def create(session: Session, *, postmortem: Postmortem, draft: ActionDraft, created_by: str, dedupe_key: str,
            now: datetime) -> tuple[Action, bool]:
+    access.require_open(session, postmortem, refusal=ActionRefused)
     assert draft.owner_id is not None and draft.due_on is not None
     created = insert_ignoring_conflicts(session, Action, [dict(
         postmortem_id=postmortem.id, title=draft.title.strip(), description=draft.description.strip(),
@@ -190,6 +199,23 @@ def reassign(session: Session, *, action: Action, postmortem: Postmortem, user_i
     _record(session, action=action, actor_id=user_id, field="owner_id", old=action.owner_id, new=new_owner,
             reason=reason, now=now)
     action.owner_id = new_owner
+    _supersede(session, action=action, now=now)
+
+
+def cancel(session: Session, *, action: Action, postmortem: Postmortem, user_id: str, reason: str, now: datetime) -> None:
+    """The owner or the facilitator withdraws an open action, saying why; its reminders stop at once.
+    Allowed after the post-mortem closes, like marking done: follow-ups outlive the review."""
+    if not may_change(action, postmortem, user_id=user_id):
+        raise ActionRefused("Only the owner or the facilitator can cancel this.")
+    _require_open(action)
+    reason = " ".join(reason.split())
+    if not reason:
+        raise ActionRefused(CANCEL_REASON_NEEDED)
+    if len(reason) > REASON_MAX_CHARS:
+        raise ActionRefused(f"Keep the reason under {REASON_MAX_CHARS} characters (it has {len(reason)}).")
+    _record(session, action=action, actor_id=user_id, field="status", old=action.status.value, new="cancelled",
+            reason=reason, now=now)
+    action.status = ActionStatus.CANCELLED
     _supersede(session, action=action, now=now)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.logs import ContextExecutor
 from bot.runtime import Runtime
 from handlers import register_all
 
@@ -21,6 +22,8 @@ def create_app(runtime: Runtime) -> App:
         signing_secret=signing_secret.get_secret_value() if signing_secret else "",
         client=runtime.slack.web_client,
         process_before_response=False,
+        # After-the-ack work runs here; ContextExecutor keeps the request's log fields on its lines.
+        listener_executor=ContextExecutor(max_workers=16),
     )
     register_all(app, runtime)
 

@@ -7,13 +7,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import indicators
+from bot import access, indicators
 from bot.report_data import SCORECARD_LABELS
-from models import Assessment, AttackVector, Classification
+from models import Assessment, AttackVector, Classification, Postmortem
 from models.db import insert_ignoring_conflicts
 
 NOT_A_NUMBER = "Enter a whole number, 0 or more, or leave it empty."
 FIGURE_MAX = 10**9
+
+
+class AssessmentRefused(Exception):
+    """The assessment cannot change; the message says why."""
 
 
 def current(session: Session, *, postmortem_id: int) -> Assessment | None:
@@ -27,8 +31,10 @@ def _current_or_new(session: Session, *, postmortem_id: int, now: datetime) -> A
     return assessment
 
 
-def classify(session: Session, *, postmortem_id: int, classification: Classification, attack_vector: AttackVector,
+def classify(session: Session, *, postmortem: Postmortem, classification: Classification, attack_vector: AttackVector,
              rationale: str, now: datetime) -> None:
+    access.require_open(session, postmortem, refusal=AssessmentRefused)
+    postmortem_id = postmortem.id
     assessment = _current_or_new(session, postmortem_id=postmortem_id, now=now)
     assessment.classification, assessment.attack_vector = classification, attack_vector
     assessment.rationale, assessment.updated_at = rationale.strip(), now
@@ -50,8 +56,9 @@ def parse_figures(raw: dict[str, str]) -> tuple[dict[str, int | None], dict[str,
     return figures, errors
 
 
-def record_figures(session: Session, *, postmortem_id: int, figures: dict[str, int | None], now: datetime) -> None:
-    assessment = _current_or_new(session, postmortem_id=postmortem_id, now=now)
+def record_figures(session: Session, *, postmortem: Postmortem, figures: dict[str, int | None], now: datetime) -> None:
+    access.require_open(session, postmortem, refusal=AssessmentRefused)
+    assessment = _current_or_new(session, postmortem_id=postmortem.id, now=now)
     for name, value in figures.items():
         setattr(assessment, name, value)
     assessment.updated_at = now

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
-import signal
+import shutil
 import sys
 from collections.abc import Sequence
 
@@ -36,12 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
     # The default comes from PORT so a container's command can stay fixed while its port varies.
     serve.add_argument("--port", type=int, default=os.environ.get("PORT", "3000"),
                        help="port to listen on (default: $PORT, else 3000)")
+    serve.add_argument(
+        "--workers", type=_positive, default=os.cpu_count() or 1,
+        help="worker processes answering Slack, 16 threads each (default: the number of cores)",
+    )
     db = commands.add_parser("db", help="Database maintenance.", description="Database maintenance.")
     db_commands = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
     db_commands.add_parser(
         "upgrade", help="Apply the schema migrations to DATABASE_URL.", description="Apply the schema migrations to DATABASE_URL."
     )
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,13 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _upgrade(settings)
     if args.command == "run":
         return _run_socket_mode(settings)
-    return _serve(settings, host=args.host, port=args.port)
+    return _serve(settings, host=args.host, port=args.port, workers=args.workers)
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # slack_sdk's DEBUG output includes request bodies; keep it quieter than ours.
-    logging.getLogger("slack_sdk").setLevel(max(logging.INFO, logging.getLogger().level))
+    from bot import logs
+
+    logs.configure(level=settings.log_level, log_format=settings.log_format)
 
 
 def _upgrade(settings: Settings) -> int:
@@ -76,7 +85,6 @@ def _upgrade(settings: Settings) -> int:
 
 
 def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
-    from bot.dispatcher import start_scheduler
     from bot.runtime import build_runtime
     from models.db import upgrade
 
@@ -85,7 +93,6 @@ def _prepare(settings: Settings):  # type: ignore[no-untyped-def]
     app = _connect_to_slack(runtime)
     if app is None:
         return None, None
-    start_scheduler(runtime)
     return runtime, app
 
 
@@ -109,35 +116,27 @@ def _connect_to_slack(runtime):  # type: ignore[no-untyped-def]
 def _run_socket_mode(settings: Settings) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+    from bot.dispatcher import start_scheduler
+
     runtime, app = _prepare(settings)
     if app is None:
         return 1
+    start_scheduler(runtime)
     assert settings.slack_app_token is not None
     SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
     return 0
 
 
-def _serve(settings: Settings, *, host: str, port: int) -> int:
-    from bot.http import make_server
+def _serve(settings: Settings, *, host: str, port: int, workers: int) -> int:
+    from bot import server
 
+    temporary_dir = server.prepare_metrics()
     runtime, app = _prepare(settings)
     if app is None:
+        if temporary_dir:
+            shutil.rmtree(temporary_dir, ignore_errors=True)
         return 1
-    server = make_server(app, runtime, host=host, port=port)
-    signal.signal(signal.SIGTERM, _stop_serving)
-    logging.getLogger(__name__).info("serving Slack requests on http://%s:%s/slack/events", host, server.effective_port)
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.close()
-    return 0
-
-
-def _stop_serving(*_: object) -> None:
-    # Leaves waitress's loop the way Ctrl-C does; the socket is closed after it, in the same thread.
-    raise KeyboardInterrupt
+    return server.serve(settings, runtime, app, host=host, port=port, workers=workers, temporary_dir=temporary_dir)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from slack_bolt.context import BoltContext
 from slack_bolt.request.internals import build_context, parse_body
 from waitress.server import create_server
 
+from bot.metrics import observed
 from bot.runtime import Runtime
 from models.db import readiness_problem
 
@@ -120,6 +121,6 @@ def _reply(start_response: StartResponse, status: int, body: dict[str, Any]) -> 
 
 def make_server(app: App, runtime: Runtime, *, host: str, port: int) -> Any:
     """A waitress server; `.run()` serves, `.close()` stops, `.effective_port` is the bound port."""
-    return create_server(wsgi_app(app, runtime), host=host, port=port, threads=8, ident="postmortem-bot",
+    return create_server(observed(wsgi_app(app, runtime), runtime), host=host, port=port, threads=8, ident="postmortem-bot",
                          # waitress refuses a body whose length is >= this, from Content-Length, before reading it.
                          max_request_body_size=MAX_BODY_BYTES + 1)

@@ -7,6 +7,7 @@ read normally while nothing clickable or unfurlable leaves the bot.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -29,13 +30,17 @@ KINDS = {
     "sha1s": "sha1",
     "sha256s": "sha256",
 }
+# ioc-finder's pyparsing grammar is not thread-safe: threads parsing at once can leave a parse action
+# broken for the rest of the process (TypeError on every later note with a dot). One parse at a time.
+_IOC_FINDER_LOCK = threading.Lock()
 # Hashes cannot be clicked; everything else is shown defanged.
 DEFANGED_KINDS = {"url", "email", "domain", "ipv4", "ipv6"}
 
 
 def extract(text: str) -> list[tuple[str, str]]:
     """(kind, value) pairs, in a stable order. ioc-finder also recognizes already-defanged input."""
-    found = find_iocs(text, included_ioc_types=list(KINDS), parse_urls_without_scheme=False)
+    with _IOC_FINDER_LOCK:
+        found = find_iocs(text, included_ioc_types=list(KINDS), parse_urls_without_scheme=False)
     pairs: list[tuple[str, str]] = []
     for key, kind in KINDS.items():
         pairs.extend((kind, value) for value in found.get(key, []))  # type: ignore[union-attr]
@@ -95,7 +100,20 @@ def safe_mrkdwn(text: str) -> str:
 def record(session: Session, *, postmortem_id: int, text: str, now: datetime) -> int:
     """Store the indicators found in `text` that the post-mortem does not have yet; returns how many were new.
     Two notes naming the same new indicator at once both keep their note: the database keeps one indicator."""
+    if not might_hold_indicators(text):
+        return 0
     # Sorted, so concurrent transactions take the unique index's locks in the same order (no deadlock).
     rows = [dict(postmortem_id=postmortem_id, kind=kind, value=value, first_seen_at=now)
             for kind, value in sorted(set(extract(text)))]
     return insert_ignoring_conflicts(session, Indicator, rows)
+
+
+_HEX_RUN = re.compile(r"[0-9a-fA-F]{32}")
+
+
+def might_hold_indicators(text: str) -> bool:
+    """False only for text where ioc-finder cannot find anything: it fangs first (`evil[dot]com` becomes
+    `evil.com`), then every URL, domain, address and IP has a dot or a colon and every hash a run of 32+
+    hex digits. Most notes are plain sentences; this skips ioc-finder's ~5 ms parse for them."""
+    fanged = ioc_fanger.fang(text)
+    return "." in fanged or ":" in fanged or _HEX_RUN.search(fanged) is not None

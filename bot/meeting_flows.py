@@ -15,7 +15,7 @@ from bot.meetings import MeetingRequest
 from bot.runtime import Runtime
 from bot.slack_gateway import SlackCallFailed
 from bot.working_time import WorkingTime, suggest_slot
-from models import Meeting, MeetingStatus, Postmortem, Reminder, ReminderStatus
+from models import Meeting, MeetingStatus, Postmortem, PostmortemStatus, Reminder, ReminderStatus
 from models.db import transaction
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if postmortem is None:
             return Message(text=access.NOT_FOUND)
+        if postmortem.status is PostmortemStatus.CLOSED:
+            return Message(text=access.CLOSED)
         meeting = meetings.current(session, postmortem_id=postmortem.id)
         humans = _humans(runtime, postmortem)
     now = runtime.clock.now()
@@ -79,10 +81,13 @@ def submit(runtime: Runtime, *, user_id: str, postmortem_id: int, view_id: str,
         if postmortem is None:
             return {"starts_at": access.NOT_FOUND}
         humans = _humans(runtime, postmortem)
-        meeting, outcome = meetings.save(
-            session, postmortem=postmortem, request=request, user_id=user_id, view_id=view_id, participant_ids=humans,
-            reminder_offsets=runtime.settings.meeting_reminder_offsets, now=now,
-        )
+        try:
+            meeting, outcome = meetings.save(
+                session, postmortem=postmortem, request=request, user_id=user_id, view_id=view_id,
+                participant_ids=humans, reminder_offsets=runtime.settings.meeting_reminder_offsets, now=now,
+            )
+        except meetings.MeetingRefused as refusal:
+            return {"starts_at": str(refusal)}
         meeting_id = meeting.id
         # A repeated delivery answers as the first one did.
         rescheduled = outcome is meetings.Outcome.RESCHEDULED or (outcome is meetings.Outcome.REPEATED and meeting.sequence > 0)

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from bot import reminders
+from bot import access, reminders
 from models import Meeting, MeetingStatus, Postmortem
 from models.db import insert_ignoring_conflicts
 
@@ -76,6 +76,10 @@ def current(session: Session, *, postmortem_id: int) -> Meeting | None:
     return session.scalars(select(Meeting).where(Meeting.postmortem_id == postmortem_id)).one_or_none()
 
 
+class MeetingRefused(Exception):
+    """The meeting cannot be scheduled; the message says why."""
+
+
 class Outcome(enum.Enum):
     SCHEDULED = "scheduled"
     RESCHEDULED = "rescheduled"
@@ -95,6 +99,7 @@ def save(
 ) -> tuple[Meeting, Outcome]:
     """Schedule, or reschedule an existing meeting (SEQUENCE + 1). The submission's view id decides in the
     database: the same view delivered twice, even at the same moment, is one scheduling."""
+    access.require_open(session, postmortem, refusal=MeetingRefused)
     assert request.starts_at is not None
     values = dict(
         status=MeetingStatus.SCHEDULED, starts_at=request.starts_at, duration_minutes=request.duration_minutes,

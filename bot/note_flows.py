@@ -16,7 +16,7 @@ from bot.blocks import notes as note_blocks
 from bot.blocks.notes import CapturedMessage
 from bot.runtime import Runtime
 from bot.slack_gateway import SlackCallFailed
-from models import Note, NoteCategory, Postmortem
+from models import Note, NoteCategory, Postmortem, PostmortemStatus
 from models.db import transaction
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,11 @@ def new_form(
     """The note modal; outside a review channel it first asks which post-mortem."""
     with transaction(runtime.sessions) as session:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
-        choices = [] if postmortem else access.open_postmortems_of(session, user_id=user_id)
+        choices = [] if postmortem else access.open_postmortems_of(session, runtime, user_id=user_id)
         if postmortem is None and not choices:
             return _text(NO_OPEN_POSTMORTEM if capture else access.NOT_FOUND)
+        if postmortem is not None and postmortem.status is PostmortemStatus.CLOSED:
+            return _text(access.CLOSED)
         metadata: dict[str, Any] = {"postmortem_id": postmortem.id if postmortem else None}
         if capture is None:
             return note_blocks.note_form(choices=choices, metadata=metadata)
@@ -134,9 +136,11 @@ def edit_form(runtime: Runtime, *, user_id: str, note_id: int) -> dict[str, Any]
         found = _note_for(session, runtime, user_id=user_id, note_id=note_id)
         if isinstance(found, Message):
             return found
-        note, _ = found
+        note, postmortem = found
         if note.author_id != user_id:
             return _text("You can edit only your own notes.")
+        if postmortem.status is PostmortemStatus.CLOSED:
+            return _text(access.CLOSED)
         return note_blocks.note_form(
             choices=[], metadata={"note_id": note.id}, category=note.category, occurred_at=note.occurred_at,
             text=note.text, editing=True,

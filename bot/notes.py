@@ -12,17 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete as sql_delete
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot import indicators
-from models import AuditEntry, Note, NoteCategory, Postmortem, PostmortemStatus
+from bot import access, indicator_sources, indicators
+from models import AuditEntry, Note, NoteCategory, Postmortem
 from models.db import insert_ignoring_conflicts
 
 NOTE_MAX_CHARS = 3000
 PAGE_SIZE = 5
 
-CLOSED = "This post-mortem is closed, so it takes no more notes. Ask the facilitator if something important is missing."
 EMPTY = "Your note is empty. Write what you saw or did, then send it again."
 
 
@@ -79,8 +78,7 @@ def add(
     session: Session, *, postmortem: Postmortem, author_id: str, draft: NoteDraft, dedupe_key: str, now: datetime
 ) -> tuple[Note, bool]:
     """Store a note; returns (note, created). A repeated delivery returns the note stored the first time."""
-    if postmortem.status is PostmortemStatus.CLOSED:
-        raise NoteRefused(CLOSED)
+    access.require_open(session, postmortem, refusal=NoteRefused)
     text = clean(draft.text)
     if not text:
         raise NoteRefused(EMPTY)
@@ -110,25 +108,35 @@ def add(
 def edit(session: Session, *, note: Note, postmortem: Postmortem, user_id: str, draft: NoteDraft, now: datetime) -> None:
     if note.author_id != user_id:
         raise NoteRefused("You can edit only your own notes.")
-    if postmortem.status is PostmortemStatus.CLOSED:
-        raise NoteRefused(CLOSED)
+    access.require_open(session, postmortem, refusal=NoteRefused)
     text = clean(draft.text)
     problem = too_long(text) or (None if text else "A note can't be empty. To remove it, use Delete instead.")
     if problem:
         raise NoteRefused(problem)
-    session.add(AuditEntry(postmortem_id=postmortem.id, actor_id=user_id, action="note_edited",
+    session.add(AuditEntry(postmortem_id=postmortem.id, note_id=note.id, actor_id=user_id, action="note_edited",
                            detail=f"note {note.id} before: {note.text}", at=now))
     note.text, note.category, note.occurred_at, note.updated_at = text, draft.category, draft.occurred_at, now
     indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
 
 
 def delete(session: Session, *, note: Note, postmortem: Postmortem, user_id: str, now: datetime) -> None:
-    """Authors delete their own notes; the facilitator may delete any. Every deletion is audited."""
+    """Authors delete their own notes; the facilitator may delete any. Deleting purges: the text, the
+    indicators no other field holds, and earlier wordings kept by edits all go; the audit keeps only
+    who deleted which note and when."""
     if user_id not in {note.author_id, postmortem.facilitator_id}:
         raise NoteRefused("You can delete only your own notes.")
-    session.add(AuditEntry(postmortem_id=postmortem.id, actor_id=user_id, action="note_deleted",
-                           detail=f"note {note.id} by {note.author_id}: {note.text}", at=now))
+    access.require_open(session, postmortem, refusal=NoteRefused, exclusive=True)
+    removed_text = note.text
+    session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.note_id == note.id, AuditEntry.action == "note_edited")
+        .values(detail=f"note {note.id} edited; earlier text removed when the note was deleted")
+        .execution_options(synchronize_session=False)
+    )
+    session.add(AuditEntry(postmortem_id=postmortem.id, note_id=note.id, actor_id=user_id, action="note_deleted",
+                           detail=f"note {note.id} by {note.author_id}", at=now))
     session.execute(sql_delete(Note).where(Note.id == note.id))
+    indicator_sources.release(session, postmortem_id=postmortem.id, removed_text=removed_text)
 
 
 def page(session: Session, *, postmortem_id: int, page_number: int) -> NotesPage:

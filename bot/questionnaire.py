@@ -11,15 +11,14 @@ from importlib.resources.abc import Traversable
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from bot import indicators
+from bot import access, indicators
 from bot.notes import NOTE_MAX_CHARS, clean
-from models import Answer, Postmortem, PostmortemStatus
+from models import Answer, Postmortem
 from models.db import upsert
 
 # Read as package data, so it works from a wheel or a zip as well as from the source tree.
 QUESTIONS_FILE = resources.files("bot") / "review_questions.toml"
 ANSWER_MAX_CHARS = NOTE_MAX_CHARS
-LOCKED = "This post-mortem is closed, so answers can no longer change. Ask the facilitator if something is missing."
 
 
 @dataclass(frozen=True)
@@ -49,6 +48,12 @@ def respondents(session: Session, *, postmortem_id: int) -> set[str]:
     return set(session.scalars(select(Answer.user_id).where(Answer.postmortem_id == postmortem_id).distinct()))
 
 
+def answered_by(session: Session, *, user_id: str, postmortem_ids: list[int]) -> set[int]:
+    """Which of these post-mortems `user_id` has answered, in one query."""
+    return set(session.scalars(select(Answer.postmortem_id).distinct().where(
+        Answer.user_id == user_id, Answer.postmortem_id.in_(postmortem_ids))))
+
+
 def validate(answers: dict[str, str]) -> dict[str, str]:
     return {
         key: f"Keep this under {ANSWER_MAX_CHARS:,} characters (it has {len(text):,})."
@@ -59,8 +64,7 @@ def validate(answers: dict[str, str]) -> dict[str, str]:
 
 def save(session: Session, *, postmortem: Postmortem, user_id: str, answers: dict[str, str], now: datetime) -> None:
     """Create or replace this participant's answers; a blank answer removes the earlier one."""
-    if postmortem.status is not PostmortemStatus.OPEN:
-        raise AnswersRefused(LOCKED)
+    access.require_open(session, postmortem, refusal=AnswersRefused)
     known = {q.key for q in QUESTIONS}
     kept = []
     for key, raw in answers.items():

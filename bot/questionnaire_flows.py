@@ -12,7 +12,7 @@ from bot.blocks import Message
 from bot.blocks import questionnaire as questionnaire_blocks
 from bot.runtime import Runtime
 from bot.slack_gateway import SlackCallFailed
-from models import Participant
+from models import Participant, PostmortemStatus
 from models.db import transaction
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,8 @@ def form(runtime: Runtime, *, postmortem_id: int, user_id: str) -> dict[str, Any
         postmortem = access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
         if postmortem is None:
             return Message(text=access.NOT_FOUND)
+        if postmortem.status is PostmortemStatus.CLOSED:
+            return Message(text=access.CLOSED)
         answers = questionnaire.answers_of(session, postmortem_id=postmortem.id, user_id=user_id)
         return questionnaire_blocks.form(postmortem_id=postmortem.id, questions=questionnaire.QUESTIONS, answers=answers)
 
@@ -63,6 +65,9 @@ def submit(runtime: Runtime, *, postmortem_id: int, user_id: str, answers: dict[
         postmortem = access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
         if postmortem is None:
             return {questionnaire.QUESTIONS[0].key: access.NOT_FOUND}
+        # Closing follows publishing: say the stronger reason.
+        if postmortem.status is PostmortemStatus.CLOSED:
+            return {questionnaire.QUESTIONS[0].key: access.CLOSED}
         if reports.is_published(session, postmortem_id=postmortem.id):
             return {questionnaire.QUESTIONS[0].key: PUBLISHED}
         try:

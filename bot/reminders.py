@@ -112,6 +112,16 @@ def retry_or_fail(session: Session, *, reminder: Reminder, error: str, now: date
     return ReminderStatus.PENDING
 
 
+def release(session: Session, *, reminder_ids: list[int], worker_id: str) -> int:
+    """Give back claims whose sending never started (the process is stopping): pending again, attempt not counted."""
+    result = session.execute(
+        update(Reminder)
+        .where(Reminder.id.in_(reminder_ids), Reminder.status == ReminderStatus.CLAIMED, Reminder.claimed_by == worker_id)
+        .values(status=ReminderStatus.PENDING, claimed_by=None, claimed_at=None, attempts=Reminder.attempts - 1)
+    )
+    return result.rowcount
+
+
 def fail_stale_claims(session: Session, *, now: datetime) -> int:
     result = session.execute(
         update(Reminder)

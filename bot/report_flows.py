@@ -9,7 +9,7 @@ from bot import access, assessments, report_data, reports
 from bot.blocks import Message
 from bot.blocks import report as report_blocks
 from bot.runtime import Runtime
-from models import AttackVector, Classification, Postmortem
+from models import AttackVector, Classification, Postmortem, PostmortemStatus
 from models.db import transaction
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,16 @@ def _facilitated(session: Any, runtime: Runtime, *, user_id: str, channel_id: st
     return postmortem
 
 
+def _open_for_changes(facilitated: Postmortem | str) -> Postmortem | str:
+    """The forms that change the record refuse at once on a closed post-mortem (saving refuses too)."""
+    if isinstance(facilitated, Postmortem) and facilitated.status is PostmortemStatus.CLOSED:
+        return access.CLOSED
+    return facilitated
+
+
 def classification_form(runtime: Runtime, *, user_id: str, channel_id: str) -> dict[str, Any] | Message:
     with transaction(runtime.sessions) as session:
-        postmortem = _facilitated(session, runtime, user_id=user_id, channel_id=channel_id)
+        postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, channel_id=channel_id))
         if isinstance(postmortem, str):
             return Message(text=postmortem)
         data = report_data.gather(session, postmortem_id=postmortem.id)
@@ -53,14 +60,17 @@ def save_classification(runtime: Runtime, *, user_id: str, postmortem_id: int, c
         postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
         if isinstance(postmortem, str):
             return {"classification": postmortem}
-        assessments.classify(session, postmortem_id=postmortem.id, classification=Classification(classification),
-                             attack_vector=AttackVector(attack_vector), rationale=rationale, now=runtime.clock.now())
+        try:
+            assessments.classify(session, postmortem=postmortem, classification=Classification(classification),
+                                 attack_vector=AttackVector(attack_vector), rationale=rationale, now=runtime.clock.now())
+        except assessments.AssessmentRefused as refusal:
+            return {"classification": str(refusal)}
     return SAVED
 
 
 def scorecard_form(runtime: Runtime, *, user_id: str, channel_id: str) -> dict[str, Any] | Message:
     with transaction(runtime.sessions) as session:
-        postmortem = _facilitated(session, runtime, user_id=user_id, channel_id=channel_id)
+        postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, channel_id=channel_id))
         if isinstance(postmortem, str):
             return Message(text=postmortem)
         return report_blocks.scorecard_form(postmortem_id=postmortem.id,
@@ -75,7 +85,10 @@ def save_figures(runtime: Runtime, *, user_id: str, postmortem_id: int, raw: dic
         postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
         if isinstance(postmortem, str):
             return {next(iter(figures)): postmortem}
-        assessments.record_figures(session, postmortem_id=postmortem.id, figures=figures, now=runtime.clock.now())
+        try:
+            assessments.record_figures(session, postmortem=postmortem, figures=figures, now=runtime.clock.now())
+        except assessments.AssessmentRefused as refusal:
+            return {next(iter(figures)): str(refusal)}
     return SAVED
 
 

@@ -35,6 +35,12 @@ def is_published(session: Session, *, postmortem_id: int) -> bool:
     return (session.scalar(posted) or 0) > 0
 
 
+def published_among(session: Session, *, postmortem_ids: list[int]) -> set[int]:
+    """Which of these post-mortems have a published report, in one query."""
+    return set(session.scalars(select(ReportVersion.postmortem_id).distinct().where(
+        ReportVersion.postmortem_id.in_(postmortem_ids), ReportVersion.summary_ts.is_not(None))))
+
+
 def _digest(value: object) -> str:
     return hashlib.sha256(json.dumps(value, default=str, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -28,6 +28,7 @@ EXPECTED_SHAPE = {
     "SLACK_MAX_RETRY_AFTER": "a number of seconds, e.g. 60",
     "MEETING_REMINDERS": "durations before the meeting like 24h,15m",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
+    "LOG_FORMAT": "json or text",
     "REPORT_SUMMARY_CHANNEL": "a channel ID like C0123456789",
     "ESCALATION_CHANNEL": "a channel ID like C0123456789",
     "ACTION_REMINDERS": "durations before the due moment like 3d,1d or 90m",
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     scheduler_tick_seconds: float = Field(default=30, gt=0, validation_alias="SCHEDULER_TICK_SECONDS")
     meeting_reminders: str = Field(default="24h,15m", validation_alias="MEETING_REMINDERS")
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
+    log_format: str = Field(default="text", validation_alias="LOG_FORMAT")
     report_summary_channel: str | None = Field(default=None, validation_alias="REPORT_SUMMARY_CHANNEL")
     action_reminders: str = Field(default="3d,1d", validation_alias="ACTION_REMINDERS")
     action_overdue_every: str = Field(default="2d", validation_alias="ACTION_OVERDUE_EVERY")
@@ -159,6 +161,13 @@ class Settings(BaseSettings):
         if value.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("malformed")
         return value.upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format_shape(cls, value: str) -> str:
+        if value.lower() not in {"json", "text"}:
+            raise ValueError("malformed")
+        return value.lower()
 
     @property
     def work_start(self) -> time:

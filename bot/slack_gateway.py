@@ -34,6 +34,9 @@ from slack_sdk.http_retry import (
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
 from slack_sdk.webhook import WebhookClient
 
+from bot import metrics
+from bot.slack_cache import TtlCache
+
 log = logging.getLogger(__name__)
 
 RETRIES_ON_RATE_LIMIT = 3
@@ -49,6 +52,7 @@ PACE_QUIET_PERIOD_SECONDS = 60.0
 PACED_PER_CHANNEL = frozenset({"chat.postMessage"})
 # Repeating these after a lost answer could create a second channel, message or upload.
 NOT_SAFE_TO_REPEAT = frozenset({"conversations.create", "chat.postMessage", "views.open"})
+MEMBERS_CACHE_SECONDS = 30
 
 
 def escape_mrkdwn(text: str) -> str:
@@ -164,6 +168,7 @@ class CappedRetryAfterHandler(RetryHandler):
     def prepare_for_next_attempt(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
                                  error: Exception | None = None) -> None:
         assert response is not None
+        metrics.count_rate_limited(request.url.rsplit("/", 1)[-1])
         state.next_attempt_requested = True
         self._sleep(_retry_after(response.headers))
         state.increment_current_attempt()
@@ -186,12 +191,12 @@ class SlackGateway:
         self._pacer = Pacer(quiet_period=quiet_period, monotonic=monotonic, sleep=sleep)
         self._max_retry_after = max_retry_after
         self._sleep = sleep
-        self._monotonic = monotonic
         # The Web API client retries nothing itself: `_call` decides, knowing the method.
         self.web_client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
         self._uploads = WebClient(token=token, base_url=base_url, timeout=timeout,
                                   retry_handlers=self._helper_retry_handlers())
-        self._users: dict[str, tuple[float, SlackUser]] = {}
+        self._users: TtlCache[SlackUser] = TtlCache(ttl_seconds=USER_CACHE_SECONDS, clock=monotonic)
+        self._members: TtlCache[frozenset[str]] = TtlCache(ttl_seconds=MEMBERS_CACHE_SECONDS, clock=monotonic)
 
     def _helper_retry_handlers(self) -> list[RetryHandler]:
         return [
@@ -206,22 +211,27 @@ class SlackGateway:
         while True:
             blocked_for = self._pacer.blocked_for(key)
             if blocked_for > self._max_retry_after:
+                metrics.count_slack_call(method, "rate_limited")
                 raise SlackRateLimited(method, blocked_for)
             self._pacer.wait_turn(key)
             try:
                 response = getattr(self.web_client, method.replace(".", "_"))(**arguments)
+                metrics.count_slack_call(method, "ok")
                 return dict(response.data) if isinstance(response.data, dict) else {}
             except SlackApiError as error:
                 status = error.response.status_code if error.response is not None else 200
                 if status == 429:
                     retry_after = _retry_after(error.response.headers)
                     self._pacer.rate_limited(key, retry_after=retry_after)
+                    metrics.count_rate_limited(method)
                     rate_limited += 1
                     if retry_after > self._max_retry_after or rate_limited > RETRIES_ON_RATE_LIMIT:
+                        metrics.count_slack_call(method, "rate_limited")
                         raise SlackRateLimited(method, retry_after) from None
                     log.info("%s rate limited; waiting %.0f s", key, retry_after)
                     continue
                 if status < 500:
+                    metrics.count_slack_call(method, "error")
                     raise SlackCallFailed(method, _error_code(error)) from None
                 failure: SlackCallFailed = SlackOutcomeUnknown(method, f"http_{status}")
             except OSError as error:  # connection refused, reset or timed out
@@ -229,6 +239,7 @@ class SlackGateway:
                 failure.__cause__ = error
             lost += 1
             if method in NOT_SAFE_TO_REPEAT or lost > RETRIES_ON_SERVER_ERROR:
+                metrics.count_slack_call(method, failure.error)
                 raise failure
             self._sleep(SERVER_ERROR_BACKOFF_SECONDS * lost)
 
@@ -288,7 +299,9 @@ class SlackGateway:
                 unfurl_media=False,
             )
         except OSError as error:
+            metrics.count_slack_call("response_url", "connection_error")
             raise SlackCallFailed("response_url", "connection_error") from error
+        metrics.count_slack_call("response_url", "ok" if response.status_code == 200 else f"http_{response.status_code}")
         if response.status_code != 200:
             raise SlackCallFailed("response_url", f"http_{response.status_code}")
 
@@ -315,11 +328,11 @@ class SlackGateway:
     # -- users ---------------------------------------------------------------------------------
     def user(self, user_id: str) -> SlackUser:
         """users.info, remembered for a few minutes: a modal that needs ten time zones must open fast."""
-        cached = self._users.get(user_id)
-        if cached is not None and cached[0] > self._monotonic():
-            return cached[1]
+        return self._users.get_or_load(user_id, lambda: self._fetch_user(user_id))
+
+    def _fetch_user(self, user_id: str) -> SlackUser:
         data = self._call("users.info", user=user_id)["user"]
-        user = SlackUser(
+        return SlackUser(
             id=data["id"],
             name=data.get("real_name") or data.get("name") or data["id"],
             tz=data.get("tz") or "UTC",
@@ -327,13 +340,10 @@ class SlackGateway:
             deleted=bool(data.get("deleted")),
             email=(data.get("profile") or {}).get("email"),
         )
-        self._users[user_id] = (self._monotonic() + USER_CACHE_SECONDS, user)
-        return user
 
     def known_user(self, user_id: str) -> SlackUser | None:
         """The user as last seen, however long ago, without asking Slack (for work before an ack)."""
-        cached = self._users.get(user_id)
-        return cached[1] if cached else None
+        return self._users.peek(user_id)
 
     # -- channels ------------------------------------------------------------------------------
     def create_private_channel(self, *, name: str) -> str:
@@ -359,8 +369,18 @@ class SlackGateway:
         except SlackCallFailed as failure:
             if failure.error != "already_in_channel":
                 raise
+        finally:
+            self.forget_members(channel=channel)
 
-    def channel_members(self, *, channel: str) -> set[str]:
+    def channel_members(self, *, channel: str) -> frozenset[str]:
+        """conversations.members, remembered briefly: every command in a review channel checks membership."""
+        return self._members.get_or_load(channel, lambda: self._fetch_members(channel))
+
+    def forget_members(self, *, channel: str) -> None:
+        """Someone joined or left `channel`: ask Slack next time."""
+        self._members.forget(channel)
+
+    def _fetch_members(self, channel: str) -> frozenset[str]:
         members: set[str] = set()
         cursor = None
         while True:
@@ -368,7 +388,7 @@ class SlackGateway:
             members.update(page.get("members", []))
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
-                return members
+                return frozenset(members)
 
     def archive_channel(self, *, channel: str) -> None:
         try:
@@ -392,11 +412,16 @@ def _failures_as(method: str) -> Iterator[None]:
     try:
         yield
     except SlackApiError as error:
+        code = _error_code(error)
         if error.response is not None and error.response.status_code == 429:
+            metrics.count_slack_call(method, "rate_limited")
             raise SlackRateLimited(method, _retry_after(error.response.headers)) from None
-        raise SlackCallFailed(method, _error_code(error)) from None
+        metrics.count_slack_call(method, "error")
+        raise SlackCallFailed(method, code) from None
     except OSError as error:  # connection refused or reset after the retries
+        metrics.count_slack_call(method, "connection_error")
         raise SlackOutcomeUnknown(method, "connection_error") from error
+    metrics.count_slack_call(method, "ok")
 
 
 def _clip(text: str, limit: int) -> str:

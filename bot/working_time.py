@@ -40,6 +40,11 @@ class WorkingTime:
             and local_end.time() <= self.end
         )
 
+    def working_day_from(self, day: date) -> date:
+        """`day` if it is a working day, else the next one."""
+        while day.weekday() not in self.weekdays:
+            day += timedelta(days=1)
+        return day
 
     def day_start(self, day: date, tz: str) -> datetime:
         """The start of working hours on `day` in zone `tz`, in UTC."""
@@ -51,9 +56,7 @@ class WorkingTime:
         if local.weekday() in self.weekdays and self.start <= local.time() < self.end:
             return moment
         day = local.date() if local.time() < self.start else local.date() + timedelta(days=1)
-        while day.weekday() not in self.weekdays:
-            day += timedelta(days=1)
-        return self.day_start(day, tz)
+        return self.day_start(self.working_day_from(day), tz)
 
 
 @dataclass(frozen=True)

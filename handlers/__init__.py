@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from slack_bolt import App
 
+from bot import logs
 from bot.runtime import Runtime
-from handlers import actions, meetings, notes, questionnaire, reports, start
+from handlers import actions, meetings, members, notes, questionnaire, reports, start
 from handlers.router import SubcommandRouter
 
 
 def register_all(app: App, runtime: Runtime) -> None:
     router = SubcommandRouter(runtime)
+    app.use(logs.request_context_middleware(lambda: (name for name, _ in router.summaries())))
     start.register(app, runtime, router)
     notes.register(app, runtime, router)
     meetings.register(app, runtime, router)
     reports.register(app, runtime, router)
     questionnaire.register(app, runtime)
     actions.register(app, runtime, router)
+    members.register(app, runtime)
     router.register(app)

@@ -26,6 +26,12 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             open_form(runtime, lambda: action_flows.form(runtime, user_id=command.user_id, channel_id=command.channel_id),
                       trigger_id=command.trigger_id, title=FORM_TITLE)
             return
+        if action_flows.is_cancel_command(command.text):
+            reply, cancelled_id = action_flows.cancel_by_command(runtime, user_id=command.user_id, text=command.text)
+            answer(reply)
+            if cancelled_id is not None:
+                action_flows.announce_cancellation(runtime, action_id=cancelled_id)  # logs, never raises, a Slack failure
+            return
         draft = actions.parse_line(command.text)
         if draft is None:
             answer(action_flows.MALFORMED)
@@ -47,7 +53,8 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     def close(command: SlashCommand, answer: Answer) -> None:
         answer(action_flows.close(runtime, user_id=command.user_id, channel_id=command.channel_id))
 
-    router.add("action", "Assign a follow-up: `/postmortem action @owner YYYY-MM-DD what to do`, or without text for the form.", action)
+    router.add("action", "Assign a follow-up: `/postmortem action @owner YYYY-MM-DD what to do`, or without text for the form; "
+                         "`/postmortem action cancel <number> <why>` cancels one.", action)
     router.add("actions", "Your open follow-ups; in a review channel, `actions all` lists that post-mortem's.", list_actions)
     router.add("close", "Facilitator: close the post-mortem once the report is published, and archive its channel.", close)
 
@@ -94,15 +101,43 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             else:
                 tell(runtime, outcome, user_id=user_id, response_url=response_url)
 
+    change_kinds = {action_blocks.EXTEND_ACTION: "extend", action_blocks.REASSIGN_ACTION: "reassign",
+                    action_blocks.CANCEL_ACTION: "cancel"}
+
     @app.action(action_blocks.EXTEND_ACTION)
     @app.action(action_blocks.REASSIGN_ACTION)
+    @app.action(action_blocks.CANCEL_ACTION)
     def change_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user_id = body["user"]["id"]
-        kind = "extend" if action["action_id"] == action_blocks.EXTEND_ACTION else "reassign"
+        kind = change_kinds[action["action_id"]]
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
             open_form(runtime, lambda: action_flows.change_form(runtime, user_id=user_id, action_id=int(action["value"]), kind=kind),
                       trigger_id=body["trigger_id"])
+
+    @app.action(action_blocks.LIST_MENU_ACTION)
+    def list_menu_chosen(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id, response_url = body["user"]["id"], body.get("response_url")
+        choice, action_id = action["selected_option"]["value"].split(":")
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
+            if choice == "cancel":
+                open_form(runtime, lambda: action_flows.change_form(runtime, user_id=user_id, action_id=int(action_id), kind="cancel"),
+                          trigger_id=body["trigger_id"])
+            else:
+                tell(runtime, action_flows.mark_done(runtime, user_id=user_id, action_id=int(action_id)),
+                     user_id=user_id, response_url=response_url)
+
+    @app.view(action_blocks.CANCEL_CALLBACK)
+    def cancel_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        user_id, action_id = body["user"]["id"], int(view["private_metadata"])
+        outcome = action_flows.cancel(runtime, user_id=user_id, action_id=action_id, reason=ViewValues(view).text("reason"))
+        answer_submission(ack, outcome)
+        if isinstance(outcome, str):
+            with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
+                action_flows.announce_cancellation(runtime, action_id=action_id)
+                # The button may have been on the Home tab: show it without the cancelled action.
+                runtime.slack.publish_home(user_id=user_id, view=action_flows.home(runtime, user_id=user_id))
 
     @app.action(action_blocks.OPEN_POSTMORTEM_ACTION)
     def open_postmortem_pressed(ack: Ack) -> None:

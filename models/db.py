@@ -19,12 +19,16 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 MIGRATIONS_LOCATION = "models:migrations"
 # pg_advisory_xact_lock key shared by every replica ("pm_migra" in ASCII); any fixed bigint would do.
 MIGRATION_LOCK_KEY = 0x706D5F6D69677261
+# One kept connection per thread that may hold a session at once (bot.server.THREADS_PER_WORKER): past the
+# pool size each checkout opens and closes a connection, a whole PostgreSQL backend every time.
+POOL_SIZE = 16
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # timeout: wait up to 30 s for a writer instead of failing with "database is locked".
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True,
+                               pool_size=POOL_SIZE)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -45,7 +49,8 @@ def make_engine(url: str) -> Engine:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # hide_parameters: a failing statement's error (and so the log) must not carry what people typed.
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True, pool_size=POOL_SIZE)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -67,12 +67,15 @@ class Indicator(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to whose contribution, and when (deletions and edits of notes)."""
+    """Who did what to whose contribution, and when (deletions and edits of notes). A deleted note's
+    entries keep no words of it."""
 
     __tablename__ = "audit_entries"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), index=True)
+    # No foreign key: the entry outlives the note it is about.
+    note_id: Mapped[int | None] = mapped_column(index=True)
     actor_id: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text)

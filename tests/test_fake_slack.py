@@ -68,7 +68,7 @@ def test_a_reset_after_the_effect_leaves_the_effect_and_no_answer(fake_slack: Fa
 def test_failures_can_target_one_channel_and_methods_can_be_slow(fake_slack: FakeSlack, client: WebClient) -> None:
     busy, calm = fake_slack.add_channel("busy", members=["UBOT000001"]), fake_slack.add_channel("calm", members=["UBOT000001"])
     fake_slack.inject("chat.postMessage", status=429, retry_after=7, channel=busy)
-    fake_slack.slow_down("chat.postMessage", seconds=0.3)
+    fake_slack.slow("chat.postMessage", seconds=0.3)
     client.retry_handlers = []
     assert client.chat_postMessage(channel=calm, text="fine")["ok"]
     with pytest.raises(SlackApiError) as raised:

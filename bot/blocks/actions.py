@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
     InputBlock,
     MarkdownTextObject,
     Option,
+    OverflowMenuElement,
     PlainTextInputElement,
     SectionBlock,
     StaticSelectElement,
@@ -22,7 +23,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from bot.actions import DESCRIPTION_MAX_CHARS, TITLE_MAX_CHARS
+from bot.actions import DESCRIPTION_MAX_CHARS, REASON_MAX_CHARS, TITLE_MAX_CHARS
 from bot.blocks import Message
 from bot.blocks.questionnaire import answer_button
 from bot.indicators import safe_mrkdwn
@@ -31,9 +32,12 @@ from models import Action, ActionCategory, ActionPriority, Postmortem
 FORM_CALLBACK = "action_form"
 EXTEND_CALLBACK = "action_extend_form"
 REASSIGN_CALLBACK = "action_reassign_form"
+CANCEL_CALLBACK = "action_cancel_form"
 DONE_ACTION = "action_done"
 EXTEND_ACTION = "action_extend"
 REASSIGN_ACTION = "action_reassign"
+CANCEL_ACTION = "action_cancel"
+LIST_MENU_ACTION = "action_list_menu"  # a listed action's menu: "done:<id>" or "cancel:<id>"
 OPEN_POSTMORTEM_ACTION = "action_open_postmortem"
 MAX_LISTED = 40  # keeps a list message well inside Slack's 50 blocks
 PRIORITY_LABELS = {ActionPriority.HIGH: "High", ActionPriority.MEDIUM: "Medium", ActionPriority.LOW: "Low"}
@@ -88,6 +92,7 @@ def owner_buttons(action: Action, channel_id: str | None) -> dict[str, Any]:
         ButtonElement(text="Mark done", action_id=DONE_ACTION, value=value, style="primary"),
         ButtonElement(text="Extend due date", action_id=EXTEND_ACTION, value=value),
         ButtonElement(text="Reassign", action_id=REASSIGN_ACTION, value=value),
+        ButtonElement(text="Cancel action", action_id=CANCEL_ACTION, value=value),
     ]
     if channel_id:
         buttons.append(ButtonElement(text="Open post-mortem", action_id=OPEN_POSTMORTEM_ACTION,
@@ -133,10 +138,14 @@ def listing(actions: list[Action], *, heading: str, today: date, viewer_id: str,
         return Message(text=f"{heading}: none. :tada:")
     blocks: list[dict[str, Any]] = [SectionBlock(text=MarkdownTextObject(text=f"*{heading}*")).to_dict()]
     for action in actions[:MAX_LISTED]:
-        status = "" if action.status.value == "open" else f" ({action.status.value})"
+        # The number is what `/postmortem action cancel <number>` takes.
+        status = ("" if action.status.value == "open" else f" ({action.status.value})") + f" · #{action.id}"
         section = SectionBlock(text=MarkdownTextObject(text=_line(action, today=today) + status)).to_dict()
         if action.status.value == "open" and viewer_id in {action.owner_id, facilitator_ids.get(action.postmortem_id)}:
-            section["accessory"] = ButtonElement(text="Mark done", action_id=DONE_ACTION, value=str(action.id)).to_dict()
+            section["accessory"] = OverflowMenuElement(action_id=LIST_MENU_ACTION, options=[
+                Option(label="Mark done", value=f"done:{action.id}"),
+                Option(label="Cancel action", value=f"cancel:{action.id}"),
+            ]).to_dict()
         blocks.append(section)
     if len(actions) > MAX_LISTED:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(
@@ -161,6 +170,22 @@ def reassign_form(action: Action) -> dict[str, Any]:
                     InputBlock(block_id="owner_id", label="New owner", element=UserSelectElement(action_id="owner_id")),
                     InputBlock(block_id="reason", label="Why?", element=PlainTextInputElement(action_id="reason", max_length=500)),
                 ]).to_dict()
+
+
+def cancel_form(action: Action) -> dict[str, Any]:
+    return View(type="modal", callback_id=CANCEL_CALLBACK, title="Cancel action", submit="Cancel action", close="Keep it",
+                private_metadata=str(action.id), blocks=[
+                    SectionBlock(text=MarkdownTextObject(text=f"*{safe_mrkdwn(action.title)}*, owned by <@{action.owner_id}>")),
+                    InputBlock(block_id="reason", label="Why cancel it?", element=PlainTextInputElement(
+                        action_id="reason", max_length=REASON_MAX_CHARS)),
+                ]).to_dict()
+
+
+def cancelled_notice(action: Action, *, cancelled_by: str, reason: str) -> Message:
+    """One line for the review channel."""
+    text = (f":no_entry_sign: Cancelled follow-up: *{safe_mrkdwn(action.title)}* (owner <@{action.owner_id}>), "
+            f"by <@{cancelled_by}>: {safe_mrkdwn(reason)}")
+    return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
 
 
 def home(*, actions: list[Action], unanswered: list[Postmortem], postmortems: list[Postmortem], today: date,

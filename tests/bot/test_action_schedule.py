@@ -63,3 +63,14 @@ def test_night_time_moves_to_the_morning_and_past_offsets_are_skipped(runtime: R
     assert [kind for kind, _, _ in schedule] == ["action_due", "action_overdue", "action_escalation"]
     assert schedule[0][2] == utc(2026, 11, 27, 0)  # Fri 09:00 JST
     assert schedule[1][2] == utc(2026, 11, 30, 0)  # Saturday is no working day: Monday 09:00 JST
+
+
+def test_a_weekend_due_date_is_due_on_the_next_working_day_and_overdue_the_one_after(runtime: Runtime) -> None:
+    # Due Sunday 6 Dec 2026 for a Berlin owner: due Monday 09:00, overdue Tuesday 09:00, never together.
+    schedule = planned(runtime, due_on=date(2026, 12, 6), owner_tz="Europe/Berlin", facilitator_tz="Europe/Berlin",
+                       now=utc(2026, 11, 30, 12))
+    owner = {kind: at for kind, recipient, at in schedule if recipient == "UOWN"}
+    assert owner["action_due"] == utc(2026, 12, 7, 8)
+    assert owner["action_overdue"] == utc(2026, 12, 8, 8)
+    assert owner["action_before"] == utc(2026, 12, 4, 8)  # 3 d before Monday 09:00: Friday 09:00
+    assert dict((kind, at) for kind, _, at in schedule)["action_escalation"] == utc(2026, 12, 14, 8)  # Monday + 5 d, moved to Monday

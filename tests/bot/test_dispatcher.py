@@ -151,9 +151,9 @@ def test_the_scheduler_wakes_the_dispatcher(
     scheduler = start_scheduler(runtime)
     try:
         eventually(lambda: len(fake_slack.messages[review_channel]) == 1, what="a reminder sent by the scheduler")
+        eventually(lambda: [status for _, _, status in statuses(runtime)].count("sent") == 4, what="the DMs too")
     finally:
-        scheduler.shutdown(wait=True)
-    assert [status for _, _, status in statuses(runtime)].count("sent") == 4
+        assert scheduler.stop()
 
 
 def test_three_processes_and_owners_marking_done_meanwhile_send_each_reminder_at_most_once(
@@ -221,3 +221,26 @@ def test_meeting_across_the_new_york_dst_change(
     clock.current = utc(2026, 11, 1, 14, 0)
     assert dispatch_due(runtime, worker_id="w")["sent"] == 3
     assert f"<!date^{int(monday.timestamp())}^" in fake_slack.messages[review_channel][-1]["text"]
+
+
+def test_stopping_puts_claimed_but_unsent_reminders_back_and_lets_the_one_being_sent_finish(
+    runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
+) -> None:
+    from bot.dispatcher import RunningDispatcher
+    from tests.support import eventually
+
+    make_meeting(runtime)
+    clock.current = MEETING + timedelta(minutes=-10)  # all eight reminders (24 h and 15 min) due, none expired
+    fake_slack.slow("chat.postMessage", seconds=0.5)
+    dispatcher = RunningDispatcher(runtime, worker_id="stopping").start()
+    eventually(lambda: fake_slack.calls_to("chat.postMessage"), what="the first reminder being sent")
+    assert dispatcher.stop(timeout=5)  # the one in flight finished within the bound
+
+    rows = statuses(runtime)
+    sent = [row for row in rows if row[2] == "sent"]
+    assert len(sent) == len(fake_slack.calls_to("chat.postMessage")) >= 1
+    assert {status for *_, status in rows} == {"sent", "pending"} and len(rows) == 8
+    with runtime.sessions() as session:
+        put_back = session.scalars(select(Reminder).where(Reminder.status == ReminderStatus.PENDING)).all()
+        assert all(r.claimed_by is None and r.claimed_at is None and r.attempts == 0 for r in put_back)
+    assert dispatch_due(runtime, worker_id="next")["sent"] == len(put_back)  # nothing lost

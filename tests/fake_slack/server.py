@@ -140,8 +140,8 @@ class FakeSlack:
         self.triggers: dict[str, float] = {}
         self.used_triggers: set[str] = set()
         self.injected: dict[str, list[Injected]] = {}
-        self.delays: dict[str, float] = {}  # method -> seconds before answering
         self.rate_limits: dict[str, int] = {}  # method -> calls allowed per wall-clock second
+        self.delays: dict[str, float] = {}  # method -> seconds each call takes
         self._window: dict[str, tuple[int, int]] = {}  # method -> (second, calls in it)
         self.rate_limited = 0  # how many 429s the rate limits answered
         self._ids = itertools.count(1)
@@ -227,15 +227,15 @@ class FakeSlack:
                 for _ in range(times)
             )
 
-    def slow_down(self, method: str, *, seconds: float) -> None:
-        """Answer every later call of `method` only after `seconds`."""
-        with self.lock:
-            self.delays[method] = seconds
-
     def limit_rate(self, method: str, *, per_second: int) -> None:
         """Answer 429 with Retry-After once `method` passes `per_second` calls in a second, as Slack does."""
         with self.lock:
             self.rate_limits[method] = per_second
+
+    def slow(self, method: str, *, seconds: float) -> None:
+        """Make every later call of `method` take `seconds` before it is answered (it is recorded at once)."""
+        with self.lock:
+            self.delays[method] = seconds
 
     def _over_rate_limit(self, method: str) -> bool:
         limit = self.rate_limits.get(method)
@@ -323,27 +323,28 @@ class FakeSlack:
         json_headers = {"Content-Type": "application/json; charset=utf-8"}
         with self.lock:
             self.calls.append(Call(method, args))
-            delay = self.delays.get(method, 0.0)
-        if delay:
-            time.sleep(delay)  # outside the lock: a slow method does not slow the others
-        with self.lock:
             if self._over_rate_limit(method):
                 return 429, {**json_headers, "Retry-After": "1"}, json.dumps({"ok": False, "error": "ratelimited"}).encode()
             pending = self.injected.get(method, [])
             failure = next((f for f in pending if f.matches(args)), None)
-            if failure is None:
+            if failure is not None:
+                pending.remove(failure)
+                if failure.effect_first:
+                    self._answer(method, args)
+                if failure.reset:
+                    return RESET
+                if failure.status == 429:
+                    return 429, {**json_headers, "Retry-After": str(failure.retry_after or 1)}, \
+                        json.dumps({"ok": False, "error": "ratelimited"}).encode()
+                if failure.status != 200:
+                    return failure.status, {"Content-Type": "text/plain"}, b"upstream error"
+                return 200, json_headers, json.dumps({"ok": False, "error": failure.error}).encode()
+            delay = self.delays.get(method, 0.0)
+            if not delay:  # recorded and answered in one step, as tests reading calls then state expect
                 return 200, json_headers, json.dumps(self._answer(method, args)).encode()
-            pending.remove(failure)
-            if failure.effect_first:
-                self._answer(method, args)
-            if failure.reset:
-                return RESET
-            if failure.status == 429:
-                return 429, {**json_headers, "Retry-After": str(failure.retry_after or 1)}, \
-                    json.dumps({"ok": False, "error": "ratelimited"}).encode()
-            if failure.status != 200:
-                return failure.status, {"Content-Type": "text/plain"}, b"upstream error"
-            return 200, json_headers, json.dumps({"ok": False, "error": failure.error}).encode()
+        time.sleep(delay)  # outside the lock: one slow method must not hold up the others
+        with self.lock:
+            return 200, json_headers, json.dumps(self._answer(method, args)).encode()
 
     def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
         try:

@@ -42,7 +42,7 @@ def test_one_line_command_assigns_dms_the_owner_and_tells_the_channel(
     _, channel = started
     assert assign(slack, channel) == f":white_check_mark: Assigned to <@{RESPONDER_BERLIN}>, due 2026-11-30: Rotate VPN certificates"
     dm = wait_for_dm(fake_slack, RESPONDER_BERLIN, "New follow-up:")
-    assert [b["text"]["text"] for b in dm["blocks"][1]["elements"]] == ["Mark done", "Extend due date", "Reassign", "Open post-mortem"]
+    assert [b["text"]["text"] for b in dm["blocks"][1]["elements"]] == ["Mark done", "Extend due date", "Reassign", "Cancel action", "Open post-mortem"]
     eventually(lambda: any(m["text"].startswith(":pushpin: New follow-up: *Rotate VPN certificates*")
                            for m in fake_slack.messages[channel]), what="the channel notice")
     assert pending(runtime) == [
@@ -226,14 +226,14 @@ def test_close_refuses_until_published_then_archives_and_keeps_tracking(
 ) -> None:
     postmortem_id, channel = started
     assign(slack, channel)
-    slack.command("close", user=RESPONDER_BERLIN, channel=channel)
+    slack.ask("close", user=RESPONDER_BERLIN, channel=channel)
     eventually(lambda: fake_slack.responses[-1]["text"] == "Only the facilitator of this post-mortem can close it.")
-    slack.command("close", user=LEAD, channel=channel)
+    slack.ask("close", user=LEAD, channel=channel)
     assert eventually(lambda: fake_slack.responses[-1]["text"].startswith("The report isn't published yet."))
     assert not fake_slack.channels[channel].is_archived
 
     publish(slack, fake_slack, channel)
-    slack.command("close", user=LEAD, channel=channel)
+    slack.ask("close", user=LEAD, channel=channel)
     closing = eventually(lambda: "closed and read-only" in fake_slack.responses[-1]["text"] and fake_slack.responses[-1])
     assert f"Rotate VPN certificates — <@{RESPONDER_BERLIN}>, due 2026-11-30" in closing["text"]
     assert fake_slack.channels[channel].is_archived

@@ -38,7 +38,7 @@ def restarted(started: tuple[int, str], settings: Settings, clock: FrozenClock, 
 
 def make_slack_slow(fake: FakeSlack) -> None:
     fake.inject("users.info", status=429, retry_after=4, times=2)
-    fake.slow_down("chat.postMessage", seconds=2)
+    fake.slow("chat.postMessage", seconds=2)
 
 
 def timed(request: Callable[[], Reply]) -> tuple[Reply, float]:

@@ -1,0 +1,222 @@
+"""Ack latency and throughput: a bare Bolt app vs `postmortem-bot serve`, side by side, alternating.
+
+Run: `.venv/bin/python benchmarks/ack_latency.py [--requests 1500] [--rounds 3] [--database-url URL]`.
+Both servers run at once against the same in-repo Slack double, on loopback only:
+- bare Bolt: one `/postmortem` listener that acks with a line of text, served by gunicorn,
+  2 workers x 8 threads;
+- `postmortem-bot serve --workers <cores>` on a SQLite file (or --database-url), with a review
+  channel seeded so that `/postmortem note <text>` stores a note.
+50 senders (2 processes x 25 threads, keep-alive connections) send signed slash commands. Each
+round runs every (server, workload) pair once, the servers' order swapped every round. Prints p50,
+p99 and throughput for both, and the ratios. Targets: help p99 <= 1.3x bare; note p99 <= 2x bare and
+note throughput >= 0.5x bare. About 30 seconds at the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlparse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.fake_slack import FakeSlack  # noqa: E402
+from tests.fake_slack.server import BOT_TOKEN, TEAM_ID  # noqa: E402
+from tests.serving import Served, free_port, seed_review  # noqa: E402
+from tests.support import SIGNING_SECRET, eventually, sign  # noqa: E402
+
+SENDER_PROCESSES = 2
+THREADS_PER_SENDER = 25
+USER = "U0BENCH001"
+BARE_BOLT_APP = '''
+import os
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
+
+app = App(signing_secret=os.environ["SLACK_SIGNING_SECRET"],
+          client=WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]))
+
+
+@app.command("/postmortem")
+def postmortem(ack, command):
+    ack(text="Noted: " + command["text"][:40])
+
+
+application = SlackRequestHandler(app)
+'''
+
+
+def command_body(text: str, channel: str) -> str:
+    return urlencode({
+        "token": "legacy", "team_id": TEAM_ID, "team_domain": "bench", "channel_id": channel, "channel_name": "review",
+        "user_id": USER, "user_name": "bench", "command": "/postmortem", "text": text, "api_app_id": "A0BENCH",
+        "response_url": "http://127.0.0.1:9/unused", "trigger_id": "1.2.bench",
+    })
+
+
+def send_share(url: str, channel: str, workload: str, count: int, tag: str, results: multiprocessing.Queue) -> None:
+    """One sender process: THREADS_PER_SENDER threads, each on its own keep-alive connection."""
+    target = urlparse(url)
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+    start = threading.Barrier(THREADS_PER_SENDER)
+
+    def sender(number: int) -> None:
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+        mine: list[float] = []
+        bad = 0
+        start.wait()
+        for index in range(count // (SENDER_PROCESSES * THREADS_PER_SENDER)):
+            text = "help" if workload == "help" else f"note Restarted worker {tag}-{number}-{index} after the alert"
+            body = command_body(text, channel)
+            timestamp = int(time.time())
+            headers = {"Content-Type": "application/x-www-form-urlencoded", "X-Slack-Request-Timestamp": str(timestamp),
+                       "X-Slack-Signature": sign(body, timestamp=timestamp)}
+            began = time.perf_counter()
+            try:
+                connection.request("POST", "/slack/events", body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                ok = response.status == 200
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection(target.hostname, target.port, timeout=10)
+                ok = False
+            mine.append(time.perf_counter() - began)
+            bad += not ok
+        with lock:
+            latencies.extend(mine)
+            failures[0] += bad
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(THREADS_PER_SENDER)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put((latencies, failures[0]))
+
+
+def measure(url: str, channel: str, workload: str, count: int, tag: str) -> tuple[list[float], float, int]:
+    """(latencies, wall seconds, failures) for `count` requests from 50 concurrent senders."""
+    results: multiprocessing.Queue = multiprocessing.Queue()
+    processes = [
+        multiprocessing.Process(target=send_share, args=(url, channel, workload, count, f"{tag}{p}", results))
+        for p in range(SENDER_PROCESSES)
+    ]
+    began = time.perf_counter()
+    for process in processes:
+        process.start()
+    collected = [results.get(timeout=120) for _ in processes]
+    wall = time.perf_counter() - began
+    for process in processes:
+        process.join()
+    return [x for latencies, _ in collected for x in latencies], wall, sum(failures for _, failures in collected)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+class BareBolt:
+    def __init__(self, fake: FakeSlack, workdir: Path) -> None:
+        (workdir / "bare_bolt_app.py").write_text(BARE_BOLT_APP)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+               "SLACK_API_URL": fake.api_url}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread", "--threads", "8",
+             "--bind", f"127.0.0.1:{self.port}", "--chdir", str(workdir), "--log-level", "warning",
+             "bare_bolt_app:application"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        eventually(self._answers, timeout=30, what="bare Bolt app up")
+
+    def _answers(self) -> bool:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+            connection.request("GET", "/")
+            connection.getresponse().read()
+            return True
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1500, help="requests per (server, workload) per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="serve --workers (default: cores)")
+    args = parser.parse_args()
+    workers = args.workers
+
+    fake = FakeSlack().start()
+    fake.add_user(USER, name="Bench Mark", tz="UTC")
+    with tempfile.TemporaryDirectory(prefix="ack-latency-") as folder:
+        workdir = Path(folder)
+        database_url = args.database_url or f"sqlite:///{workdir / 'bench.db'}"
+        bare = BareBolt(fake, workdir)
+        bot = Served(database_url=database_url, fake=fake, log_path=workdir / "serve.log", workers=workers,
+                     extra_env={"LOG_LEVEL": "WARNING"})
+        channel = seed_review(database_url, fake, facilitator=USER, members=[])
+        servers = {"bare Bolt": bare.url, "postmortem-bot": bot.url}
+        samples: dict[tuple[str, str], list[float]] = {}
+        walls: dict[tuple[str, str], float] = {}
+        failed: dict[tuple[str, str], int] = {}
+        try:
+            for name, url in servers.items():  # warm-up: imports, connections, caches
+                for workload in ("help", "note"):
+                    measure(url, channel, workload, 200, f"warm{name[0]}")
+            for round_number in range(args.rounds):
+                order = list(servers.items()) if round_number % 2 == 0 else list(reversed(servers.items()))
+                for workload in ("help", "note"):
+                    for name, url in order:
+                        latencies, wall, failures = measure(url, channel, workload, args.requests, f"r{round_number}{name[0]}")
+                        key = (name, workload)
+                        samples.setdefault(key, []).extend(latencies)
+                        walls[key] = walls.get(key, 0.0) + wall
+                        failed[key] = failed.get(key, 0) + failures
+        finally:
+            bot.stop()
+            bare.stop()
+            fake.stop()
+
+    print(f"{SENDER_PROCESSES * THREADS_PER_SENDER} concurrent senders, {args.rounds} rounds x {args.requests} requests, "
+          f"postmortem-bot with {workers} workers on {database_url.split(':', 1)[0]}; bare Bolt: gunicorn 2 x 8 threads")
+    print(f"{'workload':<10}{'server':<16}{'p50 ms':>9}{'p99 ms':>9}{'req/s':>9}{'failed':>8}")
+    figures: dict[tuple[str, str], tuple[float, float, float]] = {}
+    for (name, workload), latencies in sorted(samples.items(), key=lambda item: (item[0][1], item[0][0])):
+        p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+        throughput = len(latencies) / walls[(name, workload)]
+        figures[(name, workload)] = (p50, p99, throughput)
+        print(f"{workload:<10}{name:<16}{p50:>9.1f}{p99:>9.1f}{throughput:>9.0f}{failed[(name, workload)]:>8}")
+    print("ratios (postmortem-bot / bare Bolt):")
+    for workload, p99_target, throughput_target in (("help", 1.3, None), ("note", 2.0, 0.5)):
+        bare_p50, bare_p99, bare_rate = figures[("bare Bolt", workload)]
+        bot_p50, bot_p99, bot_rate = figures[("postmortem-bot", workload)]
+        p99_ratio, rate_ratio = bot_p99 / bare_p99, bot_rate / bare_rate
+        verdict = "meets" if p99_ratio <= p99_target and (throughput_target is None or rate_ratio >= throughput_target) \
+            else "MISSES"
+        wanted = f"p99 <= {p99_target}x" + (f", throughput >= {throughput_target}x" if throughput_target else "")
+        print(f"  {workload}: p50 {bot_p50 / bare_p50:.2f}x, p99 {p99_ratio:.2f}x, throughput {rate_ratio:.2f}x "
+              f"({verdict} the target: {wanted})")
+
+
+if __name__ == "__main__":
+    main()
