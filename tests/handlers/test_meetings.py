@@ -21,10 +21,11 @@ TUESDAY_1600 = utc(2026, 11, 24, 16, 0)
 
 
 def open_meeting_form(slack: SlackSim, fake: FakeSlack, *, user: str, channel: str) -> dict[str, Any]:
-    before = len(fake.calls_to("views.update"))
+    opened = len(fake.views)
     assert slack.command("schedule", user=user, channel=channel).status == 200
-    eventually(lambda: len(fake.calls_to("views.update")) > before, what="the filled-in meeting form")
-    return fake.views[fake.calls_to("views.update")[-1]["view_id"]]
+    # A new modal, filled in: an earlier submission's modal may be updated meanwhile too.
+    return eventually(lambda: len(fake.views) > opened and "Finding a time" not in str(fake.latest_view())
+                      and fake.latest_view(), what="the filled-in meeting form (or why not)")
 
 
 def schedule(slack: SlackSim, fake: FakeSlack, channel: str, starts_at: Any, **changes: Any) -> dict[str, Any]:
