@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import unicodedata
 from collections.abc import Callable
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -31,6 +34,18 @@ CANCEL_FORMAT = "Use `/postmortem action cancel <number> <why>`; `/postmortem ac
 CHANGED_MEANWHILE = ("Someone changed this action while you had it open, so I didn't apply your change. "
                      "Close this form and open the action again to see it as it is now.")
 NOT_PUBLISHED = "The report isn't published yet. Publish it with `/postmortem report` first, then close the post-mortem."
+# The same one-line action typed again within this window is the same action.
+RETYPE_WINDOW = timedelta(minutes=10)
+EARLIEST_ZONE = "Etc/GMT+12"  # UTC-12: where the date changes last
+
+
+@dataclass(frozen=True)
+class Assigned:
+    """A saved action; `fresh` when this request created it (and so should announce it)."""
+
+    action_id: int
+    fresh: bool
+    message: Message
 
 
 CHANGE_FORMS = {"extend": action_blocks.extend_form, "reassign": action_blocks.reassign_form,
@@ -52,10 +67,23 @@ def _today(runtime: Runtime, user_id: str) -> date:
     return runtime.clock.now().astimezone(zone(runtime.slack.user(user_id).tz)).date()
 
 
+def _today_without_waiting(runtime: Runtime, user_id: str) -> date:
+    """The person's date if their time zone is known; otherwise the earliest date anywhere (UTC-12),
+    so a check made before an ack never waits on Slack and never refuses a date valid for them."""
+    known = runtime.slack.known_user(user_id)
+    return runtime.clock.now().astimezone(zone(known.tz if known else EARLIEST_ZONE)).date()
+
+
+def _zone_of(runtime: Runtime, user_id: str) -> str:
+    """The person's time zone, from what the bot already knows when it can: planning may run before an ack."""
+    known = runtime.slack.known_user(user_id)
+    return known.tz if known else runtime.slack.user(user_id).tz
+
+
 def _plan(runtime: Runtime, session: Session, action: Action, postmortem: Postmortem) -> None:
     actions.plan_reminders(
         session, action=action, facilitator_id=postmortem.facilitator_id,
-        owner_tz=runtime.slack.user(action.owner_id).tz, facilitator_tz=runtime.slack.user(postmortem.facilitator_id).tz,
+        owner_tz=_zone_of(runtime, action.owner_id), facilitator_tz=_zone_of(runtime, postmortem.facilitator_id),
         timing=_timing(runtime), now=runtime.clock.now(),
     )
 
@@ -73,28 +101,67 @@ def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id:
                                   today=_today(runtime, user_id))
 
 
-def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: str, channel_id: str = "",
-           postmortem_id: int | None = None) -> dict[str, str] | Message:
-    """Save the action and plan its reminders in one transaction, then tell the owner and the channel."""
+def check(runtime: Runtime, *, user_id: str, draft: ActionDraft) -> dict[str, str]:
+    """What to fix in a draft (field -> text), before anything is saved; asks nothing of Slack."""
+    return actions.validate(draft, today=_today_without_waiting(runtime, user_id))
+
+
+def line_key(*, postmortem_id: int, author_id: str, draft: ActionDraft, now: datetime) -> tuple[str, str]:
+    """The one-line command carries no id of its own: it is what was asked for (post-mortem, author,
+    owner, due date, title up to case and spacing) within RETYPE_WINDOW. Returns the key of the
+    current window and of the one before, so a retype across a window's edge is still the same."""
+    title = " ".join(unicodedata.normalize("NFKC", draft.title).casefold().split())
+    digest = hashlib.sha256(f"{author_id}\n{draft.owner_id}\n{draft.due_on}\n{title}".encode()).hexdigest()[:32]
+    window = int(now.timestamp() // RETYPE_WINDOW.total_seconds())
+    return f"line:{postmortem_id}:{digest}:{window}", f"line:{postmortem_id}:{digest}:{window - 1}"
+
+
+def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: str | None = None, channel_id: str = "",
+           postmortem_id: int | None = None) -> dict[str, str] | Assigned:
+    """Save the action and plan its reminders in one transaction; `announce` tells the owner and channel.
+
+    Without a `dedupe_key` (the one-line command) the key is made from what was asked for."""
     errors = actions.validate(draft, today=_today(runtime, user_id))
     if errors:
         return errors
     now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
-        postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
-        if postmortem is None:
+        located = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
+        if located is None:
             return {"title": access.NOT_FOUND}
-        try:
-            action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,
-                                             dedupe_key=dedupe_key, now=now)
-        except ActionRefused as refusal:
-            return {"title": str(refusal)}
+        found_id, people = located.id, {located.facilitator_id, draft.owner_id}
+    # Planning needs their time zones: ask Slack (which may be slow) before the writing transaction.
+    for person in people:
+        runtime.slack.user(str(person))
+    with transaction(runtime.sessions) as session:
+        postmortem = session.get(Postmortem, found_id)
+        assert postmortem is not None
+        if dedupe_key is None:
+            dedupe_key, previous_key = line_key(postmortem_id=postmortem.id, author_id=user_id, draft=draft, now=now)
+            earlier = session.scalars(select(Action).where(Action.dedupe_key == previous_key)).one_or_none()
+        else:
+            earlier = None
+        if earlier is not None:
+            action, created = earlier, False
+        else:
+            try:
+                action, created = actions.create(session, postmortem=postmortem, draft=draft, created_by=user_id,
+                                                 dedupe_key=dedupe_key, now=now)
+            except ActionRefused as refusal:
+                return {"title": str(refusal)}
         if created:
             _plan(runtime, session, action, postmortem)
-    if created:
-        _announce(runtime, action, postmortem, assigned_by=user_id)
-    return Message(text=f":white_check_mark: Assigned to <@{action.owner_id}>, due {action.due_on.isoformat()}: "
-                        f"{safe_text.mrkdwn_line(action.title)}")
+        verb = "Assigned" if created else "Already assigned (you sent this a moment ago)"
+        return Assigned(action_id=action.id, fresh=created, message=Message(
+            text=f":white_check_mark: {verb} to <@{action.owner_id}>, due {action.due_on.isoformat()}: {safe_text.mrkdwn_line(action.title)}"))
+
+
+def announce(runtime: Runtime, *, action_id: int, assigned_by: str) -> None:
+    """Tell a new owner, and the review channel, about an action just assigned to them."""
+    with transaction(runtime.sessions) as session:
+        loaded = _load(session, action_id=action_id)
+    if loaded is not None:
+        _announce(runtime, *loaded, assigned_by=assigned_by)
 
 
 def _announce(runtime: Runtime, action: Action, postmortem: Postmortem, *, assigned_by: str) -> None:
@@ -143,7 +210,12 @@ def change_form(runtime: Runtime, *, user_id: str, action_id: int, kind: str) ->
             return Message(text="Only the owner or the facilitator can change this action.")
         if action.status is not ActionStatus.OPEN:
             return Message(text=f"This action is already {action.status.value}.")
-        return CHANGE_FORMS[kind](action)
+        form = CHANGE_FORMS[kind](action)
+        people = (action.owner_id, postmortem.facilitator_id)
+    # Learn the zones the submission replans with now, so that it need not wait on Slack before its ack.
+    for person in people:
+        runtime.slack.user(person)
+    return form
 
 
 def _change(runtime: Runtime, *, user_id: str, action_id: int, read_version: int | None, field: str,
@@ -176,7 +248,7 @@ def extend(runtime: Runtime, *, user_id: str, action_id: int, due_on: date | Non
     changed = _change(runtime, user_id=user_id, action_id=action_id, read_version=read_version, field="due_on",
                       apply=lambda session, action, pm: actions.extend(
                           session, action=action, postmortem=pm, user_id=user_id, due_on=due_on, reason=reason,
-                          today=_today(runtime, user_id), now=runtime.clock.now()))
+                          today=_today_without_waiting(runtime, user_id), now=runtime.clock.now()))
     if isinstance(changed, dict):
         return changed
     return f":white_check_mark: New due date {due_on.isoformat()} for {safe_text.mrkdwn_line(changed[0].title)}."
@@ -192,9 +264,7 @@ def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str |
                           now=runtime.clock.now()))
     if isinstance(changed, dict):
         return changed
-    action, postmortem = changed
-    _announce(runtime, action, postmortem, assigned_by=user_id)
-    return f":white_check_mark: <@{new_owner}> owns {safe_text.mrkdwn_line(action.title)} now and has been told."
+    return f":white_check_mark: <@{new_owner}> owns {safe_text.mrkdwn_line(changed[0].title)} now; I'm telling them."
 
 
 def cancel(runtime: Runtime, *, user_id: str, action_id: int, reason: str) -> dict[str, str] | str:

@@ -65,6 +65,11 @@ def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id:
     )
 
 
+def check(runtime: Runtime, *, request: MeetingRequest) -> dict[str, str]:
+    """What to fix in the form (block id -> text), before anything is saved or asked of Slack."""
+    return meetings.validate(request, now=runtime.clock.now())
+
+
 def submit(runtime: Runtime, *, user_id: str, postmortem_id: int, view_id: str,
            request: MeetingRequest) -> dict[str, str] | Saved:
     now = runtime.clock.now()

@@ -73,7 +73,9 @@ def new_form(
         metadata: dict[str, Any] = {"postmortem_id": postmortem.id if postmortem else None}
         if capture is None:
             return note_blocks.note_form(choices=choices, metadata=metadata)
-        metadata["capture"] = {"channel": capture.channel_id, "ts": capture.ts, "author": capture.author_id}
+        # The link is fetched now, after the shortcut's ack, so that saving needs nothing from Slack.
+        metadata["capture"] = {"channel": capture.channel_id, "ts": capture.ts, "author": capture.author_id,
+                               "permalink": _permalink(runtime, capture.channel_id, capture.ts)}
         return note_blocks.note_form(
             choices=choices,
             metadata=metadata,
@@ -87,7 +89,6 @@ def new_form(
 def submit_new(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str, str] | str:
     """Save a note from the modal. Returns inline errors (block id -> text) or the confirmation text."""
     capture = form.metadata.get("capture")
-    permalink = _permalink(runtime, capture) if capture else None
     with transaction(runtime.sessions) as session:
         postmortem_id = form.metadata.get("postmortem_id") or form.chosen_postmortem_id
         postmortem = access.by_id(session, runtime, postmortem_id=int(postmortem_id or 0), user_id=user_id)
@@ -100,7 +101,7 @@ def submit_new(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str, 
             category=form.category,
             occurred_at=form.occurred_at,
             source_author_id=capture.get("author") if capture else None,
-            source_permalink=permalink,
+            source_permalink=capture.get("permalink") if capture else None,
         )
         try:
             note, created = notes.add(session, postmortem=postmortem, author_id=user_id, draft=draft, dedupe_key=key,
@@ -110,9 +111,9 @@ def submit_new(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str, 
         return note_blocks.note_saved(note, outcome="added" if created else "already", postmortem=postmortem)
 
 
-def _permalink(runtime: Runtime, capture: dict[str, str]) -> str | None:
+def _permalink(runtime: Runtime, channel_id: str, ts: str) -> str | None:
     try:
-        return runtime.slack.permalink(channel=capture["channel"], ts=capture["ts"])
+        return runtime.slack.permalink(channel=channel_id, ts=ts)
     except SlackCallFailed as failure:
         # The note matters more than its link: keep it without one.
         log.warning("no permalink for a captured message: %s", failure)

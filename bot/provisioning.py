@@ -1,7 +1,9 @@
 """Setting up a post-mortem in Slack: private channel, invites, topic, pinned kickoff.
 
 Each step stores its result as soon as Slack confirms it, so after a failure (refused, invite
-failed, rate limited past retries) a retry resumes at the step that failed: nothing is created twice.
+failed, rate limited past retries) a retry resumes at the step that failed. When Slack's answer to a
+create or a post is lost (5xx, connection closed), it may have happened: the channel is looked up by
+name and the kickoff by its metadata before either is tried again, so nothing is created twice.
 """
 
 from __future__ import annotations
@@ -16,13 +18,15 @@ from bot import postmortems, questionnaire_flows
 from bot.blocks import kickoff, notices
 from bot.channel_names import review_channel_name
 from bot.runtime import Runtime
-from bot.slack_gateway import SlackCallFailed
+from bot.slack_gateway import SlackCallFailed, SlackOutcomeUnknown
 from models import Postmortem
 from models.db import transaction
 
 log = logging.getLogger(__name__)
 
 MAX_NAME_ATTEMPTS = 20
+# The kickoff carries this message metadata (with the post-mortem id) so it can be found again.
+KICKOFF_EVENT = "postmortem_kickoff"
 # A claim older than this belongs to a worker that died mid-way; another may take over.
 CLAIM_EXPIRES_AFTER = timedelta(minutes=5)
 
@@ -92,9 +96,7 @@ def _run_steps(runtime: Runtime, postmortem_id: int) -> Outcome:
             _save(runtime, postmortem, channel_described=True)
         step = "kickoff"
         if postmortem.kickoff_ts is None:
-            message = kickoff.kickoff_message(postmortem)
-            ts = runtime.slack.post_message(channel=postmortem.channel_id, text=message.text, blocks=message.blocks)
-            _save(runtime, postmortem, kickoff_ts=ts)
+            _save(runtime, postmortem, kickoff_ts=_post_kickoff(runtime, postmortem))
         step = "pin"
         if not postmortem.kickoff_pinned:
             runtime.slack.pin(channel=postmortem.channel_id, ts=postmortem.kickoff_ts)
@@ -111,7 +113,7 @@ def _create_channel(runtime: Runtime, postmortem: Postmortem) -> None:
     for attempt in range(1, MAX_NAME_ATTEMPTS + 1):
         name = review_channel_name(day=postmortem.detected_at.date(), title=postmortem.title, attempt=attempt)
         try:
-            channel_id = runtime.slack.create_private_channel(name=name)
+            channel_id = _create_or_find(runtime, name)
         except SlackCallFailed as failure:
             if failure.error == "name_taken":
                 continue
@@ -119,6 +121,38 @@ def _create_channel(runtime: Runtime, postmortem: Postmortem) -> None:
         _save(runtime, postmortem, channel_id=channel_id, channel_name=name)
         return
     raise SlackCallFailed("conversations.create", "name_taken")
+
+
+def _create_or_find(runtime: Runtime, name: str) -> str:
+    try:
+        return runtime.slack.create_private_channel(name=name)
+    except SlackOutcomeUnknown as lost:
+        log.info("no answer to creating #%s (%s); looking for it before trying again", name, lost.error)
+        return runtime.slack.private_channel_named(name=name) or runtime.slack.create_private_channel(name=name)
+
+
+def _post_kickoff(runtime: Runtime, postmortem: Postmortem) -> str:
+    assert postmortem.channel_id is not None
+    channel, marker = postmortem.channel_id, {"postmortem_id": postmortem.id}
+
+    def find() -> str | None:
+        return runtime.slack.find_message(channel=channel, event_type=KICKOFF_EVENT, payload=marker)
+
+    # An earlier run stopped at this step: its post may have gone out without us hearing of it.
+    earlier = find() if (postmortem.provisioning_error or "").startswith("kickoff:") else None
+    if earlier:
+        return earlier
+    message = kickoff.kickoff_message(postmortem)
+
+    def post() -> str:
+        return runtime.slack.post_message(channel=channel, text=message.text, blocks=message.blocks,
+                                          metadata={"event_type": KICKOFF_EVENT, "event_payload": marker})
+
+    try:
+        return post()
+    except SlackOutcomeUnknown as lost:
+        log.info("no answer to the kickoff post of post-mortem %s (%s); looking for it", postmortem.id, lost.error)
+        return find() or post()
 
 
 def _invite_members(runtime: Runtime, postmortem: Postmortem) -> None:

@@ -28,6 +28,7 @@ def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
-        slack=SlackGateway(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url),
+        slack=SlackGateway(token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url,
+                           max_retry_after=settings.slack_max_retry_after),
         clock=clock or SystemClock(),
     )

@@ -25,6 +25,7 @@ EXPECTED_SHAPE = {
     "WORKING_DAYS": "a day range or list like mon-fri or sun-thu or mon,tue,wed",
     "RECOVERY_GAP_HOURS": "a number of hours, e.g. 24",
     "SCHEDULER_TICK_SECONDS": "a number of seconds, e.g. 30",
+    "SLACK_MAX_RETRY_AFTER": "a number of seconds, e.g. 60",
     "MEETING_REMINDERS": "durations before the meeting like 24h,15m",
     "LOG_LEVEL": "one of DEBUG, INFO, WARNING, ERROR",
     "LOG_FORMAT": "json or text",
@@ -69,6 +70,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
     slack_api_url: str = Field(default="https://slack.com/api/", validation_alias="SLACK_API_URL")
+    # A 429 asking to wait longer than this fails the call at once (rate limited); reminders retry later.
+    slack_max_retry_after: float = Field(default=60, ge=0, validation_alias="SLACK_MAX_RETRY_AFTER")
     database_url: str = Field(default="sqlite:///postmortem.db", validation_alias="DATABASE_URL")
     working_hours: str = Field(default="09:00-17:00", validation_alias="WORKING_HOURS")
     working_days: str = Field(default="mon-fri", validation_alias="WORKING_DAYS")

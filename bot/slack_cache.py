@@ -41,6 +41,12 @@ class TtlCache(Generic[Value]):
             self._entries[key] = (self._clock() + self._ttl, value)
         return value
 
+    def peek(self, key: Hashable) -> Value | None:
+        """The value last loaded, even if its time is up, without loading (None if never loaded)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry[1] if entry is not None else None
+
     def forget(self, key: Hashable) -> None:
         with self._lock:
             self._forgotten += 1

@@ -7,50 +7,51 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import action_flows, actions
-from bot.blocks import Message
+from bot.blocks import notice_view
 from bot.blocks import actions as action_blocks
 from bot.runtime import Runtime
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
-from handlers.replies import answer_submission, open_or_tell, tell
-from handlers.router import SlashCommand, SubcommandRouter
+from handlers.replies import SAVING, answer_submission, open_form, settling, tell
+from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 from models import ActionCategory, ActionPriority
 
 
+FORM_TITLE = "Follow-up action"
+
+
 def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
-    def action(ack: Ack, command: SlashCommand) -> None:
+    def action(command: SlashCommand, answer: Answer) -> None:
         if not command.text:
-            ack()
-            form = action_flows.form(runtime, user_id=command.user_id, channel_id=command.channel_id)
-            open_or_tell(runtime, form, trigger_id=command.trigger_id, user_id=command.user_id,
-                         response_url=command.response_url)
+            open_form(runtime, lambda: action_flows.form(runtime, user_id=command.user_id, channel_id=command.channel_id),
+                      trigger_id=command.trigger_id, title=FORM_TITLE)
             return
         if action_flows.is_cancel_command(command.text):
-            answer, cancelled_id = action_flows.cancel_by_command(runtime, user_id=command.user_id, text=command.text)
-            ack(text=answer)
+            reply, cancelled_id = action_flows.cancel_by_command(runtime, user_id=command.user_id, text=command.text)
+            answer(reply)
             if cancelled_id is not None:
-                with telling_user_of_failures(runtime, ack=ack, user_id=command.user_id, response_url=command.response_url):
-                    action_flows.announce_cancellation(runtime, action_id=cancelled_id)
+                action_flows.announce_cancellation(runtime, action_id=cancelled_id)  # logs, never raises, a Slack failure
             return
         draft = actions.parse_line(command.text)
         if draft is None:
-            ack(text=action_flows.MALFORMED)
+            answer(action_flows.MALFORMED)
             return
-        outcome = action_flows.create(runtime, user_id=command.user_id, draft=draft, channel_id=command.channel_id,
-                                      dedupe_key=f"command:{command.trigger_id}")
-        ack(text=outcome.text if isinstance(outcome, Message) else " ".join(outcome.values()))
+        outcome = action_flows.create(runtime, user_id=command.user_id, draft=draft, channel_id=command.channel_id)
+        if isinstance(outcome, dict):
+            answer(" ".join(outcome.values()))
+            return
+        answer(outcome.message)
+        if outcome.fresh:
+            action_flows.announce(runtime, action_id=outcome.action_id, assigned_by=command.user_id)
 
-    def list_actions(ack: Ack, command: SlashCommand) -> None:
+    def list_actions(command: SlashCommand, answer: Answer) -> None:
         if command.text.strip().lower() == "all":
-            message = action_flows.of_channel(runtime, user_id=command.user_id, channel_id=command.channel_id)
+            answer(action_flows.of_channel(runtime, user_id=command.user_id, channel_id=command.channel_id))
         else:
-            message = action_flows.mine(runtime, user_id=command.user_id)
-        ack(text=message.text, blocks=message.blocks or None)
+            answer(action_flows.mine(runtime, user_id=command.user_id))
 
-    def close(ack: Ack, command: SlashCommand) -> None:
-        ack()
-        message = action_flows.close(runtime, user_id=command.user_id, channel_id=command.channel_id)
-        tell(runtime, message, user_id=command.user_id, response_url=command.response_url)
+    def close(command: SlashCommand, answer: Answer) -> None:
+        answer(action_flows.close(runtime, user_id=command.user_id, channel_id=command.channel_id))
 
     router.add("action", "Assign a follow-up: `/postmortem action @owner YYYY-MM-DD what to do`, or without text for the form; "
                          "`/postmortem action cancel <number> <why>` cancels one.", action)
@@ -62,23 +63,32 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         ack()
         user_id = body["user"]["id"]
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
-            form = action_flows.form(runtime, user_id=user_id, postmortem_id=int(action["value"]))
-            open_or_tell(runtime, form, trigger_id=body["trigger_id"], user_id=user_id, response_url=body.get("response_url"))
+            open_form(runtime, lambda: action_flows.form(runtime, user_id=user_id, postmortem_id=int(action["value"])),
+                      trigger_id=body["trigger_id"], title=FORM_TITLE)
 
     @app.view(action_blocks.FORM_CALLBACK)
     def action_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
-        due = values.date("due_on")
         chosen = values.option("postmortem_id") or view.get("private_metadata") or ""
+        user_id = body["user"]["id"]
         draft = actions.ActionDraft(
             title=values.text("title"), description=values.text("description"), owner_id=values.user("owner_id"),
-            due_on=due, priority=ActionPriority(values.option("priority") or ActionPriority.MEDIUM),
+            due_on=values.date("due_on"), priority=ActionPriority(values.option("priority") or ActionPriority.MEDIUM),
             category=ActionCategory(values.option("category") or ActionCategory.OTHER),
         )
-        with keeping_the_modal_open(ack, view):
-            outcome = action_flows.create(runtime, user_id=body["user"]["id"], draft=draft,
-                                          postmortem_id=int(chosen) if chosen else None, dedupe_key=f"view:{view['id']}")
-            answer_submission(ack, outcome if isinstance(outcome, dict) else outcome.text)
+        errors = action_flows.check(runtime, user_id=user_id, draft=draft)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        # Saving plans reminders in the owner's time zone, which may need Slack: answer first.
+        ack(response_action="update", view=notice_view(SAVING, title=FORM_TITLE))
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
+            with settling(runtime, view_id=view["id"], title=FORM_TITLE) as settle:
+                outcome = action_flows.create(runtime, user_id=user_id, draft=draft,
+                                              postmortem_id=int(chosen) if chosen else None, dedupe_key=f"view:{view['id']}")
+                settle(" ".join(outcome.values()) if isinstance(outcome, dict) else outcome.message.text)
+            if not isinstance(outcome, dict) and outcome.fresh:
+                action_flows.announce(runtime, action_id=outcome.action_id, assigned_by=user_id)
 
     @app.action(action_blocks.DONE_ACTION)
     def done_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -102,8 +112,8 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         user_id = body["user"]["id"]
         kind = change_kinds[action["action_id"]]
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
-            form = action_flows.change_form(runtime, user_id=user_id, action_id=int(action["value"]), kind=kind)
-            open_or_tell(runtime, form, trigger_id=body["trigger_id"], user_id=user_id, response_url=body.get("response_url"))
+            open_form(runtime, lambda: action_flows.change_form(runtime, user_id=user_id, action_id=int(action["value"]), kind=kind),
+                      trigger_id=body["trigger_id"])
 
     @app.action(action_blocks.LIST_MENU_ACTION)
     def list_menu_chosen(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -112,8 +122,8 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         choice, action_id = action["selected_option"]["value"].split(":")
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
             if choice == "cancel":
-                form = action_flows.change_form(runtime, user_id=user_id, action_id=int(action_id), kind="cancel")
-                open_or_tell(runtime, form, trigger_id=body["trigger_id"], user_id=user_id, response_url=response_url)
+                open_form(runtime, lambda: action_flows.change_form(runtime, user_id=user_id, action_id=int(action_id), kind="cancel"),
+                          trigger_id=body["trigger_id"])
             else:
                 tell(runtime, action_flows.mark_done(runtime, user_id=user_id, action_id=int(action_id)),
                      user_id=user_id, response_url=response_url)
@@ -145,11 +155,16 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     @app.view(action_blocks.REASSIGN_CALLBACK)
     def reassign_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         values = ViewValues(view)
+        user_id = body["user"]["id"]
         action_id, read_version = _action_and_version(view)
+        outcome: dict[str, str] | str = {}  # stays so if the modal was kept open with a failure
         with keeping_the_modal_open(ack, view):
-            answer_submission(ack, action_flows.reassign(runtime, user_id=body["user"]["id"], action_id=action_id,
-                                                         read_version=read_version, new_owner=values.user("owner_id"),
-                                                         reason=values.text("reason")))
+            outcome = action_flows.reassign(runtime, user_id=user_id, action_id=action_id, read_version=read_version,
+                                            new_owner=values.user("owner_id"), reason=values.text("reason"))
+            answer_submission(ack, outcome)
+        if isinstance(outcome, str):
+            with telling_user_of_failures(runtime, ack=ack, user_id=user_id, saved=True):
+                action_flows.announce(runtime, action_id=action_id, assigned_by=user_id)
 
     @app.event("app_home_opened")
     def home_opened(event: dict[str, Any]) -> None:

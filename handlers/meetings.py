@@ -7,31 +7,31 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import meeting_flows
-from bot.blocks import Message, notice_view
+from bot.blocks import notice_view
 from bot.blocks import meeting as meeting_blocks
 from bot.meetings import MeetingRequest
 from bot.runtime import Runtime
-from handlers.guard import keeping_the_modal_open, telling_user_of_failures
-from handlers.replies import tell
-from handlers.router import SlashCommand, SubcommandRouter
+from handlers.guard import telling_user_of_failures
+from handlers.replies import open_form, settling, tell
+from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 
 
+TITLE = "Review meeting"
+SAVING = ":hourglass_flowing_sand: Saving and sending the invites…"
+
+
 def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
-    def open_form(*, trigger_id: str, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> None:
-        # Open at once (the trigger lives 3 s), then fill in once every time zone is known.
-        view_id = runtime.slack.open_view(trigger_id=trigger_id, view=meeting_blocks.loading())
-        form = meeting_flows.form(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
-        view = notice_view(form.text, title="Review meeting") if isinstance(form, Message) else form
-        runtime.slack.update_view(view_id=view_id, view=view)
+    def open_meeting_form(*, trigger_id: str, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> None:
+        open_form(runtime, lambda: meeting_flows.form(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id),
+                  trigger_id=trigger_id, title=TITLE, loading=meeting_blocks.loading())
 
-    def schedule(ack: Ack, command: SlashCommand) -> None:
-        ack()
-        open_form(trigger_id=command.trigger_id, user_id=command.user_id, channel_id=command.channel_id)
+    def schedule(command: SlashCommand, answer: Answer) -> None:
+        open_meeting_form(trigger_id=command.trigger_id, user_id=command.user_id, channel_id=command.channel_id)
 
-    def cancel_meeting(ack: Ack, command: SlashCommand) -> None:
-        answer, meeting_id = meeting_flows.cancel(runtime, user_id=command.user_id, channel_id=command.channel_id)
-        ack(text=answer.text)
+    def cancel_meeting(command: SlashCommand, answer: Answer) -> None:
+        reply, meeting_id = meeting_flows.cancel(runtime, user_id=command.user_id, channel_id=command.channel_id)
+        answer(reply)
         if meeting_id is not None:
             meeting_flows.publish(runtime, meeting_id=meeting_id)
 
@@ -45,7 +45,7 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         ack()
         user_id = body["user"]["id"]
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
-            open_form(trigger_id=body["trigger_id"], user_id=user_id, postmortem_id=int(action["value"]))
+            open_meeting_form(trigger_id=body["trigger_id"], user_id=user_id, postmortem_id=int(action["value"]))
 
     @app.action(meeting_blocks.CANCEL_ACTION)
     def cancel_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
@@ -67,17 +67,20 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             location=values.text("location"),
             agenda=values.text("agenda"),
         )
+        errors = meeting_flows.check(runtime, request=request)
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        # Saving asks Slack who is human and in which time zone: answer first.
+        ack(response_action="update", view=notice_view(SAVING, title=TITLE))
         user_id = body["user"]["id"]
-        with keeping_the_modal_open(ack, view):
-            outcome = meeting_flows.submit(runtime, user_id=user_id, postmortem_id=int(view["private_metadata"]),
-                                           view_id=view["id"], request=request)
-        if ack.response is not None:
-            return
-        if isinstance(outcome, dict):
-            ack(response_action="errors", errors=outcome)
-            return
-        ack(response_action="update", view=notice_view(outcome.confirmation, title="Review meeting"))
-        if not outcome.announce:
+        outcome: dict[str, str] | meeting_flows.Saved = {}  # stays so if saving failed (the guard told them)
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
+            with settling(runtime, view_id=view["id"], title=TITLE) as settle:
+                outcome = meeting_flows.submit(runtime, user_id=user_id, postmortem_id=int(view["private_metadata"]),
+                                               view_id=view["id"], request=request)
+                settle(" ".join(outcome.values()) if isinstance(outcome, dict) else outcome.confirmation)
+        if isinstance(outcome, dict) or not outcome.announce:
             return
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, saved=True):
             meeting_flows.publish(runtime, meeting_id=outcome.meeting_id, rescheduled=outcome.rescheduled)

@@ -12,30 +12,28 @@ from bot.blocks import notes as note_blocks
 from bot.blocks.notes import CapturedMessage
 from bot.runtime import Runtime
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
-from handlers.replies import answer_submission, open_or_tell, tell
-from handlers.router import SlashCommand, SubcommandRouter
+from handlers.replies import answer_submission, open_form, tell
+from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 from models import NoteCategory
 
 SHORTCUT_CALLBACK = "add_to_postmortem"
+FORM_TITLE = "Add a note"
 
 
 def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
-    def note(ack: Ack, command: SlashCommand) -> None:
+    def note(command: SlashCommand, answer: Answer) -> None:
         if command.text:
-            ack(text=note_flows.quick(runtime, channel_id=command.channel_id, user_id=command.user_id, text=command.text).text)
+            answer(note_flows.quick(runtime, channel_id=command.channel_id, user_id=command.user_id, text=command.text))
             return
-        ack()
-        form = note_flows.new_form(runtime, channel_id=command.channel_id, user_id=command.user_id)
-        open_or_tell(runtime, form, trigger_id=command.trigger_id, response_url=command.response_url, user_id=command.user_id)
+        open_form(runtime, lambda: note_flows.new_form(runtime, channel_id=command.channel_id, user_id=command.user_id),
+                  trigger_id=command.trigger_id, title=FORM_TITLE)
 
-    def notes_list(ack: Ack, command: SlashCommand) -> None:
-        message = note_flows.listing(runtime, user_id=command.user_id, channel_id=command.channel_id)
-        ack(text=message.text, blocks=message.blocks or None)
+    def notes_list(command: SlashCommand, answer: Answer) -> None:
+        answer(note_flows.listing(runtime, user_id=command.user_id, channel_id=command.channel_id))
 
-    def status(ack: Ack, command: SlashCommand) -> None:
-        message = note_flows.status(runtime, channel_id=command.channel_id, user_id=command.user_id)
-        ack(text=message.text, blocks=message.blocks or None)
+    def status(command: SlashCommand, answer: Answer) -> None:
+        answer(note_flows.status(runtime, channel_id=command.channel_id, user_id=command.user_id))
 
     router.add("note", "Add a note: `/postmortem note <text>` right away, or without text for the form.", note)
     router.add("notes", "List this post-mortem's notes; edit or delete your own.", notes_list)
@@ -51,16 +49,16 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             text=safe_text.from_slack(message.get("text")),
         )
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
-            form = note_flows.new_form(runtime, channel_id=capture.channel_id, user_id=user_id, capture=capture)
-            open_or_tell(runtime, form, trigger_id=body["trigger_id"], response_url=body.get("response_url"), user_id=user_id)
+            open_form(runtime, lambda: note_flows.new_form(runtime, channel_id=capture.channel_id, user_id=user_id, capture=capture),
+                      trigger_id=body["trigger_id"], title=FORM_TITLE)
 
     @app.action("kickoff_add_note")
     def add_note_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user_id = body["user"]["id"]
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=body.get("response_url")):
-            form = note_flows.new_form(runtime, channel_id="", user_id=user_id, postmortem_id=int(action["value"]))
-            open_or_tell(runtime, form, trigger_id=body["trigger_id"], response_url=body.get("response_url"), user_id=user_id)
+            open_form(runtime, lambda: note_flows.new_form(runtime, channel_id="", user_id=user_id, postmortem_id=int(action["value"])),
+                      trigger_id=body["trigger_id"], title=FORM_TITLE)
 
     def parse_form(view: dict[str, Any]) -> note_flows.FormInput:
         values = ViewValues(view)
@@ -102,9 +100,8 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         response_url = body.get("response_url")
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
             if choice in {"edit", "action"}:
-                form = (note_flows.edit_form if choice == "edit" else note_flows.action_form)(
-                    runtime, user_id=user_id, note_id=int(note_id))
-                open_or_tell(runtime, form, trigger_id=body["trigger_id"], response_url=response_url, user_id=user_id)
+                build = note_flows.edit_form if choice == "edit" else note_flows.action_form
+                open_form(runtime, lambda: build(runtime, user_id=user_id, note_id=int(note_id)), trigger_id=body["trigger_id"])
             else:
                 message = note_flows.delete(runtime, user_id=user_id, note_id=int(note_id))
                 tell(runtime, message, user_id=user_id, response_url=response_url, replace_original=True)

@@ -10,8 +10,11 @@ from bot import questionnaire, questionnaire_flows
 from bot.blocks import questionnaire as questionnaire_blocks
 from bot.runtime import Runtime
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
-from handlers.replies import answer_submission, open_or_tell
+from handlers.replies import answer_submission, open_form
 from handlers.view_state import ViewValues
+
+
+TITLE = "Review questions"
 
 
 def register(app: App, runtime: Runtime) -> None:
@@ -22,8 +25,8 @@ def register(app: App, runtime: Runtime) -> None:
         user_id = body["user"]["id"]
         response_url = body.get("response_url")
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
-            form = questionnaire_flows.form(runtime, postmortem_id=int(action["value"]), user_id=user_id)
-            open_or_tell(runtime, form, trigger_id=body["trigger_id"], user_id=user_id, response_url=response_url)
+            open_form(runtime, lambda: questionnaire_flows.form(runtime, postmortem_id=int(action["value"]), user_id=user_id),
+                      trigger_id=body["trigger_id"], title=TITLE)
 
     @app.view(questionnaire_blocks.CALLBACK_ID)
     def answers_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

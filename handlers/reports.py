@@ -11,26 +11,22 @@ from bot.blocks import report as report_blocks
 from bot.report_data import SCORECARD_LABELS
 from bot.runtime import Runtime
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
-from handlers.replies import answer_submission, open_or_tell, tell
-from handlers.router import SlashCommand, SubcommandRouter
+from handlers.replies import answer_submission, open_form, tell
+from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 
 
 def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
-    def classify(ack: Ack, command: SlashCommand) -> None:
-        ack()
-        form = report_flows.classification_form(runtime, user_id=command.user_id, channel_id=command.channel_id)
-        open_or_tell(runtime, form, trigger_id=command.trigger_id, user_id=command.user_id, response_url=command.response_url)
+    def classify(command: SlashCommand, answer: Answer) -> None:
+        open_form(runtime, lambda: report_flows.classification_form(runtime, user_id=command.user_id, channel_id=command.channel_id),
+                  trigger_id=command.trigger_id, title="Random or targeted")
 
-    def scorecard(ack: Ack, command: SlashCommand) -> None:
-        ack()
-        form = report_flows.scorecard_form(runtime, user_id=command.user_id, channel_id=command.channel_id)
-        open_or_tell(runtime, form, trigger_id=command.trigger_id, user_id=command.user_id, response_url=command.response_url)
+    def scorecard(command: SlashCommand, answer: Answer) -> None:
+        open_form(runtime, lambda: report_flows.scorecard_form(runtime, user_id=command.user_id, channel_id=command.channel_id),
+                  trigger_id=command.trigger_id, title="Preventive figures")
 
-    def report(ack: Ack, command: SlashCommand) -> None:
-        ack()
-        draft = report_flows.preview(runtime, user_id=command.user_id, channel_id=command.channel_id)
-        tell(runtime, draft, user_id=command.user_id, response_url=command.response_url)
+    def report(command: SlashCommand, answer: Answer) -> None:
+        answer(report_flows.preview(runtime, user_id=command.user_id, channel_id=command.channel_id))
 
     router.add("classify", "Facilitator: record whether the attack was random or targeted, why, and its vector.", classify)
     router.add("scorecard-entry", "Facilitator: record this incident's preventive-initiative figures.", scorecard)

@@ -1,4 +1,7 @@
-"""`/postmortem <subcommand> [text]`: one slash command, routed by its first word."""
+"""`/postmortem <subcommand> [text]`: one slash command, routed by its first word.
+
+Every subcommand is acked at once, before it touches the database or Slack (Slack gives up after
+3 s, and a slow Slack must not make us miss that); its answer follows through the response_url."""
 
 from __future__ import annotations
 
@@ -9,9 +12,10 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import safe_text
-from bot.blocks import notices
+from bot.blocks import Message, notices
 from bot.runtime import Runtime
 from handlers.guard import telling_user_of_failures
+from handlers.replies import tell
 
 COMMAND = "/postmortem"
 
@@ -26,7 +30,8 @@ class SlashCommand:
     text: str  # what follows the subcommand, decoded from Slack's format and normalised
 
 
-Subcommand = Callable[[Ack, SlashCommand], None]
+Answer = Callable[[Message | str], None]
+Subcommand = Callable[[SlashCommand, Answer], None]
 
 
 class SubcommandRouter:
@@ -50,6 +55,7 @@ class SubcommandRouter:
                     notices.unknown_subcommand(name, self.summaries())
                 ack(text=text)
                 return
+            ack()
             parsed = SlashCommand(
                 user_id=command["user_id"],
                 team_id=command.get("team_id", ""),
@@ -58,5 +64,9 @@ class SubcommandRouter:
                 response_url=command.get("response_url", ""),
                 text=rest.strip(),
             )
+
+            def answer(message: Message | str) -> None:
+                tell(self._runtime, message, user_id=parsed.user_id, response_url=parsed.response_url)
+
             with telling_user_of_failures(self._runtime, ack=ack, user_id=parsed.user_id, response_url=parsed.response_url):
-                route[1](ack, parsed)
+                route[1](parsed, answer)

@@ -11,7 +11,7 @@ from bot.blocks import incident_form, notices
 from bot.runtime import Runtime
 from bot.slack_gateway import SlackCallFailed
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
-from handlers.router import SlashCommand, SubcommandRouter
+from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 
 TRIGGER_ERRORS = {"expired_trigger_id", "exchanged_trigger_id", "invalid_trigger_id"}
@@ -21,22 +21,21 @@ RETRYING = "Picking up where I stopped. I'll message you when it's done."
 
 
 def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
-    def start(ack: Ack, command: SlashCommand) -> None:
-        ack()
+    def start(command: SlashCommand, answer: Answer) -> None:
         form = incident_form.incident_form(title=command.text, facilitator_id=command.user_id)
         try:
             runtime.slack.open_view(trigger_id=command.trigger_id, view=form)
         except SlackCallFailed as failure:
             if failure.error not in TRIGGER_ERRORS:
                 raise
-            runtime.slack.respond(response_url=command.response_url, text=TRIGGER_EXPIRED)
+            answer(TRIGGER_EXPIRED)
 
-    def retry(ack: Ack, command: SlashCommand) -> None:
+    def retry(command: SlashCommand, answer: Answer) -> None:
         postmortem_id = postmortems.retryable_for(runtime, user_id=command.user_id)
         if postmortem_id is None:
-            ack(text=NOTHING_TO_RETRY)
+            answer(NOTHING_TO_RETRY)
             return
-        ack(text=RETRYING)
+        answer(RETRYING)
         provisioning.provision(runtime, postmortem_id=postmortem_id, requested_by=command.user_id)
 
     router.add("start", "Start a post-mortem: fill in the incident report and open a private review channel.", start)

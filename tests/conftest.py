@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,13 @@ def runtime(settings: Settings, engine: Engine, clock: FrozenClock) -> Runtime:
 
 @pytest.fixture
 def app_url(runtime: Runtime) -> Iterator[str]:
+    with serving(runtime) as url:
+        yield url
+
+
+@contextmanager
+def serving(runtime: Runtime) -> Iterator[str]:
+    """The real app for `runtime`, served over HTTP on a free port."""
     server = make_server(create_app(runtime), runtime, host="127.0.0.1", port=0)
     stop = threading.Event()
 

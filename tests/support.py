@@ -50,6 +50,20 @@ class Reply:
         return json.loads(self.body) if self.body else None
 
 
+@dataclass
+class Answer:
+    """What the person who ran a command sees: its text and blocks."""
+
+    message: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return str(self.message.get("text", ""))
+
+    def json(self) -> dict[str, Any]:
+        return self.message
+
+
 def sign(body: str, *, timestamp: int, secret: str = SIGNING_SECRET) -> str:
     base = f"v0:{timestamp}:{body}".encode()
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
@@ -81,7 +95,8 @@ class SlackSim:
         except urllib.error.HTTPError as error:
             return Reply(error.code, error.read().decode())
 
-    def command(self, text: str, *, user: str, channel: str = "C0WARROOM", trigger_id: str | None = None) -> Reply:
+    def command(self, text: str, *, user: str, channel: str = "C0WARROOM", trigger_id: str | None = None,
+                response_url: str | None = None) -> Reply:
         form = {
             "token": "legacy-verification-token",
             "team_id": TEAM_ID,
@@ -93,10 +108,21 @@ class SlackSim:
             "command": "/postmortem",
             "text": text,
             "api_app_id": "A0FAKE",
-            "response_url": self.fake.response_url(),
+            "response_url": response_url or self.fake.response_url(),
             "trigger_id": trigger_id or self.fake.issue_trigger(),
         }
         return self.post(urlencode(form))
+
+    def ask(self, text: str, *, user: str, channel: str = "C0WARROOM", timeout: float = 10.0) -> Answer:
+        """Run a subcommand and wait for its answer: the ack's text, or else what it sent to the response_url."""
+        response_url = self.fake.response_url()
+        reply = self.command(text, user=user, channel=channel, response_url=response_url)
+        assert reply.status == 200, reply
+        if reply.body:
+            return Answer(reply.json() if reply.body.startswith("{") else {"text": reply.body})
+        return Answer(eventually(
+            lambda: next((r for r in self.fake.responses if r["response_url"] == response_url), None),
+            timeout=timeout, what=f"an answer to /postmortem {text[:40]}"))
 
     def interaction(self, payload: dict[str, Any]) -> Reply:
         payload = {"team": {"id": TEAM_ID, "domain": "fake"}, "api_app_id": "A0FAKE", "token": "legacy", **payload}
@@ -159,6 +185,23 @@ def fill(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
             raise AssertionError(f"fill() does not know element type {kind}")
         state[block["block_id"]] = {action_id: entry}
     return state
+
+
+def settled_view(fake: FakeSlack, view_id: str, *, timeout: float = 10.0) -> dict[str, Any]:
+    """The modal a submission ends on: submissions that need Slack are acked with a "Saving…" notice
+    and then updated with what happened."""
+    def settled() -> dict[str, Any] | None:
+        for call in reversed(fake.calls_to("views.update")):
+            view = json.loads(call["view"]) if isinstance(call["view"], str) else call["view"]
+            if call["view_id"] == view_id and "callback_id" not in view and ":hourglass" not in json.dumps(view):
+                return view
+        return None
+    return eventually(settled, timeout=timeout, what=f"the outcome in modal {view_id}")
+
+
+def notice_text(view: dict[str, Any]) -> str:
+    """The text of a modal that only says something (a form has a callback_id and gives "")."""
+    return "" if "callback_id" in view else str(view["blocks"][0]["text"]["text"])
 
 
 def utc(*args: int) -> datetime:

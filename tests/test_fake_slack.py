@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -53,3 +55,34 @@ def test_trigger_is_single_use(fake_slack: FakeSlack, client: WebClient) -> None
     assert error_of(lambda: client.views_open(trigger_id=trigger, view=view)) == "exchanged_trigger_id"
     long_title = {**view, "title": {"type": "plain_text", "text": "x" * 25}}
     assert error_of(lambda: client.views_open(trigger_id=fake_slack.issue_trigger(), view=long_title)) == "invalid_arguments"
+
+
+def test_a_reset_after_the_effect_leaves_the_effect_and_no_answer(fake_slack: FakeSlack, client: WebClient) -> None:
+    client.retry_handlers = []
+    fake_slack.inject("conversations.create", reset=True, effect_first=True)
+    with pytest.raises(OSError):
+        client.conversations_create(name="pm-lost-answer", is_private=True)
+    assert [c.name for c in fake_slack.channels_named("pm-")] == ["pm-lost-answer"]
+
+
+def test_failures_can_target_one_channel_and_methods_can_be_slow(fake_slack: FakeSlack, client: WebClient) -> None:
+    busy, calm = fake_slack.add_channel("busy", members=["UBOT000001"]), fake_slack.add_channel("calm", members=["UBOT000001"])
+    fake_slack.inject("chat.postMessage", status=429, retry_after=7, channel=busy)
+    fake_slack.slow("chat.postMessage", seconds=0.3)
+    client.retry_handlers = []
+    assert client.chat_postMessage(channel=calm, text="fine")["ok"]
+    with pytest.raises(SlackApiError) as raised:
+        client.chat_postMessage(channel=busy, text="limited")
+    assert (raised.value.response.status_code, raised.value.response.headers["Retry-After"]) == (429, "7")
+    began = time.monotonic()
+    assert client.chat_postMessage(channel=busy, text="now fine")["ok"]
+    assert time.monotonic() - began >= 0.3
+
+
+def test_history_shows_message_metadata_only_when_asked(fake_slack: FakeSlack, client: WebClient) -> None:
+    channel = fake_slack.add_channel("with-metadata", members=["UBOT000001"])
+    client.chat_postMessage(channel=channel, text="kickoff",
+                            metadata={"event_type": "postmortem_kickoff", "event_payload": {"postmortem_id": 1}})
+    assert "metadata" not in client.conversations_history(channel=channel)["messages"][0]
+    with_metadata = client.conversations_history(channel=channel, include_all_metadata=True)["messages"][0]
+    assert with_metadata["metadata"] == {"event_type": "postmortem_kickoff", "event_payload": {"postmortem_id": 1}}

@@ -90,8 +90,8 @@ def test_metrics_after_a_run_show_requests_slack_calls_and_reminders(
         slack = SlackSim(served.url, fake_slack)
         for _ in range(6):
             assert slack.command("help", user=LEAD, channel=channel).status == 200
-        assert slack.command("note Pager went off at 02:10", user=LEAD, channel=channel).body.startswith(":memo: Added")
-        assert slack.command("note I saw it too", user=OUTSIDER, channel=channel).body.startswith(":memo: Added")
+        assert slack.ask("note Pager went off at 02:10", user=LEAD, channel=channel).text.startswith(":memo: Added")
+        assert slack.ask("note I saw it too", user=OUTSIDER, channel=channel).text.startswith(":memo: Added")
         assert slack.post("text=help", signature="v0=forged").status == 401
         eventually(lambda: all(status in {"sent", "skipped"} for *_, status, _ in reminder_statuses(database_url)),
                    timeout=30, what="every due reminder handled by the dispatcher process")
@@ -136,7 +136,7 @@ def test_no_log_line_holds_typed_text_bodies_or_secrets(
         stale = int(time.time()) - 600
         assert slack.post(body, timestamp=stale, signature=sign(body, timestamp=stale)).status == 401
         assert slack.post(body, signature="v0=" + "0" * 64).status == 401
-        assert slack.command(f"note {PHRASE} stored", user=LEAD, channel=channel).body.startswith(":memo: Added")
+        assert slack.ask(f"note {PHRASE} stored", user=LEAD, channel=channel).text.startswith(":memo: Added")
         fake_slack.inject("views.open", error="internal_error")
         assert slack.command(f"start {PHRASE} failing", user=LEAD).status == 200
         eventually(lambda: any("internal_error" in r.get("text", "") for r in fake_slack.responses),
@@ -144,8 +144,8 @@ def test_no_log_line_holds_typed_text_bodies_or_secrets(
         with engine.begin() as connection:  # a database error in the middle of saving a note
             connection.execute(text("ALTER TABLE notes RENAME TO notes_away"))
         try:
-            reply = slack.command(f"note {PHRASE} lost", user=LEAD, channel=channel)
-            assert reply.status == 200 and "went wrong" in reply.body
+            reply = slack.ask(f"note {PHRASE} lost", user=LEAD, channel=channel)
+            assert "went wrong" in reply.text
         finally:
             with engine.begin() as connection:
                 connection.execute(text("ALTER TABLE notes_away RENAME TO notes"))
@@ -181,7 +181,7 @@ def test_sigterm_answers_the_request_in_flight_and_puts_unsent_reminders_back(
         slack = SlackSim(served.url, fake_slack)
         replies: list[Any] = []
         in_flight = threading.Thread(
-            target=lambda: replies.append(slack.command("note Sent during shutdown", user=RESPONDER_TOKYO, channel=channel)))
+            target=lambda: replies.append(slack.ask("note Sent during shutdown", user=RESPONDER_TOKYO, channel=channel)))
         in_flight.start()
         eventually(lambda: fake_slack.calls_to("conversations.members"), what="the note request in flight")
         assert served.stop(timeout=60) == 0
@@ -189,7 +189,7 @@ def test_sigterm_answers_the_request_in_flight_and_puts_unsent_reminders_back(
     finally:
         served.__exit__()
 
-    assert replies and replies[0].status == 200 and replies[0].body.startswith(":memo: Added")
+    assert replies and replies[0].text.startswith(":memo: Added")
     statuses = reminder_statuses(database_url)
     sent = [row for row in statuses if row[2] == "sent"]
     pending = [row for row in statuses if row[2] == "pending"]
@@ -225,8 +225,8 @@ def test_two_serve_processes_on_one_postgresql_store_every_note_once_and_send_ev
                 start.wait()  # the first twenty leave together
             shared = " Blocked c2-shared.example.net at the proxy." if number < 20 else ""
             sent_at = time.monotonic()
-            reply = senders[number % 2].command(f"note Observation {number}.{shared}",
-                                                user=[LEAD, *members][number % 3], channel=channel)
+            reply = senders[number % 2].ask(f"note Observation {number}.{shared}",
+                                            user=[LEAD, *members][number % 3], channel=channel)
             return sent_at, time.monotonic(), reply
 
         with ThreadPoolExecutor(max_workers=20) as pool:
@@ -243,15 +243,14 @@ def test_two_serve_processes_on_one_postgresql_store_every_note_once_and_send_ev
     # Two dispatchers polled one table: every row is sent and Slack got as many messages as rows, none twice.
     assert len(reminder_messages(fake_slack)) == due
     replies = [reply for _, _, reply in results]
-    assert [r.status for r in replies] == [200] * 100
     with engine.connect() as connection:
         texts = connection.scalars(select(Note.text)).all()
         shared = connection.scalars(select(Indicator.value).where(Indicator.value == "c2-shared.example.net")).all()
-    assert len(texts) == 100 and len(set(texts)) == 100, collections.Counter(r.body[:60] for r in replies)
+    assert len(texts) == 100 and len(set(texts)) == 100, collections.Counter(r.text[:60] for r in replies)
     assert sorted(texts) == sorted(f"Observation {n}." + (" Blocked c2-shared.example.net at the proxy." if n < 20
                                                           else "") for n in range(100))
     assert shared == ["c2-shared.example.net"]
-    assert all(reply.body.startswith(":memo: Added") for reply in replies)
+    assert all(reply.text.startswith(":memo: Added") for reply in replies)
 
 
 def test_metrics_directory_chosen_by_the_operator_loses_only_stale_metric_files(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack_gateway import SlackCallFailed, SlackGateway
+from bot.slack_gateway import SlackCallFailed, SlackGateway, SlackOutcomeUnknown, SlackRateLimited
 from tests.conftest import LEAD, RESPONDER_BERLIN
 from tests.fake_slack import FakeSlack
 from tests.fake_slack.server import BOT_TOKEN
@@ -57,3 +57,96 @@ def test_already_in_channel_and_already_pinned_are_fine(gateway: SlackGateway, f
     gateway.pin(channel=channel, ts=ts)
     gateway.pin(channel=channel, ts=ts)
     assert fake_slack.pins[channel] == [ts]
+
+
+class FakeTime:
+    """An injected clock: `sleep` only moves it forward, and records how long each wait was."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(round(seconds, 3))
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def paced(fake_slack: FakeSlack, fake_time: FakeTime) -> SlackGateway:
+    return SlackGateway(token=BOT_TOKEN, base_url=fake_slack.api_url, max_retry_after=60, quiet_period=60,
+                        monotonic=fake_time.monotonic, sleep=fake_time.sleep)
+
+
+def test_a_channels_429_slows_only_that_channel_and_recovers_after_a_quiet_period(
+    paced: SlackGateway, fake_slack: FakeSlack, fake_time: FakeTime
+) -> None:
+    busy = paced.create_private_channel(name="pm-busy")
+    calm = paced.create_private_channel(name="pm-calm")
+    fake_slack.inject("chat.postMessage", status=429, retry_after=4, channel=busy)
+    paced.post_message(channel=busy, text="one")
+    assert fake_time.sleeps == [4.0]  # Retry-After honoured, then sent
+    assert [m["text"] for m in fake_slack.messages[busy]] == ["one"]
+
+    for text in ("a", "b", "c"):
+        paced.post_message(channel=calm, text=text)
+    assert fake_time.sleeps == [4.0]  # another channel never waits for it
+
+    paced.post_message(channel=busy, text="two")
+    paced.post_message(channel=busy, text="three")
+    assert fake_time.sleeps == [4.0, 1.0, 1.0]  # the busy channel is spaced to the pace that got through (1/s)
+
+    fake_time.now += 61  # quiet for longer than the quiet period
+    for text in ("four", "five", "six"):
+        paced.post_message(channel=busy, text=text)
+    assert fake_time.sleeps == [4.0, 1.0, 1.0]  # back to full speed
+    assert len(fake_slack.messages[busy]) == 6 and len(fake_slack.messages[calm]) == 3
+
+
+def test_retry_after_beyond_the_cap_fails_at_once_as_rate_limited(
+    paced: SlackGateway, fake_slack: FakeSlack, fake_time: FakeTime
+) -> None:
+    fake_slack.inject("users.info", status=429, retry_after=120)
+    with pytest.raises(SlackRateLimited) as failure:
+        paced.user(LEAD)
+    assert (failure.value.error, failure.value.retry_after) == ("ratelimited", 120)
+    assert fake_time.sleeps == [] and len(fake_slack.calls_to("users.info")) == 1
+
+    fake_time.now += 30  # still 90 s to go: the next lookup fails too, without asking Slack
+    with pytest.raises(SlackRateLimited):
+        paced.user(RESPONDER_BERLIN)
+    assert len(fake_slack.calls_to("users.info")) == 1
+    paced.post_message(channel=LEAD, text="other methods go on")
+    fake_time.now += 31  # 59 s to go: within the cap, so it is waited out
+    assert paced.user(RESPONDER_BERLIN).tz == "Europe/Berlin"
+    assert fake_time.sleeps == [59.0]
+
+
+def test_a_lost_answer_is_repeated_for_reads_but_not_for_posts(paced: SlackGateway, fake_slack: FakeSlack) -> None:
+    fake_slack.inject("users.info", reset=True)
+    assert paced.user(LEAD).tz == "America/New_York"
+    assert len(fake_slack.calls_to("users.info")) == 2
+
+    fake_slack.inject("chat.postMessage", reset=True, effect_first=True)
+    with pytest.raises(SlackOutcomeUnknown):
+        paced.post_message(channel=LEAD, text="only once")
+    assert [m["text"] for m in fake_slack.dm_messages(LEAD)] == ["only once"]
+    assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+def test_a_message_is_found_again_by_its_metadata(paced: SlackGateway, fake_slack: FakeSlack) -> None:
+    channel = paced.create_private_channel(name="pm-find")
+    marker = {"event_type": "postmortem_kickoff", "event_payload": {"postmortem_id": 7}}
+    ts = paced.post_message(channel=channel, text="kickoff", metadata=marker)
+    paced.post_message(channel=channel, text="later")
+    assert paced.find_message(channel=channel, event_type="postmortem_kickoff", payload={"postmortem_id": 7}) == ts
+    assert paced.find_message(channel=channel, event_type="postmortem_kickoff", payload={"postmortem_id": 8}) is None
+    assert paced.private_channel_named(name="pm-find") == channel
+    assert paced.private_channel_named(name="pm-missing") is None

@@ -4,7 +4,12 @@ It holds users (with `tz`), channels, members, messages, pins, views and files, 
 Slack's real error codes, and checks each call against Slack's own contract in
 `../shared/slack-specs`: unknown methods and missing required arguments are refused, and every
 `blocks` or `view` is validated against the Block Kit JSON Schema (plus the 50-blocks-per-message
-and 24-character modal title limits). Failures and 429s can be injected per method.
+and 24-character modal title limits).
+
+It can also be slow and failing on demand, per method (and per channel): a delay before each
+answer, 429 with Retry-After, 5xx, or a connection closed without an answer; a failure injected
+with `effect_first=True` happens after the call took effect, which is how a client comes to not
+know that its channel was created or its message posted.
 """
 
 from __future__ import annotations
@@ -50,11 +55,21 @@ class Call:
 
 @dataclass
 class Injected:
-    """A canned failure for the next call(s) of one method."""
+    """A canned failure for the next call(s) of one method, optionally only those naming `channel`."""
 
     error: str | None = None
     status: int = 200
     retry_after: int | None = None
+    reset: bool = False  # close the connection without answering
+    effect_first: bool = False  # perform the call, then fail: the client cannot tell it happened
+    channel: str | None = None
+
+    def matches(self, args: dict[str, Any]) -> bool:
+        return self.channel is None or args.get("channel") == self.channel
+
+
+# `_api`'s answer when the connection is to be closed without a response.
+RESET = (0, {}, b"")
 
 
 @dataclass
@@ -200,11 +215,16 @@ class FakeSlack:
         return f"{self.url}response/{next(self._ids)}"
 
     def inject(self, method: str, *, error: str | None = None, times: int = 1, status: int = 200,
-               retry_after: int | None = None) -> None:
-        """Make the next `times` calls of `method` fail with `error`, or with HTTP `status` (429, 5xx)."""
+               retry_after: int | None = None, reset: bool = False, effect_first: bool = False,
+               channel: str | None = None) -> None:
+        """Make the next `times` calls of `method` (naming `channel`, if given) fail with `error`, with
+        HTTP `status` (429 with `retry_after`, 5xx), or with a connection closed unanswered (`reset`).
+        With `effect_first`, the call takes effect before it fails."""
         with self.lock:
             self.injected.setdefault(method, []).extend(
-                Injected(error=error, status=status, retry_after=retry_after) for _ in range(times)
+                Injected(error=error, status=status, retry_after=retry_after, reset=reset, effect_first=effect_first,
+                         channel=channel)
+                for _ in range(times)
             )
 
     def limit_rate(self, method: str, *, per_second: int) -> None:
@@ -243,6 +263,10 @@ class FakeSlack:
         with self.lock:
             return list(self.messages.get(self._dm_channel_id(user_id), []))
 
+    def channels_named(self, prefix: str) -> list[Channel]:
+        with self.lock:
+            return [c for c in self.channels.values() if c.name.startswith(prefix)]
+
     def latest_view(self) -> dict[str, Any]:
         with self.lock:
             return list(self.views.values())[-1]
@@ -267,6 +291,9 @@ class FakeSlack:
                     status, headers, body = fake._upload(path, raw)
                 else:
                     status, headers, body = 404, {}, b"not found"
+                if (status, headers, body) == RESET:
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -298,9 +325,14 @@ class FakeSlack:
             self.calls.append(Call(method, args))
             if self._over_rate_limit(method):
                 return 429, {**json_headers, "Retry-After": "1"}, json.dumps({"ok": False, "error": "ratelimited"}).encode()
-            injected = self.injected.get(method)
-            if injected:
-                failure = injected.pop(0)
+            pending = self.injected.get(method, [])
+            failure = next((f for f in pending if f.matches(args)), None)
+            if failure is not None:
+                pending.remove(failure)
+                if failure.effect_first:
+                    self._answer(method, args)
+                if failure.reset:
+                    return RESET
                 if failure.status == 429:
                     return 429, {**json_headers, "Retry-After": str(failure.retry_after or 1)}, \
                         json.dumps({"ok": False, "error": "ratelimited"}).encode()
@@ -471,6 +503,42 @@ class FakeSlack:
         return {"channel": {"id": channel_id, "name": name, "is_private": is_private, "is_channel": not is_private,
                             "is_group": is_private, "creator": BOT_USER_ID}}
 
+    @staticmethod
+    def _describe(channel: Channel) -> dict[str, Any]:
+        return {"id": channel.id, "name": channel.name, "is_private": channel.is_private,
+                "is_channel": not channel.is_private and not channel.is_im, "is_group": channel.is_private and not channel.is_im,
+                "is_im": channel.is_im, "is_archived": channel.is_archived, "creator": channel.creator,
+                "is_member": BOT_USER_ID in channel.members}
+
+    def _m_conversations_info(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": self._describe(self._channel(args["channel"]))}
+
+    def _m_conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Public channels, and the private ones the bot is in; a page of `limit` from `cursor`."""
+        types = set(str(args.get("types") or "public_channel").split(","))
+        exclude_archived = str(args.get("exclude_archived")).lower() in {"true", "1"}
+        listed = [
+            c for c in self.channels.values()
+            if not c.is_im and ("private_channel" if c.is_private else "public_channel") in types
+            and (not c.is_private or BOT_USER_ID in c.members) and not (exclude_archived and c.is_archived)
+        ]
+        start, limit = int(args.get("cursor") or 0), int(args.get("limit") or 100)
+        page = listed[start:start + limit]
+        next_cursor = str(start + limit) if start + limit < len(listed) else ""
+        return {"channels": [self._describe(c) for c in page], "response_metadata": {"next_cursor": next_cursor}}
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Newest first; `metadata` only with include_all_metadata, as Slack does."""
+        channel = self._channel(args["channel"])
+        with_metadata = str(args.get("include_all_metadata")).lower() in {"true", "1"}
+        oldest = float(args.get("oldest") or 0)
+        messages = [m for m in reversed(self.messages[channel.id]) if float(m["ts"]) > oldest]
+        start, limit = int(args.get("cursor") or 0), int(args.get("limit") or 100)
+        page = [{k: v for k, v in m.items() if k != "metadata" or with_metadata} for m in messages[start:start + limit]]
+        has_more = start + limit < len(messages)
+        return {"messages": page, "has_more": has_more,
+                "response_metadata": {"next_cursor": str(start + limit) if has_more else ""}}
+
     def _m_conversations_invite(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args["channel"], for_writing=True)
         if BOT_USER_ID not in channel.members:
@@ -515,6 +583,12 @@ class FakeSlack:
         blocks = self._check_message_blocks(args)
         message = {"type": "message", "ts": self._new_ts(), "user": BOT_USER_ID, "text": args.get("text", ""),
                    "blocks": blocks, "unfurl_links": args.get("unfurl_links"), "unfurl_media": args.get("unfurl_media")}
+        metadata = self._json_arg(args.get("metadata"))
+        if metadata is not None:
+            if not isinstance(metadata, dict) or not metadata.get("event_type") or \
+                    not isinstance(metadata.get("event_payload"), dict):
+                raise SlackError("invalid_metadata_format")
+            message["metadata"] = {"event_type": metadata["event_type"], "event_payload": metadata["event_payload"]}
         self.messages[channel.id].append(message)
         return {"channel": channel.id, "ts": message["ts"], "message": message}
 

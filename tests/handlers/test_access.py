@@ -12,10 +12,10 @@ from models import Action, ActionStatus, Answer, AuditEntry, Indicator, Meeting,
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
 from tests.fake_slack import FakeSlack
 from tests.handlers.test_meetings import TUESDAY_1600, open_meeting_form
-from tests.handlers.test_notes import NOT_FOUND, select_option
+from tests.handlers.test_notes import NOT_FOUND, membership_event, select_option
 from tests.handlers.test_questionnaire import ANSWERS, open_questionnaire
 from tests.handlers.test_reports import documents, publish
-from tests.support import SlackSim, eventually, wait_for_dm
+from tests.support import SlackSim, eventually, notice_text, settled_view, wait_for_dm
 
 CLOSED = "This post-mortem is closed."
 
@@ -27,7 +27,7 @@ def indicators_of(in_transaction: Any) -> set[tuple[str, str]]:
 
 def note_menu(slack: SlackSim, channel: str, *, user: str, text: str) -> dict[str, Any]:
     """The overflow menu of the listed note holding `text`, as `user` sees it."""
-    listing = slack.command("notes", user=user, channel=channel).json()
+    listing = slack.ask("notes", user=user, channel=channel).json()
     return next(b["accessory"] for b in listing["blocks"] if text in b.get("text", {}).get("text", ""))
 
 
@@ -35,7 +35,7 @@ def new_view(fake: FakeSlack, callback_id: str, open_it: Callable[[], Any]) -> d
     """Open a modal and wait for that one (not an earlier modal with the same callback)."""
     opened = len(fake.views)
     open_it()
-    return eventually(lambda: len(fake.views) > opened and fake.latest_view()["callback_id"] == callback_id
+    return eventually(lambda: len(fake.views) > opened and fake.latest_view().get("callback_id") == callback_id
                       and fake.latest_view(), what=f"the {callback_id} modal")
 
 
@@ -50,12 +50,12 @@ def test_deleting_a_note_purges_its_own_indicators_and_keeps_shared_ones(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     postmortem_id, channel = started
-    slack.command("note Beacon to http://c2-only.net/gate from 198.51.100.7", user=RESPONDER_BERLIN, channel=channel)
-    slack.command("note Proxy also saw 198.51.100.7", user=RESPONDER_TOKYO, channel=channel)
+    slack.ask("note Beacon to http://c2-only.net/gate from 198.51.100.7", user=RESPONDER_BERLIN, channel=channel)
+    slack.ask("note Proxy also saw 198.51.100.7", user=RESPONDER_TOKYO, channel=channel)
     # An answer is another field holding an indicator of the note: it keeps that one too.
     view = open_questionnaire(slack, fake_slack, RESPONDER_TOKYO)
     slack.submit_view(view, user=RESPONDER_TOKYO, values={**ANSWERS, "resources": "Sandbox of hxxp://c2-only[.]net/gate"})
-    slack.command("note Payload at https://drop-zone.biz/x.exe", user=RESPONDER_BERLIN, channel=channel)
+    slack.ask("note Payload at https://drop-zone.biz/x.exe", user=RESPONDER_BERLIN, channel=channel)
     assert {("url", "https://drop-zone.biz/x.exe"), ("domain", "drop-zone.biz"), ("ipv4", "198.51.100.7"),
             ("url", "http://c2-only.net/gate")} <= indicators_of(in_transaction)
 
@@ -93,7 +93,7 @@ def test_deleting_the_only_note_with_an_indicator_empties_the_indicator_list(
 ) -> None:
     _, channel = started
     before = indicators_of(in_transaction)  # whatever the incident report itself holds stays
-    slack.command("note Mail from hr@lure-mail.info", user=LEAD, channel=channel)
+    slack.ask("note Mail from hr@lure-mail.info", user=LEAD, channel=channel)
     assert indicators_of(in_transaction) - before
     menu = note_menu(slack, channel, user=LEAD, text="Mail from")
     select_option(slack, menu, menu["options"][-2]["value"], user=LEAD)  # delete (edit, delete, action)
@@ -108,8 +108,8 @@ def test_closed_postmortem_refuses_every_change_by_every_path(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     postmortem_id, channel = started
-    slack.command(f"action <@{RESPONDER_BERLIN}|ben> 2026-12-10 Rotate VPN certificates", user=LEAD, channel=channel)
-    slack.command("note Berlin saw it first", user=RESPONDER_BERLIN, channel=channel)
+    slack.ask(f"action <@{RESPONDER_BERLIN}|ben> 2026-12-10 Rotate VPN certificates", user=LEAD, channel=channel)
+    slack.ask("note Berlin saw it first", user=RESPONDER_BERLIN, channel=channel)
     menu = note_menu(slack, channel, user=RESPONDER_BERLIN, text="Berlin saw it first")
     [note_id] = {int(o["value"].split(":")[1]) for o in menu["options"]}
 
@@ -126,21 +126,25 @@ def test_closed_postmortem_refuses_every_change_by_every_path(
     def refused(reply: Any, field: str) -> None:
         assert reply.json() == {"response_action": "errors", "errors": {field: CLOSED}}
 
+    def refused_after_saving(reply: Any, view: dict[str, Any]) -> None:
+        # Saving these needs Slack, so they ack with "Saving…" first, then say what happened.
+        assert reply.json()["response_action"] == "update" and notice_text(settled_view(fake_slack, view["id"])) == CLOSED
+
     refused(slack.submit_view(note_view, user=RESPONDER_BERLIN, values={"category": "observation", "text": "late"}), "text")
     refused(slack.submit_view(edit_view, user=RESPONDER_BERLIN, values={"category": "observation", "text": "changed"}), "text")
     refused(slack.submit_view(questions, user=RESPONDER_BERLIN, values=ANSWERS), "time_to_resolution")
-    refused(slack.submit_view(action_view, user=LEAD, values={
+    refused_after_saving(slack.submit_view(action_view, user=LEAD, values={
         "title": "One more", "owner_id": RESPONDER_TOKYO, "due_on": "2026-12-10", "priority": "high", "category": "other"}),
-        "title")
+        action_view)
     refused(slack.submit_view(classify_view, user=LEAD, values={"classification": "targeted", "attack_vector": "phishing",
                                                                 "rationale": "late"}), "classification")
     refused(slack.submit_view(scorecard_view, user=LEAD, values={"alert_volume": "1"}), "unpatched_vulnerabilities")
-    refused(slack.submit_view(meeting_view, user=LEAD, values={"starts_at": TUESDAY_1600, "duration": "60", "location": "",
-                                                               "agenda": "Review"}), "starts_at")
+    refused_after_saving(slack.submit_view(meeting_view, user=LEAD, values={
+        "starts_at": TUESDAY_1600, "duration": "60", "location": "", "agenda": "Review"}), meeting_view)
 
     # Commands and buttons answer at once, without opening anything.
-    assert slack.command("note too late", user=LEAD, channel=channel).body == CLOSED
-    assert slack.command(f"action <@{RESPONDER_BERLIN}> 2026-12-10 Another one", user=LEAD, channel=channel).body == CLOSED
+    assert slack.ask("note too late", user=LEAD, channel=channel).text == CLOSED
+    assert slack.ask(f"action <@{RESPONDER_BERLIN}> 2026-12-10 Another one", user=LEAD, channel=channel).text == CLOSED
     views_before = len(fake_slack.views)
     responses = len(fake_slack.responses)
     slack.command("note", user=LEAD, channel=channel)
@@ -153,9 +157,10 @@ def test_closed_postmortem_refuses_every_change_by_every_path(
     slack.command("scorecard-entry", user=LEAD, channel=channel)
     slack.press("kickoff_questionnaire", str(postmortem_id), user=RESPONDER_BERLIN)
     slack.command("action", user=LEAD, channel=channel)  # the action form by command
-    eventually(lambda: len(fake_slack.responses) >= responses + 10, what="ten answers")
-    assert [r["text"] for r in fake_slack.responses[responses:]] == [CLOSED] * 10
-    assert len(fake_slack.views) == views_before
+    # Forms open at once (ack first) and say so; the delete answers ephemerally.
+    eventually(lambda: len(fake_slack.responses) > responses and [notice_text(v) for v in list(fake_slack.views.values())[
+        views_before:]] == [CLOSED] * 9, what="ten refusals")
+    assert [r["text"] for r in fake_slack.responses[responses:]] == [CLOSED]
 
     with in_transaction() as session:
         assert [n.text for n in session.scalars(select(Note))] == ["Berlin saw it first"]
@@ -174,7 +179,7 @@ def test_closed_postmortem_refuses_rescheduling(
     close_in_db(in_transaction, postmortem_id)
     reply = slack.submit_view(again, user=LEAD, values={"starts_at": TUESDAY_1600.replace(hour=17), "duration": "60",
                                                         "location": "", "agenda": "Review"})
-    assert reply.json() == {"response_action": "errors", "errors": {"starts_at": CLOSED}}
+    assert reply.json()["response_action"] == "update" and notice_text(settled_view(fake_slack, again["id"])) == CLOSED
     with in_transaction() as session:
         meeting = session.scalars(select(Meeting)).one()
         assert (meeting.starts_at, meeting.sequence) == (TUESDAY_1600, 0)
@@ -188,8 +193,8 @@ def test_after_closing_owners_still_finish_extend_and_reassign_their_actions(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     postmortem_id, channel = started
-    slack.command(f"action <@{RESPONDER_BERLIN}|ben> 2026-12-10 Rotate VPN certificates", user=LEAD, channel=channel)
-    slack.command(f"action <@{RESPONDER_BERLIN}|ben> 2026-12-11 Block the lure domain", user=LEAD, channel=channel)
+    slack.ask(f"action <@{RESPONDER_BERLIN}|ben> 2026-12-10 Rotate VPN certificates", user=LEAD, channel=channel)
+    slack.ask(f"action <@{RESPONDER_BERLIN}|ben> 2026-12-11 Block the lure domain", user=LEAD, channel=channel)
     close_in_db(in_transaction, postmortem_id)
     dm = wait_for_dm(fake_slack, RESPONDER_BERLIN, "Block the lure domain")
     buttons = {b["text"]["text"]: b for b in dm["blocks"][1]["elements"]}
@@ -220,32 +225,25 @@ def test_a_responder_removed_from_the_channel_cannot_page_through_notes_with_an_
 ) -> None:
     postmortem_id, channel = started
     for number in range(7):
-        slack.command(f"note secret finding {number}", user=LEAD, channel=channel)
-    listing = slack.command("notes", user=RESPONDER_BERLIN, channel=channel).json()
+        slack.ask(f"note secret finding {number}", user=LEAD, channel=channel)
+    listing = slack.ask("notes", user=RESPONDER_BERLIN, channel=channel).json()
     older = next(e for b in listing["blocks"] if b["type"] == "actions" for e in b["elements"]
                  if e["action_id"].endswith("_older"))
     slack.press(older["action_id"], older["value"], user=RESPONDER_BERLIN)
-    assert "secret finding 0" in str(eventually(lambda: fake_slack.responses)[-1]["blocks"])  # works while a member
+    eventually(lambda: "secret finding 0" in str(fake_slack.responses[-1].get("blocks")), what="page 2")  # works while a member
 
     fake_slack.channels[channel].members.discard(RESPONDER_BERLIN)
-    # What Slack sends the bot when someone leaves or is removed (the gateway remembers members briefly).
-    slack.event({"type": "member_left_channel", "user": RESPONDER_BERLIN, "channel": channel, "channel_type": "G"},
-                event_id="EvLeft0001")
-
-    def press_older() -> dict[str, Any] | None:
-        """The event is handled after its ack: press until it has been (at once, in practice)."""
-        responses = len(fake_slack.responses)
-        slack.press(older["action_id"], older["value"], user=RESPONDER_BERLIN)
-        reply = eventually(lambda: fake_slack.responses[responses:])[0]
-        return reply if reply["text"] == NOT_FOUND else None
-
-    refusal = eventually(press_older, what="the refusal")
-    assert "secret" not in str(refusal)
-    # Every other path says the same, although the incident report still lists them.
-    assert slack.command("notes", user=RESPONDER_BERLIN, channel=channel).body == NOT_FOUND
-    assert slack.command("note still here?", user=RESPONDER_BERLIN, channel=channel).body == NOT_FOUND
+    # Slack tells the bot, which stops trusting the members it remembered.
+    assert slack.event(membership_event("member_left_channel", RESPONDER_BERLIN, channel), event_id="EvLeft2").status == 200
+    eventually(lambda: slack.ask("notes", user=RESPONDER_BERLIN, channel=channel).text == NOT_FOUND, what="the member refused")
     responses = len(fake_slack.responses)
+    slack.press(older["action_id"], older["value"], user=RESPONDER_BERLIN)
+    refusal = eventually(lambda: fake_slack.responses[responses:])[0]
+    assert refusal["text"] == NOT_FOUND and "secret" not in str(refusal)
+    # Every other path says the same, although the incident report still lists them.
+    assert slack.ask("notes", user=RESPONDER_BERLIN, channel=channel).text == NOT_FOUND
+    assert slack.ask("note still here?", user=RESPONDER_BERLIN, channel=channel).text == NOT_FOUND
     slack.press("kickoff_add_note", str(postmortem_id), user=RESPONDER_BERLIN)
-    assert eventually(lambda: fake_slack.responses[responses:])[0]["text"] == NOT_FOUND
+    eventually(lambda: notice_text(fake_slack.latest_view()) == NOT_FOUND, what="the refusal in the modal")
     with in_transaction() as session:
         assert RESPONDER_BERLIN in session.get(Postmortem, postmortem_id).member_ids

@@ -34,7 +34,7 @@ from tests.handlers.test_access import new_view
 from tests.handlers.test_actions import assign, pending
 from tests.handlers.test_notes import select_option
 from tests.handlers.test_reports import documents, publish
-from tests.support import FrozenClock, SlackSim, eventually, utc, wait_for_dm
+from tests.support import FrozenClock, SlackSim, eventually, notice_text, utc, wait_for_dm
 
 REASON_NEEDED = "Say why it's being cancelled, so the others know."
 CANCEL_FORMAT = "Use `/postmortem action cancel <number> <why>`; `/postmortem actions` lists the numbers."
@@ -61,11 +61,12 @@ def test_owner_cancels_from_the_dm_with_a_reason_reminders_stop_and_everyone_see
     assign(slack, channel, f"<@{RESPONDER_BERLIN}|ben> 2026-12-02 Block the lure domain")
     button = cancel_button(fake_slack, "Rotate VPN certificates")
 
-    # Someone who neither owns it nor facilitates is told so, and no modal opens.
+    # Someone who neither owns it nor facilitates is told so in the modal that opened at once, with no form.
     views = len(fake_slack.views)
     slack.press(button["action_id"], button["value"], user=RESPONDER_TOKYO)
-    assert eventually(lambda: fake_slack.responses)[-1]["text"] == "Only the owner or the facilitator can change this action."
-    assert len(fake_slack.views) == views
+    eventually(lambda: notice_text(fake_slack.latest_view()) == "Only the owner or the facilitator can change this action.",
+               what="the refusal")
+    assert [v.get("callback_id") for v in list(fake_slack.views.values())[views:]] == [None]
 
     view = new_view(fake_slack, "action_cancel_form", lambda: slack.press(button["action_id"], button["value"],
                                                                           user=RESPONDER_BERLIN))
@@ -103,8 +104,8 @@ def test_owner_cancels_from_the_dm_with_a_reason_reminders_stop_and_everyone_see
     assert reminded and all("Block the lure domain" in text for text in reminded)
 
     # Gone from the open lists; the report keeps it, marked cancelled.
-    mine = slack.command("actions", user=RESPONDER_BERLIN, channel="C0WARROOM").json()
-    everything = slack.command("actions all", user=LEAD, channel=channel).json()
+    mine = slack.ask("actions", user=RESPONDER_BERLIN, channel="C0WARROOM").json()
+    everything = slack.ask("actions all", user=LEAD, channel=channel).json()
     assert "Rotate VPN" not in str(mine) and "Rotate VPN" not in str(everything) and "Block the lure" in str(everything)
     assert "Rotate VPN" not in str(fake_slack.home_views[RESPONDER_BERLIN])  # refreshed after the cancel
     publish(slack, fake_slack, channel)
@@ -119,22 +120,22 @@ def test_cancel_by_command_takes_the_rest_as_reason_and_asks_for_one(
     _, channel = started
     assign(slack, channel)
     action = actions_by_title(in_transaction)["Rotate VPN certificates"]
-    listed = slack.command("actions all", user=LEAD, channel=channel).json()
+    listed = slack.ask("actions all", user=LEAD, channel=channel).json()
     assert f"#{action.id}" in listed["blocks"][1]["text"]["text"]  # the number the command takes
 
-    assert slack.command(f"action cancel {action.id}", user=LEAD, channel=channel).body == f"{REASON_NEEDED} {CANCEL_FORMAT}"
-    assert slack.command("action cancel soon", user=LEAD, channel=channel).body == CANCEL_FORMAT
-    assert slack.command(f"action cancel {action.id} not mine", user=RESPONDER_TOKYO, channel=channel).body == \
+    assert slack.ask(f"action cancel {action.id}", user=LEAD, channel=channel).text == f"{REASON_NEEDED} {CANCEL_FORMAT}"
+    assert slack.ask("action cancel soon", user=LEAD, channel=channel).text == CANCEL_FORMAT
+    assert slack.ask(f"action cancel {action.id} not mine", user=RESPONDER_TOKYO, channel=channel).text == \
         "Only the owner or the facilitator can cancel this."
     assert actions_by_title(in_transaction)["Rotate VPN certificates"].status is ActionStatus.OPEN
 
-    reply = slack.command(f"action cancel #{action.id} Replaced by the SSO rollout", user=LEAD, channel=channel)
-    assert reply.body == ":no_entry_sign: Cancelled: Rotate VPN certificates. No more reminders for it."
+    reply = slack.ask(f"action cancel #{action.id} Replaced by the SSO rollout", user=LEAD, channel=channel)
+    assert reply.text == ":no_entry_sign: Cancelled: Rotate VPN certificates. No more reminders for it."
     assert actions_by_title(in_transaction)["Rotate VPN certificates"].status is ActionStatus.CANCELLED
     assert pending(runtime) == []
     eventually(lambda: any(m["text"].endswith(f"by <@{LEAD}>: Replaced by the SSO rollout") for m in fake_slack.messages[channel]),
                what="the channel notice")
-    assert slack.command(f"action cancel {action.id} again", user=LEAD, channel=channel).body == \
+    assert slack.ask(f"action cancel {action.id} again", user=LEAD, channel=channel).text == \
         "This action is already cancelled."
 
 
@@ -143,7 +144,7 @@ def test_cancel_from_the_list_menu_opens_the_reason_modal(
 ) -> None:
     _, channel = started
     assign(slack, channel)
-    listed = slack.command("actions", user=RESPONDER_BERLIN, channel="C0WARROOM").json()
+    listed = slack.ask("actions", user=RESPONDER_BERLIN, channel="C0WARROOM").json()
     menu = listed["blocks"][1]["accessory"]
     assert [o["text"]["text"] for o in menu["options"]] == ["Mark done", "Cancel action"]
     view = new_view(fake_slack, "action_cancel_form",
@@ -151,7 +152,7 @@ def test_cancel_from_the_list_menu_opens_the_reason_modal(
     slack.submit_view(view, user=RESPONDER_BERLIN, values={"reason": "Duplicate of another follow-up"})
     assert actions_by_title(in_transaction)["Rotate VPN certificates"].status is ActionStatus.CANCELLED
     select_option(slack, menu, menu["options"][0]["value"], user=RESPONDER_BERLIN)  # an old menu: Mark done
-    assert eventually(lambda: fake_slack.responses)[-1]["text"] == "This action is already cancelled."
+    eventually(lambda: fake_slack.responses[-1]["text"] == "This action is already cancelled.", what="the refusal")
 
 
 # -- weekend due dates -----------------------------------------------------------------------------
@@ -161,6 +162,7 @@ def test_a_saturday_due_date_is_due_on_monday_and_overdue_on_tuesday_never_both_
 ) -> None:
     _, channel = started
     assign(slack, channel, f"<@{RESPONDER_BERLIN}|ben> 2026-12-05 Rotate VPN certificates")  # Saturday
+    wait_for_dm(fake_slack, RESPONDER_BERLIN, "New follow-up:")  # announced after the answer
     owner_kinds = [(kind, at) for kind, recipient, at in pending(runtime) if recipient == RESPONDER_BERLIN]
     assert owner_kinds == [
         ("action_before", utc(2026, 12, 4, 8)),   # 3 d before Monday 09:00 is Friday 09:00 in Berlin

@@ -13,7 +13,7 @@ from models import Action, ActionChange, ActionStatus, Postmortem, PostmortemSta
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
 from tests.fake_slack import FakeSlack
 from tests.handlers.test_reports import publish
-from tests.support import FrozenClock, SlackSim, eventually, utc, wait_for_dm
+from tests.support import FrozenClock, SlackSim, eventually, notice_text, settled_view, utc, wait_for_dm
 
 MALFORMED = ("I couldn't read that. Use `/postmortem action @owner YYYY-MM-DD what to do`, for example "
              "`/postmortem action @ana 2026-12-15 Rotate VPN certificates`, or `/postmortem action` alone for the form.")
@@ -21,7 +21,7 @@ BERLIN_DUE = utc(2026, 11, 30, 8)  # Mon 30 Nov, 09:00 in Berlin
 
 
 def assign(slack: SlackSim, channel: str, text: str = f"<@{RESPONDER_BERLIN}|ben> 2026-11-30 Rotate VPN certificates") -> str:
-    return slack.command(f"action {text}", user=LEAD, channel=channel).body
+    return slack.ask(f"action {text}", user=LEAD, channel=channel).text
 
 
 def the_action(in_transaction: Any) -> Action:
@@ -43,7 +43,8 @@ def test_one_line_command_assigns_dms_the_owner_and_tells_the_channel(
     assert assign(slack, channel) == f":white_check_mark: Assigned to <@{RESPONDER_BERLIN}>, due 2026-11-30: Rotate VPN certificates"
     dm = wait_for_dm(fake_slack, RESPONDER_BERLIN, "New follow-up:")
     assert [b["text"]["text"] for b in dm["blocks"][1]["elements"]] == ["Mark done", "Extend due date", "Reassign", "Cancel action", "Open post-mortem"]
-    assert any(m["text"].startswith(":pushpin: New follow-up: *Rotate VPN certificates*") for m in fake_slack.messages[channel])
+    eventually(lambda: any(m["text"].startswith(":pushpin: New follow-up: *Rotate VPN certificates*")
+                           for m in fake_slack.messages[channel]), what="the channel notice")
     assert pending(runtime) == [
         ("action_before", RESPONDER_BERLIN, utc(2026, 11, 27, 8)),
         ("action_due", RESPONDER_BERLIN, BERLIN_DUE),
@@ -58,8 +59,8 @@ def test_malformed_and_past_one_liners_are_refused_with_the_form(
     slack: SlackSim, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    assert slack.command("action ben tomorrow fix it", user=LEAD, channel=channel).body == MALFORMED
-    assert slack.command(f"action <@{RESPONDER_BERLIN}> 2026-02-30 Fix", user=LEAD, channel=channel).body == MALFORMED
+    assert slack.ask("action ben tomorrow fix it", user=LEAD, channel=channel).text == MALFORMED
+    assert slack.ask(f"action <@{RESPONDER_BERLIN}> 2026-02-30 Fix", user=LEAD, channel=channel).text == MALFORMED
     assert assign(slack, channel, f"<@{RESPONDER_BERLIN}> 2026-11-01 Too late") == "That date has passed. Pick today or a later date."
     with in_transaction() as session:
         assert session.scalars(select(Action)).all() == []
@@ -70,11 +71,11 @@ def test_modal_creation_from_the_kickoff_button(
 ) -> None:
     postmortem_id, _ = started
     slack.press("kickoff_add_action", str(postmortem_id), user=LEAD)
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_form" and fake_slack.latest_view())
     values = {"title": "Phishing drill for finance", "description": "Quarterly", "owner_id": RESPONDER_TOKYO,
               "due_on": "2026-12-10", "priority": "high", "category": "employee_awareness"}
-    reply = slack.submit_view(view, user=LEAD, values=values).json()
-    assert reply["view"]["blocks"][0]["text"]["text"].startswith(f":white_check_mark: Assigned to <@{RESPONDER_TOKYO}>")
+    assert slack.submit_view(view, user=LEAD, values=values).json()["response_action"] == "update"
+    assert notice_text(settled_view(fake_slack, view["id"])).startswith(f":white_check_mark: Assigned to <@{RESPONDER_TOKYO}>")
     slack.submit_view(view, user=LEAD, values=values)  # redelivered: still one action
     action = the_action(in_transaction)
     assert (action.owner_id, action.due_on, action.priority.value, action.category.value) == \
@@ -126,7 +127,7 @@ def test_mark_done_stops_every_reminder_at_once(
     _, channel = started
     assign(slack, channel)
     press_owner_button(slack, fake_slack, "Mark done", user=RESPONDER_TOKYO)  # not the owner nor the facilitator
-    assert eventually(lambda: fake_slack.responses)[-1]["text"] == "Only the owner or the facilitator can mark this done."
+    eventually(lambda: fake_slack.responses[-1]["text"] == "Only the owner or the facilitator can mark this done.")
     press_owner_button(slack, fake_slack, "Mark done")
     eventually(lambda: fake_slack.responses[-1]["text"].startswith(":white_check_mark: Done: Rotate VPN certificates."))
     assert the_action(in_transaction).status is ActionStatus.DONE
@@ -147,13 +148,13 @@ def test_extend_and_reassign_replan_and_the_old_owner_hears_nothing_more(
     _, channel = started
     assign(slack, channel)
     press_owner_button(slack, fake_slack, "Extend due date")
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_extend_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_extend_form" and fake_slack.latest_view())
     reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"due_on": "2026-12-14", "reason": "Vendor delay"}).json()
     assert reply["view"]["blocks"][0]["text"]["text"] == ":white_check_mark: New due date 2026-12-14 for Rotate VPN certificates."
     assert [kind for kind, _, at in pending(runtime) if at == utc(2026, 12, 14, 8)] == ["action_due"]
 
     press_owner_button(slack, fake_slack, "Reassign")
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_reassign_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_reassign_form" and fake_slack.latest_view())
     slack.submit_view(view, user=RESPONDER_BERLIN, values={"owner_id": RESPONDER_TOKYO, "reason": "On leave"})
     wait_for_dm(fake_slack, RESPONDER_TOKYO, "New follow-up:")
     assert {recipient for kind, recipient, _ in pending(runtime) if kind != "action_escalation"} == {RESPONDER_TOKYO}
@@ -176,11 +177,11 @@ def test_extend_into_the_past_and_reassign_to_the_same_owner_are_refused_inline(
     assign(slack, channel)
     planned = pending(runtime)
     press_owner_button(slack, fake_slack, "Extend due date")
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_extend_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_extend_form" and fake_slack.latest_view())
     reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"due_on": "2026-11-19", "reason": "Oops"}).json()
     assert reply == {"response_action": "errors", "errors": {"due_on": "That date has passed. Pick today or a later date."}}
     press_owner_button(slack, fake_slack, "Reassign")
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_reassign_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_reassign_form" and fake_slack.latest_view())
     reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"owner_id": RESPONDER_BERLIN, "reason": "Me"}).json()
     assert reply == {"response_action": "errors", "errors": {"owner_id": "That person already owns this action."}}
     action = the_action(in_transaction)
@@ -193,13 +194,13 @@ def test_lists_put_overdue_first(slack: SlackSim, started: tuple[int, str], cloc
     assign(slack, channel, f"<@{LEAD}> 2026-12-20 Later one")
     assign(slack, channel, f"<@{LEAD}> 2026-11-21 Sooner one")
     clock.current = utc(2026, 11, 23, 12)
-    mine = slack.command("actions", user=LEAD, channel="C0WARROOM").json()
+    mine = slack.ask("actions", user=LEAD, channel="C0WARROOM").json()
     lines = [b["text"]["text"] for b in mine["blocks"][1:]]
     assert lines[0].startswith(":red_circle: *Sooner one*") and "overdue since 2026-11-21" in lines[0]
     assert lines[1].startswith("*Later one*")
-    assert slack.command("actions", user=RESPONDER_BERLIN, channel="C0WARROOM").body == \
+    assert slack.ask("actions", user=RESPONDER_BERLIN, channel="C0WARROOM").text == \
         "Your open follow-ups, most urgent first: none. :tada:"
-    everything = slack.command("actions all", user=RESPONDER_BERLIN, channel=channel).json()
+    everything = slack.ask("actions all", user=RESPONDER_BERLIN, channel=channel).json()
     assert len(everything["blocks"]) == 3 and "accessory" not in everything["blocks"][1]
 
 
@@ -225,20 +226,20 @@ def test_close_refuses_until_published_then_archives_and_keeps_tracking(
 ) -> None:
     postmortem_id, channel = started
     assign(slack, channel)
-    slack.command("close", user=RESPONDER_BERLIN, channel=channel)
-    assert eventually(lambda: fake_slack.responses)[-1]["text"] == "Only the facilitator of this post-mortem can close it."
-    slack.command("close", user=LEAD, channel=channel)
+    slack.ask("close", user=RESPONDER_BERLIN, channel=channel)
+    eventually(lambda: fake_slack.responses[-1]["text"] == "Only the facilitator of this post-mortem can close it.")
+    slack.ask("close", user=LEAD, channel=channel)
     assert eventually(lambda: fake_slack.responses[-1]["text"].startswith("The report isn't published yet."))
     assert not fake_slack.channels[channel].is_archived
 
     publish(slack, fake_slack, channel)
-    slack.command("close", user=LEAD, channel=channel)
+    slack.ask("close", user=LEAD, channel=channel)
     closing = eventually(lambda: "closed and read-only" in fake_slack.responses[-1]["text"] and fake_slack.responses[-1])
     assert f"Rotate VPN certificates — <@{RESPONDER_BERLIN}>, due 2026-11-30" in closing["text"]
     assert fake_slack.channels[channel].is_archived
     with in_transaction() as session:
         assert session.get(Postmortem, postmortem_id).status is PostmortemStatus.CLOSED
-    assert slack.command("note one more thing", user=LEAD, channel=channel).body.startswith("This post-mortem is closed")
+    assert slack.ask("note one more thing", user=LEAD, channel=channel).text.startswith("This post-mortem is closed")
     clock.current = BERLIN_DUE
     assert dispatch_due(runtime, worker_id="w")["sent"] == 2  # 3 d and due-day reminders keep going after closing
     assert OUTSIDER not in fake_slack.channels[channel].members

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 from models import AuditEntry, Indicator, Note, NoteCategory, Postmortem, PostmortemStatus
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
 from tests.fake_slack import FakeSlack
-from tests.support import SlackSim, eventually, utc
+from tests.support import SlackSim, eventually, notice_text, utc
 
 NOT_FOUND = "I can't find a post-mortem you take part in here. Ask its facilitator to add you, or run this in the review channel."
 
@@ -24,9 +24,9 @@ def test_quick_note_is_stored_and_echoed_defanged_and_inert(
 ) -> None:
     postmortem_id, channel = started
     # As Slack sends it: a real @channel is markup, a typed `&` an entity.
-    reply = slack.command("note Phish came from http://evil-login.com/reset <!channel> &amp; 203.0.113.5", user=RESPONDER_BERLIN,
-                          channel=channel)
-    assert reply.body == (
+    reply = slack.ask("note Phish came from http://evil-login.com/reset <!channel> &amp; 203.0.113.5", user=RESPONDER_BERLIN,
+                      channel=channel)
+    assert reply.text == (
         ":memo: Added to *VPN credential phishing*: Phish came from hxxp://evil-login[.]com/reset "
         "@channel &amp; 203[.]0[.]113[.]5"
     )
@@ -42,10 +42,10 @@ def test_the_same_quick_note_delivered_twice_is_stored_once(
     slack: SlackSim, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    first = slack.command("note VPN logs rotated before we copied them", user=LEAD, channel=channel)
-    again = slack.command("note VPN logs rotated before we copied them", user=LEAD, channel=channel)
-    assert first.body.startswith(":memo: Added to")
-    assert again.body.startswith(":memo: Already in")
+    first = slack.ask("note VPN logs rotated before we copied them", user=LEAD, channel=channel)
+    again = slack.ask("note VPN logs rotated before we copied them", user=LEAD, channel=channel)
+    assert first.text.startswith(":memo: Added to")
+    assert again.text.startswith(":memo: Already in")
     assert len(stored_notes(in_transaction)) == 1
 
 
@@ -53,17 +53,17 @@ def test_over_long_and_empty_quick_notes_are_refused_with_the_reason(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    too_long = slack.command("note " + "x" * 3001, user=LEAD, channel=channel)
-    assert too_long.body == "Your note is 3,001 characters; the limit is 3,000. Shorten it or split it into two notes."
+    too_long = slack.ask("note " + "x" * 3001, user=LEAD, channel=channel)
+    assert too_long.text == "Your note is 3,001 characters; the limit is 3,000. Shorten it or split it into two notes."
     only_control = slack.command("note \x07\x00", user=LEAD, channel=channel)
-    assert only_control.body == ""  # nothing readable after the subcommand: the note form opens instead
+    assert only_control.status == 200  # nothing readable after the subcommand: the note form opens instead
     eventually(lambda: fake_slack.views and fake_slack.latest_view()["callback_id"] == "note_form", what="the note form")
     assert stored_notes(in_transaction) == []
 
 
 def test_control_characters_are_dropped(slack: SlackSim, started: tuple[int, str], in_transaction: Any) -> None:
     _, channel = started
-    slack.command("note bell\x07 and\ttab", user=LEAD, channel=channel)
+    slack.ask("note bell\x07 and\ttab", user=LEAD, channel=channel)
     assert [n.text for n in stored_notes(in_transaction)] == ["bell and\ttab"]
 
 
@@ -71,15 +71,15 @@ def test_non_participant_is_refused_without_learning_anything(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    assert slack.command("note I was not there", user=OUTSIDER, channel=channel).body == NOT_FOUND
-    listing = slack.command("notes", user=OUTSIDER, channel=channel).body
+    assert slack.ask("note I was not there", user=OUTSIDER, channel=channel).text == NOT_FOUND
+    listing = slack.ask("notes", user=OUTSIDER, channel=channel).text
     assert listing == NOT_FOUND and "VPN" not in listing
     assert stored_notes(in_transaction) == []
     # Someone added to the review channel later takes part: Slack's event makes the bot ask for the members again.
     fake_slack.channels[channel].members.add(OUTSIDER)
     assert slack.event(membership_event("member_joined_channel", OUTSIDER, channel), event_id="EvJoin1").status == 200
     # The event's listener runs after its ack.
-    eventually(lambda: slack.command("note Joined late, saw the alert", user=OUTSIDER, channel=channel).body
+    eventually(lambda: slack.ask("note Joined late, saw the alert", user=OUTSIDER, channel=channel).text
                .startswith(":memo: Added"), what="the joined member's note accepted")
 
 
@@ -90,11 +90,11 @@ def test_member_lookups_are_remembered_until_someone_leaves(
     fake_slack.channels[channel].members.add(OUTSIDER)
     lookups_before = len(fake_slack.calls_to("conversations.members"))
     for number in range(3):
-        assert slack.command(f"note visiting {number}", user=OUTSIDER, channel=channel).body.startswith(":memo: Added")
+        assert slack.ask(f"note visiting {number}", user=OUTSIDER, channel=channel).text.startswith(":memo: Added")
     assert len(fake_slack.calls_to("conversations.members")) - lookups_before <= 1
     fake_slack.channels[channel].members.discard(OUTSIDER)
     assert slack.event(membership_event("member_left_channel", OUTSIDER, channel), event_id="EvLeft1").status == 200
-    eventually(lambda: slack.command("note after leaving", user=OUTSIDER, channel=channel).body == NOT_FOUND,
+    eventually(lambda: slack.ask("note after leaving", user=OUTSIDER, channel=channel).text == NOT_FOUND,
                what="the member who left refused")
 
 
@@ -107,8 +107,8 @@ def test_closed_postmortem_takes_no_notes(slack: SlackSim, started: tuple[int, s
     postmortem_id, channel = started
     with in_transaction() as session:
         session.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
-    reply = slack.command("note too late", user=LEAD, channel=channel)
-    assert reply.body == "This post-mortem is closed."
+    reply = slack.ask("note too late", user=LEAD, channel=channel)
+    assert reply.text == "This post-mortem is closed."
     assert stored_notes(in_transaction) == []
 
 
@@ -117,7 +117,7 @@ def test_modal_note_with_timeline_time(
 ) -> None:
     _, channel = started
     assert slack.command("note", user=RESPONDER_TOKYO, channel=channel).status == 200
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
     assert "postmortem_id" not in [b.get("block_id") for b in view["blocks"]]  # the channel tells which
     values = {"category": "timeline", "occurred_at": utc(2026, 11, 17, 9, 58), "text": "EDR flagged mshta.exe"}
     reply = slack.submit_view(view, user=RESPONDER_TOKYO, values=values)
@@ -135,7 +135,7 @@ def test_modal_outside_review_channel_asks_which_postmortem(
 ) -> None:
     postmortem_id, _ = started
     slack.command("note", user=RESPONDER_BERLIN, channel="C0WARROOM")
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
     picker = next(b for b in view["blocks"] if b.get("block_id") == "postmortem_id")
     assert [o["value"] for o in picker["element"]["options"]] == [str(postmortem_id)]
     reply = slack.submit_view(view, user=RESPONDER_BERLIN,
@@ -146,9 +146,8 @@ def test_modal_outside_review_channel_asks_which_postmortem(
 
 def test_modal_note_for_someone_with_no_postmortem(slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str]) -> None:
     slack.command("note", user=OUTSIDER, channel="C0WARROOM")
-    response = eventually(lambda: fake_slack.responses, what="refusal")[-1]
-    assert response["text"] == NOT_FOUND
-    assert all(v["callback_id"] != "note_form" for v in fake_slack.views.values())
+    eventually(lambda: notice_text(fake_slack.latest_view()) == NOT_FOUND, what="the refusal in the modal")
+    assert all(v.get("callback_id") != "note_form" for v in fake_slack.views.values())
 
 
 def capture(slack: SlackSim, fake: FakeSlack, channel: str, message: dict[str, Any], *, user: str):  # type: ignore[no-untyped-def]
@@ -171,7 +170,7 @@ def test_message_shortcut_captures_text_author_time_and_permalink_once(
     war_room = fake_slack.add_channel("incident-war-room", members=[LEAD, RESPONDER_BERLIN, "UBOT000001"])
     message = fake_slack.add_message(war_room, user=RESPONDER_BERLIN, text="Blocked evil-login.com at the proxy <@U0LEAD0001>")
     assert capture(slack, fake_slack, war_room, message, user=LEAD).status == 200
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
     text_block = next(b for b in view["blocks"] if b.get("block_id") == "text")
     assert text_block["element"]["initial_value"] == message["text"]
     when = next(b for b in view["blocks"] if b.get("block_id") == "occurred_at")
@@ -182,7 +181,8 @@ def test_message_shortcut_captures_text_author_time_and_permalink_once(
 
     # Captured again from another click: still one note.
     capture(slack, fake_slack, war_room, message, user=LEAD)
-    second = eventually(lambda: fake_slack.latest_view()["id"] != view["id"] and fake_slack.latest_view())
+    second = eventually(lambda: fake_slack.latest_view()["id"] != view["id"] and
+                        fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
     again = slack.submit_view(second, user=LEAD, values=values).json()
     assert again["view"]["blocks"][0]["text"]["text"].startswith(":memo: Already in")
 
@@ -197,9 +197,9 @@ def test_capture_keeps_the_note_when_the_permalink_fails(
     postmortem_id, _ = started
     war_room = fake_slack.add_channel("incident-war-room", members=[LEAD, "UBOT000001"])
     message = fake_slack.add_message(war_room, user=LEAD, text="Reset all VPN passwords")
-    capture(slack, fake_slack, war_room, message, user=LEAD)
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_form" and fake_slack.latest_view())
     fake_slack.inject("chat.getPermalink", error="channel_not_found")
+    capture(slack, fake_slack, war_room, message, user=LEAD)
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
     slack.submit_view(view, user=LEAD, values={"postmortem_id": str(postmortem_id), "category": "timeline",
                                                 "text": message["text"]})
     [note] = stored_notes(in_transaction)
@@ -214,8 +214,8 @@ def test_notes_list_is_paginated_newest_first(
     _, channel = started
     for number in range(1, 8):
         clock.advance(timedelta(minutes=1))
-        slack.command(f"note step {number}", user=LEAD, channel=channel)
-    first_page = slack.command("notes", user=LEAD, channel=channel).json()
+        slack.ask(f"note step {number}", user=LEAD, channel=channel)
+    first_page = slack.ask("notes", user=LEAD, channel=channel).json()
     texts = [b["text"]["text"] for b in first_page["blocks"] if b["type"] == "section"]
     assert "7 in all, newest first (page 1 of 2)" in texts[0]
     assert [t.rsplit("\n", 1)[1] for t in texts[1:]] == ["step 7", "step 6", "step 5", "step 4", "step 3"]
@@ -223,7 +223,7 @@ def test_notes_list_is_paginated_newest_first(
     assert older["text"]["text"] == "Older"
 
     slack.press(older["action_id"], older["value"], user=LEAD)
-    second = eventually(lambda: fake_slack.responses, what="page 2")[-1]
+    second = eventually(lambda: fake_slack.responses[-1].get("replace_original") and fake_slack.responses[-1], what="page 2")
     assert second["replace_original"] is True
     assert [b["text"]["text"].rsplit("\n", 1)[1] for b in second["blocks"][1:] if b["type"] == "section"] == ["step 2", "step 1"]
     assert [e["text"]["text"] for e in second["blocks"][-1]["elements"]] == ["Newer"]
@@ -233,18 +233,18 @@ def test_edit_own_note_and_facilitator_deletes_anothers_with_audit(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    slack.command("note Berlin saw it first", user=RESPONDER_BERLIN, channel=channel)
+    slack.ask("note Berlin saw it first", user=RESPONDER_BERLIN, channel=channel)
     [note] = stored_notes(in_transaction)
 
     # Tokyo can only turn Berlin's note into an action; Berlin can also edit and delete it.
-    tokyo_view = slack.command("notes", user=RESPONDER_TOKYO, channel=channel).json()
+    tokyo_view = slack.ask("notes", user=RESPONDER_TOKYO, channel=channel).json()
     assert [o["value"] for o in tokyo_view["blocks"][1]["accessory"]["options"]] == [f"action:{note.id}"]
-    berlin_view = slack.command("notes", user=RESPONDER_BERLIN, channel=channel).json()
+    berlin_view = slack.ask("notes", user=RESPONDER_BERLIN, channel=channel).json()
     menu = berlin_view["blocks"][1]["accessory"]
     assert [o["value"] for o in menu["options"]] == [f"edit:{note.id}", f"delete:{note.id}", f"action:{note.id}"]
 
     select_option(slack, menu, f"edit:{note.id}", user=RESPONDER_BERLIN)
-    edit_view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_edit" and fake_slack.latest_view())
+    edit_view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_edit" and fake_slack.latest_view())
     reply = slack.submit_view(edit_view, user=RESPONDER_BERLIN, values={"category": "timeline", "text": "Berlin saw it at 09:58"})
     assert reply.json()["view"]["blocks"][0]["text"]["text"].startswith(":memo: Updated in")
     assert stored_notes(in_transaction)[0].text == "Berlin saw it at 09:58"
@@ -252,14 +252,12 @@ def test_edit_own_note_and_facilitator_deletes_anothers_with_audit(
     # Tokyo cannot edit it or delete it, even by replaying Berlin's menu values.
     views_before = len(fake_slack.views)
     select_option(slack, menu, f"edit:{note.id}", user=RESPONDER_TOKYO)
-    assert eventually(lambda: fake_slack.responses)[-1]["text"] == "You can edit only your own notes."
-    assert len(fake_slack.views) == views_before
-    answered = len(fake_slack.responses)
+    eventually(lambda: notice_text(fake_slack.latest_view()) == "You can edit only your own notes.", what="the refusal")
+    assert [v.get("callback_id") for v in list(fake_slack.views.values())[views_before:]] == [None]
     select_option(slack, menu, f"delete:{note.id}", user=RESPONDER_TOKYO)
-    refusal = eventually(lambda: len(fake_slack.responses) > answered and fake_slack.responses, what="refusal")[-1]
-    assert refusal["text"] == "You can delete only your own notes."
+    eventually(lambda: fake_slack.responses[-1]["text"] == "You can delete only your own notes.", what="the refusal")
 
-    lead_view = slack.command("notes", user=LEAD, channel=channel).json()
+    lead_view = slack.ask("notes", user=LEAD, channel=channel).json()
     lead_menu = lead_view["blocks"][1]["accessory"]
     assert [o["value"] for o in lead_menu["options"]] == [f"delete:{note.id}", f"action:{note.id}"]
     select_option(slack, lead_menu, f"delete:{note.id}", user=LEAD)
@@ -290,11 +288,11 @@ def select_option(slack: SlackSim, menu: dict[str, Any], value: str, *, user: st
 
 def test_status_for_facilitator_only(slack: SlackSim, started: tuple[int, str]) -> None:
     _, channel = started
-    slack.command("note one", user=RESPONDER_BERLIN, channel=channel)
-    slack.command("note two", user=RESPONDER_BERLIN, channel=channel)
-    assert slack.command("status", user=RESPONDER_BERLIN, channel=channel).body == \
+    slack.ask("note one", user=RESPONDER_BERLIN, channel=channel)
+    slack.ask("note two", user=RESPONDER_BERLIN, channel=channel)
+    assert slack.ask("status", user=RESPONDER_BERLIN, channel=channel).text == \
         "Only the facilitator of this post-mortem can see its participation status."
-    status = slack.command("status", user=LEAD, channel=channel).json()["text"]
+    status = slack.ask("status", user=LEAD, channel=channel).json()["text"]
     assert f"<@{RESPONDER_BERLIN}> — review questions not answered yet — 2 notes" in status
     assert f"<@{LEAD}> — review questions not answered yet — 0 notes" in status
 
@@ -304,7 +302,7 @@ def test_kickoff_add_note_button_opens_the_form_for_that_postmortem(
 ) -> None:
     postmortem_id, channel = started
     slack.press("kickoff_add_note", str(postmortem_id), user=RESPONDER_BERLIN)
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
     assert "postmortem_id" not in [b.get("block_id") for b in view["blocks"]]
     slack.submit_view(view, user=RESPONDER_BERLIN, values={"category": "went_well", "text": "Fast containment"})
     assert [(n.postmortem_id, n.category) for n in stored_notes(in_transaction)] == [(postmortem_id, NoteCategory.WENT_WELL)]

@@ -36,15 +36,14 @@ def test_fifty_notes_at_once_sharing_new_indicators_are_all_stored_and_each_indi
     def send_note(index: int) -> Any:
         # Every note names the shared URL (and its domain); each also names an address of its own.
         text = f"note Host {index} beaconed to {SHARED_URL} from 203.0.113.{index + 1}"
-        return slack.command(text, user=authors[index % 3], channel=channel)
+        return slack.ask(text, user=authors[index % 3], channel=channel)
 
     with on_postgresql(runtime.engine, "INSERT INTO indicators", parties=4) as rendezvous:
         replies, intervals = at_once(send_note, 50)
     if rendezvous is not None:
         assert rendezvous.met.is_set()  # four notes' transactions were inserting the same indicators together
     assert most_in_flight(intervals) >= 8
-    assert [reply.status for reply in replies] == [200] * 50
-    assert all(reply.body.startswith(":memo: Added to") for reply in replies), {r.body for r in replies}
+    assert all(reply.text.startswith(":memo: Added to") for reply in replies), {r.text for r in replies}
     with in_transaction() as session:
         texts = set(session.scalars(select(Note.text).where(Note.postmortem_id == postmortem_id)))
         stored = list(session.execute(select(Indicator.kind, Indicator.value).where(Indicator.postmortem_id == postmortem_id)).tuples())
@@ -61,11 +60,12 @@ def test_the_same_meeting_form_delivered_twice_at_once_schedules_once(
     values = {"starts_at": MONDAY_1500, "duration": "60", "location": "Room 4", "agenda": DEFAULT_AGENDA}
     with on_postgresql(runtime.engine, "INSERT INTO meetings", parties=2) as rendezvous:
         replies, intervals = at_once(lambda _: slack.submit_view(view, user=LEAD, values=values), 2)
+        # Saving happens after the ack ("Saving…"): stay until it is done.
+        wait_for_dm(fake_slack, RESPONDER_TOKYO, "You're invited")
     if rendezvous is not None:
         assert rendezvous.met.is_set()
     assert most_in_flight(intervals) == 2
     assert [reply.json()["response_action"] for reply in replies] == ["update", "update"]
-    wait_for_dm(fake_slack, RESPONDER_TOKYO, "You're invited")
     time.sleep(0.3)  # room for a second announcement, were one coming
     with in_transaction() as session:
         meeting = session.scalars(select(Meeting)).one()
@@ -182,9 +182,9 @@ def test_extend_and_reassign_at_once_one_wins_and_the_other_is_told_to_reload(
     _, channel = started
     assign(slack, channel)
     press_owner_button(slack, fake_slack, "Extend due date")
-    extend_view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_extend_form" and fake_slack.latest_view())
+    extend_view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_extend_form" and fake_slack.latest_view())
     press_owner_button(slack, fake_slack, "Reassign")
-    reassign_view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_reassign_form" and fake_slack.latest_view())
+    reassign_view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_reassign_form" and fake_slack.latest_view())
 
     def submit(index: int) -> Any:
         if index == 0:
@@ -268,8 +268,7 @@ def test_a_quick_note_that_could_not_be_saved_says_so(
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr("bot.notes.add", broken)
-    reply = slack.command("note The proxy logs are gone", user=LEAD, channel=started[1])
-    assert reply.body == OUR_TROUBLE
+    assert slack.ask("note The proxy logs are gone", user=LEAD, channel=started[1]).text == OUR_TROUBLE
     with in_transaction() as session:
         assert session.scalar(select(func.count()).select_from(Note)) == 0
 
@@ -278,7 +277,7 @@ def test_a_note_modal_that_could_not_be_saved_stays_open_with_the_reason(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], monkeypatch: Any
 ) -> None:
     slack.command("note", user=LEAD, channel=started[1])
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
     monkeypatch.setattr("bot.notes.add", lambda *args, **kwargs: (_ for _ in ()).throw(RuntimeError("database down")))
     reply = slack.submit_view(view, user=LEAD, values={"text": "Mail gateway let it through", "category": "observation"})
     first_input = next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
@@ -304,9 +303,9 @@ def test_a_change_from_a_form_opened_before_another_change_is_refused_not_applie
 ) -> None:
     assign(slack, started[1])
     press_owner_button(slack, fake_slack, "Extend due date")
-    extend_view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_extend_form" and fake_slack.latest_view())
+    extend_view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_extend_form" and fake_slack.latest_view())
     press_owner_button(slack, fake_slack, "Reassign")
-    reassign_view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_reassign_form" and fake_slack.latest_view())
+    reassign_view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_reassign_form" and fake_slack.latest_view())
     won = slack.submit_view(reassign_view, user=RESPONDER_BERLIN, values={"owner_id": RESPONDER_TOKYO, "reason": "Tokyo owns VPN"})
     assert won.json()["response_action"] == "update"
     late = slack.submit_view(extend_view, user=RESPONDER_BERLIN, values={"due_on": "2026-12-14", "reason": "Vendor delay"})

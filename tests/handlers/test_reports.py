@@ -42,7 +42,7 @@ def fill_postmortem(slack: SlackSim, fake: FakeSlack, channel: str, clock: Froze
         opened = len(fake.views)
         slack.command("note", user=user, channel=channel)
         # A new view: the latest may still be the previous note's form, whose resubmission is a repeat.
-        view = eventually(lambda: len(fake.views) > opened and fake.latest_view()["callback_id"] == "note_form"
+        view = eventually(lambda: len(fake.views) > opened and fake.latest_view().get("callback_id") == "note_form"
                           and fake.latest_view())
         slack.submit_view(view, user=user, values=values)
 
@@ -51,7 +51,7 @@ def fill_postmortem(slack: SlackSim, fake: FakeSlack, channel: str, clock: Froze
     modal_note(RESPONDER_TOKYO, {"category": "timeline", "occurred_at": utc(2026, 11, 17, 10, 20),
                                  "text": "Blocked http://evil-login.com/vpn at the proxy"})
     clock.advance(timedelta(minutes=1))
-    slack.command("note <script>alert(1)</script> showed up in the ticket", user=LEAD, channel=channel)
+    slack.ask("note <script>alert(1)</script> showed up in the ticket", user=LEAD, channel=channel)
     modal_note(LEAD, {"category": "lesson", "text": "Enforce phishing-resistant MFA on the VPN <script>alert(2)</script> <!channel>"})
     modal_note(RESPONDER_BERLIN, {"category": "went_well", "text": "Containment within 3 hours"})
     for user in (RESPONDER_BERLIN, RESPONDER_TOKYO):
@@ -59,12 +59,12 @@ def fill_postmortem(slack: SlackSim, fake: FakeSlack, channel: str, clock: Froze
         slack.submit_view(view, user=user, values={**ANSWERS, "time_to_resolution": f"23 hours, says {user}"})
 
     slack.command("classify", user=LEAD, channel=channel)
-    view = eventually(lambda: fake.latest_view()["callback_id"] == "classification" and fake.latest_view())
+    view = eventually(lambda: fake.latest_view().get("callback_id") == "classification" and fake.latest_view())
     assert "Targeted: the lure named our VPN vendor" in view["blocks"][0]["text"]["text"]
     slack.submit_view(view, user=LEAD, values={"classification": "targeted", "attack_vector": "phishing",
                                                 "rationale": "Lure named our VPN vendor"})
     slack.command("scorecard-entry", user=LEAD, channel=channel)
-    view = eventually(lambda: fake.latest_view()["callback_id"] == "scorecard" and fake.latest_view())
+    view = eventually(lambda: fake.latest_view().get("callback_id") == "scorecard" and fake.latest_view())
     slack.submit_view(view, user=LEAD, values={"alert_volume": "420", "false_alarms": "12", "threats_blocked": "3"})
 
 
@@ -134,7 +134,7 @@ def test_republishing_makes_version_two_with_a_change_list(
 ) -> None:
     _, channel = started
     publish(slack, fake_slack, channel)
-    slack.command("note Found a second mailbox rule", user=RESPONDER_BERLIN, channel=channel)
+    slack.ask("note Found a second mailbox rule", user=RESPONDER_BERLIN, channel=channel)
     second = publish(slack, fake_slack, channel)
     assert second["text"].startswith("Post-mortem report v2")
     assert "*Changed since v1:* 1 new note." in str(second["blocks"])
@@ -176,9 +176,9 @@ def test_only_the_facilitator_reports_and_bad_figures_are_refused_inline(
 ) -> None:
     _, channel = started
     slack.command("report", user=RESPONDER_BERLIN, channel=channel)
-    assert eventually(lambda: fake_slack.responses)[-1]["text"] == "Only the facilitator of this post-mortem can do that."
+    eventually(lambda: fake_slack.responses and fake_slack.responses[-1]["text"] == "Only the facilitator of this post-mortem can do that.")
     slack.command("scorecard-entry", user=LEAD, channel=channel)
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "scorecard" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "scorecard" and fake_slack.latest_view())
     reply = slack.submit_view(view, user=LEAD, values={"alert_volume": "-3", "false_alarms": "a few", "threats_blocked": "2"})
     assert reply.json() == {"response_action": "errors", "errors": {
         "alert_volume": "Enter a whole number, 0 or more, or leave it empty.",

@@ -176,8 +176,8 @@ def test_channel_refused_keeps_postmortem_and_retry_resumes_without_duplicates(
         assert postmortem.channel_id is not None and not postmortem.kickoff_pinned
         assert postmortem.provisioning_error == "invite: user_is_restricted"
 
-    reply = slack.command("retry", user=LEAD)
-    assert reply.body == "Picking up where I stopped. I'll message you when it's done."
+    reply = slack.ask("retry", user=LEAD)
+    assert reply.text == "Picking up where I stopped. I'll message you when it's done."
     wait_for_dm(fake_slack, LEAD, "is ready")
     assert len(fake_slack.calls_to("conversations.create")) == 1
     channel = fake_slack.channels[postmortem.channel_id]
@@ -185,7 +185,7 @@ def test_channel_refused_keeps_postmortem_and_retry_resumes_without_duplicates(
     assert len(fake_slack.messages[channel.id]) == 1 and len(fake_slack.pins[channel.id]) == 1
 
     # Nothing left to retry now.
-    assert slack.command("retry", user=LEAD).body == "Nothing to retry: every post-mortem you started is fully set up."
+    assert slack.ask("retry", user=LEAD).text == "Nothing to retry: every post-mortem you started is fully set up."
 
 
 def test_retry_button_resumes_after_rate_limit_past_retries(slack: SlackSim, fake_slack: FakeSlack) -> None:
