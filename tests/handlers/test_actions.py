@@ -61,6 +61,8 @@ def test_malformed_and_past_one_liners_are_refused_with_the_form(
     assert slack.command("action ben tomorrow fix it", user=LEAD, channel=channel).body == MALFORMED
     assert slack.command(f"action <@{RESPONDER_BERLIN}> 2026-02-30 Fix", user=LEAD, channel=channel).body == MALFORMED
     assert assign(slack, channel, f"<@{RESPONDER_BERLIN}> 2026-11-01 Too late") == "That date has passed. Pick today or a later date."
+    # Reminders are planned after the due date: the calendar's last day has no room for them.
+    assert assign(slack, channel, f"<@{RESPONDER_BERLIN}> 9999-12-31 Someday") == "Pick a date within the next five years."
     with in_transaction() as session:
         assert session.scalars(select(Action)).all() == []
 
@@ -179,6 +181,8 @@ def test_extend_into_the_past_and_reassign_to_the_same_owner_are_refused_inline(
     view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_extend_form" and fake_slack.latest_view())
     reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"due_on": "2026-11-19", "reason": "Oops"}).json()
     assert reply == {"response_action": "errors", "errors": {"due_on": "That date has passed. Pick today or a later date."}}
+    reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"due_on": "9999-12-30", "reason": "Never"}).json()
+    assert reply == {"response_action": "errors", "errors": {"due_on": "Pick a date within the next five years."}}
     press_owner_button(slack, fake_slack, "Reassign")
     view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_reassign_form" and fake_slack.latest_view())
     reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"owner_id": RESPONDER_BERLIN, "reason": "Me"}).json()
