@@ -107,7 +107,10 @@ def cancel(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_i
         meeting = meetings.current(session, postmortem_id=postmortem.id)
         if meeting is None or meeting.status is MeetingStatus.CANCELLED:
             return Message(text=NO_MEETING), None
-        meetings.cancel(session, meeting=meeting, now=runtime.clock.now())
+        try:
+            meetings.cancel(session, postmortem=postmortem, meeting=meeting, now=runtime.clock.now())
+        except meetings.MeetingRefused as refusal:
+            return Message(text=str(refusal)), None
         return Message(text="Cancelled. I'm telling everyone and posting the calendar cancellation."), meeting.id
 
 

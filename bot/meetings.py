@@ -138,7 +138,8 @@ def save(
     return meeting, outcome
 
 
-def cancel(session: Session, *, meeting: Meeting, now: datetime) -> None:
+def cancel(session: Session, *, postmortem: Postmortem, meeting: Meeting, now: datetime) -> None:
+    access.require_open(session, postmortem, refusal=MeetingRefused)
     meeting.status = MeetingStatus.CANCELLED
     meeting.sequence += 1
     meeting.updated_at = now
