@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MALFORMED = "I couldn't read that. Use " + actions.LINE_FORMAT + ", or `/postmortem action` alone for the form."
 ACTION_GONE = "That action no longer exists."
+ID_MAX = 2**31 - 1  # the largest id the INTEGER key holds, on SQLite and PostgreSQL alike
 ONLY_FACILITATOR_CLOSES = "Only the facilitator of this post-mortem can close it."
 CANCEL_FORMAT = "Use `/postmortem action cancel <number> <why>`; `/postmortem actions` lists the numbers."
 CHANGED_MEANWHILE = ("Someone changed this action while you had it open, so I didn't apply your change. "
@@ -221,9 +223,15 @@ def is_cancel_command(text: str) -> bool:
 def cancel_by_command(runtime: Runtime, *, user_id: str, text: str) -> tuple[str, int | None]:
     """`/postmortem action cancel <number> <why>`: the answer, and the action cancelled (to announce) if any."""
     words = text.split(maxsplit=2)
-    if len(words) < 2 or not words[1].lstrip("#").isdigit():
+    # ASCII digits only (`str.isdigit` takes "²", which `int` refuses), and no more than an id can be:
+    # the database refuses a number past its integer range instead of finding nothing.
+    number = re.fullmatch(r"#?([0-9]+)", words[1]) if len(words) > 1 else None
+    if number is None:
         return CANCEL_FORMAT, None
-    action_id = int(words[1].lstrip("#"))
+    digits = number.group(1).lstrip("0") or "0"
+    if len(digits) > len(str(ID_MAX)) or int(digits) > ID_MAX:
+        return ACTION_GONE, None
+    action_id = int(digits)
     outcome = cancel(runtime, user_id=user_id, action_id=action_id, reason=words[2] if len(words) > 2 else "")
     if isinstance(outcome, dict):
         refusal = outcome["reason"]
