@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 
 MALFORMED = "I couldn't read that. Use " + actions.LINE_FORMAT + ", or `/postmortem action` alone for the form."
 ACTION_GONE = "That action no longer exists."
-ID_MAX = 2**31 - 1  # the largest id the INTEGER key holds, on SQLite and PostgreSQL alike
+ID_MAX = 2**31 - 1
+OWNER_UNKNOWN = "I can't find that person in this workspace. Pick the owner again."
+OWNER_NOT_A_PERSON = "Pick a person with an active account: reminders can't reach a bot or a deactivated account."  # the largest id the INTEGER key holds, on SQLite and PostgreSQL alike
 ONLY_FACILITATOR_CLOSES = "Only the facilitator of this post-mortem can close it."
 CANCEL_FORMAT = "Use `/postmortem action cancel <number> <why>`; `/postmortem actions` lists the numbers."
 CHANGED_MEANWHILE = ("Someone changed this action while you had it open, so I didn't apply your change. "
@@ -62,6 +64,18 @@ def _plan(runtime: Runtime, session: Session, action: Action, postmortem: Postmo
     )
 
 
+def _owner_problem(runtime: Runtime, owner_id: str) -> str | None:
+    """Why `owner_id` cannot own an action, if they cannot: the reminders need a person's active account
+    (and Slack's `user_not_found` is a wrong pick, which sending again would not fix)."""
+    try:
+        owner = runtime.slack.user(owner_id)
+    except SlackCallFailed as failure:
+        if failure.error != "user_not_found":
+            raise
+        return OWNER_UNKNOWN
+    return OWNER_NOT_A_PERSON if owner.is_bot or owner.deleted else None
+
+
 def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None,
          title: str = "") -> dict[str, Any] | Message:
     with transaction(runtime.sessions) as session:
@@ -79,6 +93,8 @@ def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: st
            postmortem_id: int | None = None) -> dict[str, str] | Message:
     """Save the action and plan its reminders in one transaction, then tell the owner and the channel."""
     errors = actions.validate(draft, today=_today(runtime, user_id))
+    if not errors and draft.owner_id is not None and (problem := _owner_problem(runtime, draft.owner_id)):
+        errors["owner_id"] = problem
     if errors:
         return errors
     now = runtime.clock.now()
@@ -188,6 +204,8 @@ def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str |
              read_version: int | None = None) -> dict[str, str] | str:
     if new_owner is None:
         return {"owner_id": "Pick the new owner."}
+    if problem := _owner_problem(runtime, new_owner):
+        return {"owner_id": problem}
     changed = _change(runtime, user_id=user_id, action_id=action_id, read_version=read_version, field="owner_id",
                       apply=lambda session, action, pm: actions.reassign(
                           session, action=action, postmortem=pm, user_id=user_id, new_owner=new_owner, reason=reason,
