@@ -33,7 +33,13 @@ class Saved:
 
 
 def _humans(runtime: Runtime, postmortem: Postmortem) -> list[str]:
-    return [user for user in postmortem.member_ids if not runtime.slack.user(user).is_bot]
+    """The people who take part (see bot.access), bots left out: once the review channel exists, its
+    members, so someone removed from it gets no invite, no .ics and no reminder, and someone added does."""
+    people = postmortem.member_ids
+    if postmortem.channel_id is not None:
+        members = runtime.slack.channel_members(channel=postmortem.channel_id)
+        people = [user for user in people if user in members] + sorted(members - set(people))
+    return [user for user in people if not runtime.slack.user(user).is_bot]
 
 
 def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> dict[str, Any] | Message:
@@ -191,6 +197,8 @@ def send_dm_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
     if loaded is None:
         return ReminderStatus.SKIPPED
     meeting, postmortem = loaded
+    if not access.is_participant(runtime, postmortem, user_id=reminder.recipient_id):
+        return ReminderStatus.SKIPPED  # removed from the channel since the meeting was scheduled
     with transaction(runtime.sessions) as session:
         if reminder.recipient_id in questionnaire.respondents(session, postmortem_id=postmortem.id):
             return ReminderStatus.SKIPPED
