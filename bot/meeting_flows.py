@@ -197,8 +197,6 @@ def send_dm_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
     if loaded is None:
         return ReminderStatus.SKIPPED
     meeting, postmortem = loaded
-    if not access.is_participant(runtime, postmortem, user_id=reminder.recipient_id):
-        return ReminderStatus.SKIPPED  # removed from the channel since the meeting was scheduled
     with transaction(runtime.sessions) as session:
         if reminder.recipient_id in questionnaire.respondents(session, postmortem_id=postmortem.id):
             return ReminderStatus.SKIPPED
