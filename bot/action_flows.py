@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 MALFORMED = "I couldn't read that. Use " + actions.LINE_FORMAT + ", or `/postmortem action` alone for the form."
 ACTION_GONE = "That action no longer exists."
+ID_MAX = 2**31 - 1
+OWNER_UNKNOWN = "I can't find that person in this workspace. Pick the owner again."
+OWNER_NOT_A_PERSON = "Pick a person with an active account: reminders can't reach a bot or a deactivated account."  # the largest id the INTEGER key holds, on SQLite and PostgreSQL alike
 ONLY_FACILITATOR_CLOSES = "Only the facilitator of this post-mortem can close it."
 CANCEL_FORMAT = "Use `/postmortem action cancel <number> <why>`; `/postmortem actions` lists the numbers."
 CHANGED_MEANWHILE = ("Someone changed this action while you had it open, so I didn't apply your change. "
@@ -88,6 +92,18 @@ def _plan(runtime: Runtime, session: Session, action: Action, postmortem: Postmo
     )
 
 
+def _owner_problem(runtime: Runtime, owner_id: str) -> str | None:
+    """Why `owner_id` cannot own an action, if they cannot: the reminders need a person's active account
+    (and Slack's `user_not_found` is a wrong pick, which sending again would not fix)."""
+    try:
+        owner = runtime.slack.user(owner_id)
+    except SlackCallFailed as failure:
+        if failure.error != "user_not_found":
+            raise
+        return OWNER_UNKNOWN
+    return OWNER_NOT_A_PERSON if owner.is_bot or owner.deleted else None
+
+
 def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None,
          title: str = "") -> dict[str, Any] | Message:
     with transaction(runtime.sessions) as session:
@@ -122,6 +138,8 @@ def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: st
 
     Without a `dedupe_key` (the one-line command) the key is made from what was asked for."""
     errors = actions.validate(draft, today=_today(runtime, user_id))
+    if not errors and draft.owner_id is not None and (problem := _owner_problem(runtime, draft.owner_id)):
+        errors["owner_id"] = problem
     if errors:
         return errors
     now = runtime.clock.now()
@@ -258,6 +276,8 @@ def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str |
              read_version: int | None = None) -> dict[str, str] | str:
     if new_owner is None:
         return {"owner_id": "Pick the new owner."}
+    if problem := _owner_problem(runtime, new_owner):
+        return {"owner_id": problem}
     changed = _change(runtime, user_id=user_id, action_id=action_id, read_version=read_version, field="owner_id",
                       apply=lambda session, action, pm: actions.reassign(
                           session, action=action, postmortem=pm, user_id=user_id, new_owner=new_owner, reason=reason,
@@ -291,9 +311,15 @@ def is_cancel_command(text: str) -> bool:
 def cancel_by_command(runtime: Runtime, *, user_id: str, text: str) -> tuple[str, int | None]:
     """`/postmortem action cancel <number> <why>`: the answer, and the action cancelled (to announce) if any."""
     words = text.split(maxsplit=2)
-    if len(words) < 2 or not words[1].lstrip("#").isdigit():
+    # ASCII digits only (`str.isdigit` takes "²", which `int` refuses), and no more than an id can be:
+    # the database refuses a number past its integer range instead of finding nothing.
+    number = re.fullmatch(r"#?([0-9]+)", words[1]) if len(words) > 1 else None
+    if number is None:
         return CANCEL_FORMAT, None
-    action_id = int(words[1].lstrip("#"))
+    digits = number.group(1).lstrip("0") or "0"
+    if len(digits) > len(str(ID_MAX)) or int(digits) > ID_MAX:
+        return ACTION_GONE, None
+    action_id = int(digits)
     outcome = cancel(runtime, user_id=user_id, action_id=action_id, reason=words[2] if len(words) > 2 else "")
     if isinstance(outcome, dict):
         refusal = outcome["reason"]

@@ -22,6 +22,11 @@ OVERDUE = "action_overdue"
 ESCALATION = "action_escalation"
 REMINDER_KINDS = (BEFORE_DUE, AT_DUE, OVERDUE, ESCALATION)
 REASON_MAX_CHARS = 500
+# Reminders are planned days past the due date: a date near the calendar's end (9999-12-31) cannot
+# have them, and no follow-up is meant to run that long.
+DUE_HORIZON = timedelta(days=5 * 366)
+PAST_DUE_DATE = "That date has passed. Pick today or a later date."
+FAR_DUE_DATE = "Pick a date within the next five years."
 CANCEL_REASON_NEEDED = "Say why it's being cancelled, so the others know."
 LINE_FORMAT = "`/postmortem action @owner YYYY-MM-DD what to do`, for example `/postmortem action @ana 2026-12-15 Rotate VPN certificates`"
 _LINE = re.compile(r"^<@(?P<owner>[UW][A-Z0-9]+)(?:\|[^>]*)?>\s+(?P<due>\d{4}-\d{2}-\d{2})\s+(?P<title>\S.*)$", re.DOTALL)
@@ -78,9 +83,17 @@ def validate(draft: ActionDraft, *, today: date) -> dict[str, str]:
         errors["owner_id"] = "Pick the person who owns this."
     if draft.due_on is None:
         errors["due_on"] = "Pick a due date."
-    elif draft.due_on < today:
-        errors["due_on"] = "That date has passed. Pick today or a later date."
+    elif (problem := _due_date_problem(draft.due_on, today=today)) is not None:
+        errors["due_on"] = problem
     return errors
+
+
+def _due_date_problem(due_on: date, *, today: date) -> str | None:
+    if due_on < today:
+        return PAST_DUE_DATE
+    if due_on > today + DUE_HORIZON:
+        return FAR_DUE_DATE
+    return None
 
 
 def due_day(action: Action, *, working: WorkingTime) -> date:
@@ -182,8 +195,8 @@ def extend(session: Session, *, action: Action, postmortem: Postmortem, user_id:
     if not may_change(action, postmortem, user_id=user_id):
         raise ActionRefused("Only the owner or the facilitator can change the due date.")
     _require_open(action)
-    if due_on < today:
-        raise ActionRefused("That date has passed. Pick today or a later date.")
+    if (problem := _due_date_problem(due_on, today=today)) is not None:
+        raise ActionRefused(problem)
     _record(session, action=action, actor_id=user_id, field="due_on", old=action.due_on.isoformat(),
             new=due_on.isoformat(), reason=reason, now=now)
     action.due_on = due_on

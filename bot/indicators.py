@@ -44,7 +44,8 @@ _SCANNER = re.compile(
         # another begins (`?next=http://...` is two indicators), so none hides inside another's path.
         rf"(?P<url>{_SCHEME}(?:(?!{_SCHEME})[^\s<>\"'`|])+)",
         rf"(?P<email>(?<![\w.+%-])[\w.+%-]{{1,64}}{_AT}{_DOTTED})",
-        r"(?P<ipv6>(?<![^\W_]|[:.])[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}(?![^\W_]|:))",
+        # Colons fanged or not (`2001[:]db8[:][:]1`); an IPv4 tail as in `::ffff:198.51.100.9`.
+        rf"(?P<ipv6>(?<![^\W_]|[:.])[0-9a-f]{{0,4}}(?:(?::|\[:\])[0-9a-f]{{0,4}}){{2,7}}(?:(?:\.{_OCTET}){{3}})?(?![^\W_]|:|\.\d))",
         rf"(?P<ipv4>(?<![\d.]){_OCTET}(?:{_DOT}{_OCTET}){{3}})(?!\d|\.\d)",
         rf"(?P<domain>(?<![^\W_]|-){_DOTTED})",
         r"(?P<hash>(?<![\w])(?:[0-9a-f]{64}|[0-9a-f]{40}|[0-9a-f]{32})(?![\w]))",
@@ -56,13 +57,14 @@ _WORD = re.compile(r"\S+")
 _SEPARATOR = re.compile(r"[.:@\[(){]")
 _DEFANGED = re.compile(
     r"(?P<dot>\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))|(?P<at>\[at\]|\(at\)|\[@\]|\(@\)|\{at\})"
-    r"|(?P<slashes>\[:\]//|\[://\])|(?P<colon>\[:\])|(?P<http>^hxxp)|(?P<ftp>^fxp)",
+    r"|(?P<slashes>\[:\]//|\[://\])|(?P<colon>\[:\])|(?P<slash>\[/\])|(?P<http>^hxxp)|(?P<ftp>^fxp)",
     re.IGNORECASE,
 )
-_FANGED = {"dot": ".", "at": "@", "slashes": "://", "colon": ":", "http": "http", "ftp": "ftp"}
-# Trailing characters that end a sentence or markup rather than the URL.
-_URL_TAIL = ".,;:!?'\"*_~"
-_CLOSERS = {")": "(", "]": "[", "}": "{"}
+_FANGED = {"dot": ".", "at": "@", "slashes": "://", "colon": ":", "slash": "/", "http": "http", "ftp": "ftp"}
+# Trailing characters that end a sentence, a quotation or markup rather than the URL (reports pasted
+# from word processors bring curly quotes; CJK text its own full stop and comma).
+_URL_TAIL = ".,;:!?'\"*_~”’»›…。，、；：！？"
+_CLOSERS = {")": "(", "]": "[", "}": "{", "）": "（", "」": "「", "』": "『", "】": "【", "》": "《", "〉": "〈"}
 # Hashes cannot be clicked; everything else is shown defanged.
 DEFANGED_KINDS = {"url", "email", "domain", "ipv4", "ipv6"}
 
@@ -264,7 +266,7 @@ def defanged(kind: str, value: str) -> str:
     if kind in {"domain", "ipv4"}:
         return value.replace(".", "[.]")
     if kind == "ipv6":
-        return value.replace(":", "[:]")
+        return value.replace(":", "[:]").replace(".", "[.]")
     return value
 
 

@@ -33,7 +33,13 @@ class Saved:
 
 
 def _humans(runtime: Runtime, postmortem: Postmortem) -> list[str]:
-    return [user for user in postmortem.member_ids if not runtime.slack.user(user).is_bot]
+    """The people who take part (see bot.access), bots left out: once the review channel exists, its
+    members, so someone removed from it gets no invite, no .ics and no reminder, and someone added does."""
+    people = postmortem.member_ids
+    if postmortem.channel_id is not None:
+        members = runtime.slack.channel_members(channel=postmortem.channel_id)
+        people = [user for user in people if user in members] + sorted(members - set(people))
+    return [user for user in people if not runtime.slack.user(user).is_bot]
 
 
 def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> dict[str, Any] | Message:
@@ -112,7 +118,10 @@ def cancel(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_i
         meeting = meetings.current(session, postmortem_id=postmortem.id)
         if meeting is None or meeting.status is MeetingStatus.CANCELLED:
             return Message(text=NO_MEETING), None
-        meetings.cancel(session, meeting=meeting, now=runtime.clock.now())
+        try:
+            meetings.cancel(session, postmortem=postmortem, meeting=meeting, now=runtime.clock.now())
+        except meetings.MeetingRefused as refusal:
+            return Message(text=str(refusal)), None
         return Message(text="Cancelled. I'm telling everyone and posting the calendar cancellation."), meeting.id
 
 

@@ -17,6 +17,8 @@ DEFAULT_DURATION_MINUTES = 60
 MAX_DURATION_MINUTES = 8 * 60
 LOCATION_MAX_CHARS = 500
 AGENDA_MAX_CHARS = 2500
+# A review meets within weeks; a time near the calendar's end (9999-12-31) has no room for its end time.
+SCHEDULE_HORIZON = timedelta(days=366)
 DEFAULT_AGENDA = (
     "1. Incident report recap\n"
     "2. Timeline walk-through\n"
@@ -50,6 +52,8 @@ def validate(request: MeetingRequest, *, now: datetime) -> dict[str, str]:
         errors["starts_at"] = "Pick a start time."
     elif request.starts_at <= now:
         errors["starts_at"] = "This time has already passed. Pick a time in the future."
+    elif request.starts_at > now + SCHEDULE_HORIZON:
+        errors["starts_at"] = "Pick a time within the next year."
     try:
         minutes = request.duration_minutes
     except ValueError:
@@ -134,7 +138,8 @@ def save(
     return meeting, outcome
 
 
-def cancel(session: Session, *, meeting: Meeting, now: datetime) -> None:
+def cancel(session: Session, *, postmortem: Postmortem, meeting: Meeting, now: datetime) -> None:
+    access.require_open(session, postmortem, refusal=MeetingRefused)
     meeting.status = MeetingStatus.CANCELLED
     meeting.sequence += 1
     meeting.updated_at = now

@@ -94,7 +94,7 @@ def save_figures(runtime: Runtime, *, user_id: str, postmortem_id: int, raw: dic
 
 def preview(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
     with transaction(runtime.sessions) as session:
-        postmortem = _facilitated(session, runtime, user_id=user_id, channel_id=channel_id)
+        postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, channel_id=channel_id))
         if isinstance(postmortem, str):
             return Message(text=postmortem)
         _, draft = reports.render(session, postmortem_id=postmortem.id, name_of=str, now=runtime.clock.now())
@@ -105,7 +105,8 @@ def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int 
     """Claim and store version N (the one previewed, when given), then upload both documents and post the
     summary: each part once, even across a retry after Slack failed half-way."""
     with transaction(runtime.sessions) as session:
-        postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
+        # A preview's Publish button outlives the close; a new version of a closed record is refused.
+        postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id))
         if isinstance(postmortem, str):
             return Message(text=postmortem)
         claimed = reports.claim(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),

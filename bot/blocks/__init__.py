@@ -17,6 +17,21 @@ class Message:
     blocks: list[dict[str, Any]] = field(default_factory=list)
 
 
+def line_sections(text: str) -> list[dict[str, Any]]:
+    """Section blocks of `text`, split at line ends so none passes Slack's 3,000 characters (each line
+    must already fit: its user text went through safe_text with a limit)."""
+    blocks: list[dict[str, Any]] = []
+    chunk = ""
+    for line in text.splitlines(keepends=True):
+        if chunk and len(chunk) + len(line) > safe_text.SECTION_TEXT:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+            chunk = ""
+        chunk += line
+    if chunk.strip():
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
+    return blocks
+
+
 def slack_date(moment: datetime | None, *, missing: str = "not recorded") -> str:
     """Slack renders `<!date^...>` in each reader's own time zone; the fallback text is UTC."""
     if moment is None:

@@ -23,7 +23,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import safe_text
-from bot.blocks import Message, slack_date
+from bot.blocks import Message, line_sections, slack_date
 from bot.notes import NOTE_MAX_CHARS, NotesPage
 from models import Note, NoteCategory, Postmortem
 
@@ -171,5 +171,6 @@ def status(*, postmortem: Postmortem, answered: set[str], note_counts: dict[str,
         for user_id in dict.fromkeys(postmortem.member_ids + sorted(note_counts))
     ]
     text = f"*Participation in {safe_text.mrkdwn_line(postmortem.title)}*\n" + "\n".join(lines)
-    return Message(text=text, blocks=[SectionBlock(text=MarkdownTextObject(text=text)).to_dict()])
+    # One line per person: a large response team passes one section's 3,000 characters.
+    return Message(text=text, blocks=line_sections(text))
 

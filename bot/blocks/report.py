@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot import safe_text
-from bot.blocks import Message
+from bot.blocks import Message, line_sections
 from bot.report_data import CLASSIFICATION_LABELS, SCORECARD_LABELS, VECTOR_LABELS, Attributed, format_duration
 from models import Assessment, Postmortem
 
@@ -36,19 +36,8 @@ ANSWER_PREVIEW_CHARS = 250  # ten escaped answers and their authors fit one sect
 
 
 def _sections(texts: list[str]) -> list[dict[str, Any]]:
-    """Section blocks, splitting at line ends so none passes Slack's 3000 characters. Every line is
-    already within the limit: the summary template fits each piece of user text (see bot.rendering)."""
-    blocks = []
-    for text in texts:
-        chunk = ""
-        for line in text.splitlines(keepends=True):
-            if len(chunk) + len(line) > SECTION_LIMIT:
-                blocks.append(SectionBlock(text=MarkdownTextObject(text=chunk)).to_dict())
-                chunk = ""
-            chunk += line
-        if chunk.strip():
-            blocks.append(SectionBlock(text=MarkdownTextObject(text=chunk)).to_dict())
-    return blocks
+    """Every line is already within the limit: the summary template fits each piece of user text (see bot.rendering)."""
+    return [block for text in texts for block in line_sections(text)]
 
 
 def summary(sections: list[str], *, title: str, version: int) -> Message:

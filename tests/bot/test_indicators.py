@@ -50,8 +50,11 @@ FORMS = [
     ("ceo(at)fake-corp[.]com", ("email", "ceo@fake-corp.com"), "ceo[@]fake-corp[.]com"),
     ("198[.]51[.]100[.]7", ("ipv4", "198.51.100.7"), "198[.]51[.]100[.]7"),
     ("192(.)0(.)2(.)44", ("ipv4", "192.0.2.44"), "192[.]0[.]2[.]44"),
+    ("hxxps://cdn-evil[.]com[/]drop[/]x.js", ("url", "https://cdn-evil.com/drop/x.js"), "hxxps://cdn-evil[.]com/drop/x[.]js"),
+    ("2001[:]db8[:][:]bad", ("ipv6", "2001:db8::bad"), "2001[:]db8[:][:]bad"),
     # IPv6 and hashes
     ("2001:db8:85a3::8a2e:370:7334", ("ipv6", "2001:db8:85a3::8a2e:370:7334"), "2001[:]db8[:]85a3[:][:]8a2e[:]370[:]7334"),
+    ("mapped ::ffff:198.51.100.9", ("ipv6", "::ffff:198.51.100.9"), "mapped [:][:]ffff[:]198[.]51[.]100[.]9"),
     ("fe80::1ff:fe23:4567:890a", ("ipv6", "fe80::1ff:fe23:4567:890a"), "fe80[:][:]1ff[:]fe23[:]4567[:]890a"),
     ("md5 D41D8CD98F00B204E9800998ECF8427E", ("md5", "d41d8cd98f00b204e9800998ecf8427e"), "md5 D41D8CD98F00B204E9800998ECF8427E"),
     ("sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709", ("sha1", "da39a3ee5e6b4b0d3255bfef95601890afd80709"),
@@ -62,6 +65,12 @@ FORMS = [
     # inside markup people paste
     ("*http://bold-evil.com*", ("url", "http://bold-evil.com"), "*hxxp://bold-evil[.]com*"),
     ("\"https://quoted.evil.io/q\"", ("url", "https://quoted.evil.io/q"), "\"hxxps://quoted[.]evil[.]io/q\""),
+    # pasted from a word processor or CJK text: the quote or full stop ends the URL
+    ("“http://curly.evil.com/q”", ("url", "http://curly.evil.com/q"), "“hxxp://curly[.]evil[.]com/q”"),
+    ("‘https://single.evil.net/a’", ("url", "https://single.evil.net/a"), "‘hxxps://single[.]evil[.]net/a’"),
+    ("«http://guillemet.evil.org/x»", ("url", "http://guillemet.evil.org/x"), "«hxxp://guillemet[.]evil[.]org/x»"),
+    ("见 http://cn-drop.evil.com/x。", ("url", "http://cn-drop.evil.com/x"), "见 hxxp://cn-drop[.]evil[.]com/x。"),
+    ("（http://fw-paren.evil.com/p）", ("url", "http://fw-paren.evil.com/p"), "（hxxp://fw-paren[.]evil[.]com/p）"),
     ("[click](http://md-link.evil.com/)", ("url", "http://md-link.evil.com/"), "[click](hxxp://md-link[.]evil[.]com/)"),
 ]
 

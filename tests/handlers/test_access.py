@@ -8,10 +8,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from models import Action, ActionStatus, Answer, AuditEntry, Indicator, Meeting, Note, Postmortem, PostmortemStatus
-from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
+from models import (Action, ActionStatus, Answer, AuditEntry, Indicator, Meeting, MeetingStatus, Note, Postmortem,
+                    PostmortemStatus, Reminder, ReportVersion)
+from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
 from tests.fake_slack import FakeSlack
-from tests.handlers.test_meetings import TUESDAY_1600, open_meeting_form
+from tests.handlers.test_meetings import TUESDAY_1600, open_meeting_form, schedule
 from tests.handlers.test_notes import NOT_FOUND, membership_event, select_option
 from tests.handlers.test_questionnaire import ANSWERS, open_questionnaire
 from tests.handlers.test_reports import documents, publish
@@ -189,6 +190,37 @@ def test_closed_postmortem_refuses_rescheduling(
     assert CLOSED in str(fake_slack.views[fake_slack.calls_to("views.update")[-1]["view_id"]]["blocks"])
 
 
+def test_buttons_left_from_before_the_close_neither_publish_a_new_version_nor_cancel_the_meeting(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    _, channel = started
+    first = open_meeting_form(slack, fake_slack, user=LEAD, channel=channel)
+    slack.submit_view(first, user=LEAD, values={"starts_at": TUESDAY_1600, "duration": "60", "location": "", "agenda": "Review"})
+    announcement = eventually(lambda: next((m for m in fake_slack.messages[channel]
+                                            if m["text"].startswith("Post-mortem review meeting")), None))
+    cancel = next(e for e in announcement["blocks"][-1]["elements"] if e["text"]["text"] == "Cancel meeting")
+    publish(slack, fake_slack, channel)
+    slack.command("report", user=LEAD, channel=channel)
+    draft = eventually(lambda: "Draft report v2" in fake_slack.responses[-1]["text"] and fake_slack.responses[-1])
+    publish_button = next(b for b in draft["blocks"][-1]["elements"] if b["text"]["text"] == "Publish")
+    slack.command("close", user=LEAD, channel=channel)
+    eventually(lambda: "closed and read-only" in fake_slack.responses[-1]["text"], what="the close")
+
+    responses = len(fake_slack.responses)
+    slack.press(publish_button["action_id"], publish_button["value"], user=LEAD)
+    slack.press(cancel["action_id"], cancel["value"], user=LEAD)
+    eventually(lambda: len(fake_slack.responses) >= responses + 2, what="two answers")
+    assert [r["text"] for r in fake_slack.responses[responses:]] == [CLOSED, CLOSED]
+    assert slack.ask("cancel-meeting", user=LEAD, channel=channel).text == CLOSED
+    slack.command("report", user=LEAD, channel=channel)  # the preview answers after the ack
+    eventually(lambda: len(fake_slack.responses) > responses + 2, what="the preview's answer")
+    assert fake_slack.responses[-1]["text"] == CLOSED
+    with in_transaction() as session:
+        assert session.scalars(select(ReportVersion.version)).all() == [1]
+        meeting = session.scalars(select(Meeting)).one()
+        assert (meeting.status, meeting.sequence) == (MeetingStatus.SCHEDULED, 0)
+
+
 def test_after_closing_owners_still_finish_extend_and_reassign_their_actions(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
@@ -247,3 +279,24 @@ def test_a_responder_removed_from_the_channel_cannot_page_through_notes_with_an_
     eventually(lambda: notice_text(fake_slack.latest_view()) == NOT_FOUND, what="the refusal in the modal")
     with in_transaction() as session:
         assert RESPONDER_BERLIN in session.get(Postmortem, postmortem_id).member_ids
+
+
+def test_meeting_invites_and_nudges_follow_the_channel_membership(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    _, channel = started
+    fake_slack.channels[channel].members.discard(RESPONDER_TOKYO)
+    slack.event({"type": "member_left_channel", "user": RESPONDER_TOKYO, "channel": channel, "channel_type": "G"},
+                event_id="EvLeft0002")
+    fake_slack.channels[channel].members.add(OUTSIDER)  # added by the facilitator after the kickoff
+    slack.event({"type": "member_joined_channel", "user": OUTSIDER, "channel": channel, "channel_type": "G"},
+                event_id="EvJoin0002")
+    eventually(lambda: slack.ask("note joined late", user=OUTSIDER, channel=channel).text.startswith(":memo:"),
+               what="the new member taking part")
+    schedule(slack, fake_slack, channel, TUESDAY_1600)
+    wait_for_dm(fake_slack, OUTSIDER, "You're invited")
+    assert not any("invited" in m["text"] for m in fake_slack.dm_messages(RESPONDER_TOKYO))
+
+    with in_transaction() as session:
+        nudged = {r.recipient_id for r in session.scalars(select(Reminder).where(Reminder.kind == "meeting_dm"))}
+    assert nudged == {LEAD, RESPONDER_BERLIN, OUTSIDER}

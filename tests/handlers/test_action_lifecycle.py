@@ -125,6 +125,10 @@ def test_cancel_by_command_takes_the_rest_as_reason_and_asks_for_one(
 
     assert slack.ask(f"action cancel {action.id}", user=LEAD, channel=channel).text == f"{REASON_NEEDED} {CANCEL_FORMAT}"
     assert slack.ask("action cancel soon", user=LEAD, channel=channel).text == CANCEL_FORMAT
+    assert slack.ask("action cancel ² typo", user=LEAD, channel=channel).text == CANCEL_FORMAT
+    for beyond_any_id in ("2147483648", "99999999999999999999999", "9" * 5000):
+        assert slack.ask(f"action cancel {beyond_any_id} why", user=LEAD, channel=channel).text == \
+            "That action no longer exists."
     assert slack.ask(f"action cancel {action.id} not mine", user=RESPONDER_TOKYO, channel=channel).text == \
         "Only the owner or the facilitator can cancel this."
     assert actions_by_title(in_transaction)["Rotate VPN certificates"].status is ActionStatus.OPEN

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.dispatcher import dispatch_due
 from bot.runtime import Runtime
 from models import Action, ActionChange, ActionStatus, Postmortem, PostmortemStatus, Reminder
-from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
+from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO, SOME_BOT
 from tests.fake_slack import FakeSlack
 from tests.handlers.test_reports import publish
 from tests.support import FrozenClock, SlackSim, eventually, notice_text, settled_view, utc, wait_for_dm
@@ -62,8 +62,31 @@ def test_malformed_and_past_one_liners_are_refused_with_the_form(
     assert slack.ask("action ben tomorrow fix it", user=LEAD, channel=channel).text == MALFORMED
     assert slack.ask(f"action <@{RESPONDER_BERLIN}> 2026-02-30 Fix", user=LEAD, channel=channel).text == MALFORMED
     assert assign(slack, channel, f"<@{RESPONDER_BERLIN}> 2026-11-01 Too late") == "That date has passed. Pick today or a later date."
+    # Reminders are planned after the due date: the calendar's last day has no room for them.
+    assert assign(slack, channel, f"<@{RESPONDER_BERLIN}> 9999-12-31 Someday") == "Pick a date within the next five years."
     with in_transaction() as session:
         assert session.scalars(select(Action)).all() == []
+
+
+def test_an_owner_who_cannot_get_reminders_is_refused_with_the_reason(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    _, channel = started
+    fake_slack.add_user("U0GONE0001", deleted=True)
+    unknown = "I can't find that person in this workspace. Pick the owner again."
+    not_a_person = "Pick a person with an active account: reminders can't reach a bot or a deactivated account."
+    # Slack's user_not_found is a wrong pick: "send it again in a minute" would never help.
+    assert assign(slack, channel, "<@U0NOSUCH01> 2026-11-30 Ghost") == unknown
+    assert assign(slack, channel, f"<@{SOME_BOT}> 2026-11-30 Bot") == not_a_person
+    assert assign(slack, channel, "<@U0GONE0001> 2026-11-30 Gone") == not_a_person
+    with in_transaction() as session:
+        assert session.scalars(select(Action)).all() == []
+    assign(slack, channel)
+    press_owner_button(slack, fake_slack, "Reassign")
+    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "action_reassign_form" and fake_slack.latest_view())
+    reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"owner_id": SOME_BOT, "reason": "Automate it"}).json()
+    assert reply == {"response_action": "errors", "errors": {"owner_id": not_a_person}}
+    assert the_action(in_transaction).owner_id == RESPONDER_BERLIN
 
 
 def test_modal_creation_from_the_kickoff_button(
@@ -180,6 +203,8 @@ def test_extend_into_the_past_and_reassign_to_the_same_owner_are_refused_inline(
     view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_extend_form" and fake_slack.latest_view())
     reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"due_on": "2026-11-19", "reason": "Oops"}).json()
     assert reply == {"response_action": "errors", "errors": {"due_on": "That date has passed. Pick today or a later date."}}
+    reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"due_on": "9999-12-30", "reason": "Never"}).json()
+    assert reply == {"response_action": "errors", "errors": {"due_on": "Pick a date within the next five years."}}
     press_owner_button(slack, fake_slack, "Reassign")
     view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_reassign_form" and fake_slack.latest_view())
     reply = slack.submit_view(view, user=RESPONDER_BERLIN, values={"owner_id": RESPONDER_BERLIN, "reason": "Me"}).json()

@@ -105,6 +105,8 @@ def test_bad_meeting_input_is_refused_inline(slack: SlackSim, fake_slack: FakeSl
     _, channel = started
     past = schedule(slack, fake_slack, channel, utc(2026, 11, 20, 14, 0))
     assert past == {"response_action": "errors", "errors": {"starts_at": "This time has already passed. Pick a time in the future."}}
+    last_day = schedule(slack, fake_slack, channel, utc(9999, 12, 31, 23, 0), duration="480")
+    assert last_day == {"response_action": "errors", "errors": {"starts_at": "Pick a time within the next year."}}
     zero = schedule(slack, fake_slack, channel, MONDAY_1500, duration="0")
     assert zero["errors"] == {"duration": "The meeting needs a length: enter minutes, e.g. 60."}
     words = schedule(slack, fake_slack, channel, MONDAY_1500, duration="an hour")

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from models import AuditEntry, Indicator, Note, NoteCategory, Postmortem, PostmortemStatus
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
 from tests.fake_slack import FakeSlack
+from tests.fake_slack.server import _Contract
 from tests.support import SlackSim, eventually, notice_text, utc
 
 NOT_FOUND = "I can't find a post-mortem you take part in here. Ask its facilitator to add you, or run this in the review channel."
@@ -295,6 +296,25 @@ def test_status_for_facilitator_only(slack: SlackSim, started: tuple[int, str]) 
     status = slack.ask("status", user=LEAD, channel=channel).json()["text"]
     assert f"<@{RESPONDER_BERLIN}> — review questions not answered yet — 2 notes" in status
     assert f"<@{LEAD}> — review questions not answered yet — 0 notes" in status
+
+
+def test_status_of_a_large_response_team_fits_slacks_sections(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str]
+) -> None:
+    _, channel = started
+    team = [f"U0TEAM{number:04d}" for number in range(45)]
+    for user in team:
+        fake_slack.add_user(user)
+        fake_slack.channels[channel].members.add(user)
+    assert slack.event(membership_event("member_joined_channel", team[-1], channel), event_id="EvJoin1").status == 200
+    for user in team:
+        eventually(lambda: slack.ask(f"note seen by {user}", user=user, channel=channel).text.startswith(":memo:"),
+                   what=f"a note by {user}")
+    status = slack.ask("status", user=LEAD, channel=channel).json()
+    assert _Contract.load().block_errors(status["blocks"]) == []
+    shown = "".join(block["text"]["text"] for block in status["blocks"])
+    assert len(status["blocks"]) > 1 and all(len(block["text"]["text"]) <= 3000 for block in status["blocks"])
+    assert all(f"<@{user}> — review questions not answered yet — 1 note" in shown for user in team)
 
 
 def test_kickoff_add_note_button_opens_the_form_for_that_postmortem(

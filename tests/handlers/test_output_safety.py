@@ -62,10 +62,10 @@ def test_notes_list_and_confirmation_modal_fit_a_note_of_ampersands(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    quick = slack.command("note " + "&amp;" * 600, user=RESPONDER_BERLIN, channel=channel)  # 600 `&`, as Slack sends them
-    assert quick.body.startswith(":memo: Added to *VPN credential phishing*: &amp;&amp;")
+    quick = slack.ask("note " + "&amp;" * 600, user=RESPONDER_BERLIN, channel=channel)  # 600 `&`, as Slack sends them
+    assert quick.text.startswith(":memo: Added to *VPN credential phishing*: &amp;&amp;")
 
-    listing = slack.command("notes", user=RESPONDER_BERLIN, channel=channel).json()
+    listing = slack.ask("notes", user=RESPONDER_BERLIN, channel=channel).json()
     assert _Contract.load().block_errors(listing["blocks"]) == []
     [note_section] = [b for b in listing["blocks"] if b["type"] == "section"][1:]
     assert len(note_section["text"]["text"]) <= 3000 and note_section["text"]["text"].endswith(safe_text.SHORTENED)
@@ -147,8 +147,8 @@ def test_forms_ioc_finder_misses_are_recorded_and_echoed_defanged(
 ) -> None:
     _, channel = started
     forms = "http://3405803781/gate.php http://0xCB007105/ http://[2001:db8::66]/x http://intranet-sso/login http://пример.рф/"
-    reply = slack.command(f"note {forms}", user=LEAD, channel=channel)
-    assert reply.body.endswith(": hxxp://3405803781/gate[.]php hxxp://0xCB007105/ hxxp://[2001[:]db8[:][:]66]/x "
+    reply = slack.ask(f"note {forms}", user=LEAD, channel=channel)
+    assert reply.text.endswith(": hxxp://3405803781/gate[.]php hxxp://0xCB007105/ hxxp://[2001[:]db8[:][:]66]/x "
                                "hxxp://intranet-sso/login hxxp://пример[.]рф/")
     assert {("url", "http://3405803781/gate.php"), ("url", "http://0xCB007105/"), ("ipv4", "203.0.113.5"),
             ("url", "http://[2001:db8::66]/x"), ("ipv6", "2001:db8::66"), ("url", "http://intranet-sso/login"),
@@ -175,8 +175,8 @@ def test_captured_message_in_slack_format_stores_the_real_values(
     assert {("url", "https://cdn.evil-login.com/a?id=7&k=9"), ("email", "hr@evil-login.com")} <= found
     assert not [value for _, value in found if "&amp;" in value or "|" in value or value.endswith(">")]
 
-    reply = slack.command("note 1 &lt; 2 &amp;&amp; 3 &gt; 2", user=LEAD, channel=channel)
-    assert reply.body.endswith(": 1 &lt; 2 &amp;&amp; 3 &gt; 2")  # escaped once, not `&amp;lt;`
+    reply = slack.ask("note 1 &lt; 2 &amp;&amp; 3 &gt; 2", user=LEAD, channel=channel)
+    assert reply.text.endswith(": 1 &lt; 2 &amp;&amp; 3 &gt; 2")  # escaped once, not `&amp;lt;`
     with in_transaction() as session:
         assert "1 < 2 && 3 > 2" in session.scalars(select(Note.text)).all()
 
@@ -197,8 +197,8 @@ def test_topic_dm_texts_notes_list_and_actions_heading_hold_no_live_mention(
     dm = wait_for_dm(fake_slack, RESPONDER_BERLIN, "New follow-up")
     assert dm["text"] == "New follow-up: Tell @here about this (hxxp://x[.]example)"
     slack.command("note look at <!everyone>", user=LEAD, channel=postmortem.channel_id)
-    notes = slack.command("notes", user=LEAD, channel=postmortem.channel_id).json()
-    everything = slack.command("actions all", user=LEAD, channel=postmortem.channel_id).json()
+    notes = slack.ask("notes", user=LEAD, channel=postmortem.channel_id).json()
+    everything = slack.ask("actions all", user=LEAD, channel=postmortem.channel_id).json()
     assert everything["blocks"][0]["text"]["text"] == \
         "*Follow-ups of &lt;!channel&gt; &lt;hxxp://x[.]example|click&gt; &amp; co*"
 
