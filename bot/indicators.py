@@ -30,7 +30,8 @@ TLDS = frozenset(tld.lower() for tld in _TLD_LIST)
 
 _DOT = r"(?:\.|\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))"
 _AT = r"(?:@|\[at\]|\(at\)|\[@\]|\(@\)|\{at\})"
-_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+# No underscore inside a label: `evil.net_0` is the domain `evil.net` followed by text, as Slack links it.
+_LABEL = r"[^\W_](?:(?:[^\W_]|-){0,61}[^\W_])?"
 # A whole dotted run, never backtracked into (atomic): which start of it is a domain is decided in
 # Python by its last label, so `a.a.a.a…` costs one pass, not one per position.
 _DOTTED = rf"(?>{_LABEL}(?:{_DOT}{_LABEL})+)"
