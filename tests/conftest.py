@@ -106,9 +106,9 @@ def app_url(runtime: Runtime) -> Iterator[str]:
 
 
 @contextmanager
-def serving(runtime: Runtime) -> Iterator[str]:
-    """The real app for `runtime`, served over HTTP on a free port."""
-    server = make_server(create_app(runtime), runtime, host="127.0.0.1", port=0)
+def serving(runtime: Runtime, *, with_slack: bool = True) -> Iterator[str]:
+    """The real app for `runtime`, served over HTTP on a free port (without Slack: health and readiness only)."""
+    server = make_server(create_app(runtime) if with_slack else None, runtime, host="127.0.0.1", port=0)  # type: ignore[arg-type]
     stop = threading.Event()
 
     def serve() -> None:

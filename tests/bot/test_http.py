@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.http import MAX_BODY_BYTES, make_server
+from bot.http import MAX_BODY_BYTES
 from bot.runtime import build_runtime
 from bot.settings import Settings
-from tests.conftest import LEAD
+from tests.conftest import LEAD, serving
 from tests.fake_slack.server import BOT_TOKEN
 from tests.support import SIGNING_SECRET, SlackSim
 
@@ -59,24 +58,6 @@ def no_tracebacks(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     assert [record.getMessage() for record in caplog.records if record.exc_info or record.levelno >= logging.ERROR] == []
 
 
-def serve_in_thread(runtime) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """Serve the WSGI app without a Slack connection (health and readiness need none)."""
-    server = make_server(None, runtime, host="127.0.0.1", port=0)  # type: ignore[arg-type]
-    stop = threading.Event()
-
-    def serve() -> None:
-        while not stop.is_set():
-            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
-        server.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}/"
-    stop.set()
-    thread.join(timeout=5)
-    runtime.engine.dispose()
-
-
 def runtime_for(database_url: str):  # type: ignore[no-untyped-def]
     return build_runtime(Settings(_env_file=None, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                                   DATABASE_URL=database_url))
@@ -90,13 +71,13 @@ def test_healthz_and_readyz_are_200_with_the_schema_at_head(app_url: str) -> Non
 
 
 def test_unreachable_database_is_alive_but_not_ready(tmp_path: Path) -> None:
-    for url in serve_in_thread(runtime_for(f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}")):
+    with serving(runtime_for(f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}"), with_slack=False) as url:
         assert raw_request(url, "GET", "/healthz") == (200, {"ok": True})
         assert raw_request(url, "GET", "/readyz") == (503, {"ok": False, "error": "database unreachable"})
 
 
 def test_metrics_answer_while_the_database_is_unreachable(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    for url in serve_in_thread(runtime_for(f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}")):
+    with serving(runtime_for(f"sqlite:///{tmp_path / 'missing-folder' / 'x.db'}"), with_slack=False) as url:
         status, body = raw_request(url, "GET", "/metrics")
         assert status == 200
         assert b"postmortem_oldest_due_reminder_age_seconds NaN" in body and b"postmortem_requests" in body
@@ -104,7 +85,7 @@ def test_metrics_answer_while_the_database_is_unreachable(tmp_path: Path, caplog
 
 
 def test_schema_behind_the_newest_migration_is_not_ready(tmp_path: Path) -> None:
-    for url in serve_in_thread(runtime_for(f"sqlite:///{tmp_path / 'never-migrated.db'}")):
+    with serving(runtime_for(f"sqlite:///{tmp_path / 'never-migrated.db'}"), with_slack=False) as url:
         assert raw_request(url, "GET", "/readyz") == (503, {
             "ok": False, "error": "database schema is not at the newest migration: run `postmortem-bot db upgrade`"})
 
