@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
 
-from models import Note  # noqa: E402
+from models import Note, Postmortem  # noqa: E402
 from models.db import make_engine  # noqa: E402
 from tests.fake_slack import FakeSlack  # noqa: E402
 from tests.fake_slack.server import BOT_TOKEN, TEAM_ID  # noqa: E402
@@ -170,12 +170,14 @@ def measure(url: str, fake_url: str, channel: str, workload: str, count: int, ta
             sum(failures for _, _, failures in collected))
 
 
-def stored_note_ids(database_url: str) -> list[str]:
-    """The request id in every stored note's text, one entry per stored note."""
+def stored_note_ids(database_url: str, channel: str) -> list[str]:
+    """The request id in the text of every note stored in the benchmark's post-mortem, one entry per note."""
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
-            texts = connection.execute(select(Note.text)).scalars().all()
+            texts = connection.execute(
+                select(Note.text).join(Postmortem, Note.postmortem_id == Postmortem.id).where(Postmortem.channel_id == channel)
+            ).scalars().all()
     finally:
         engine.dispose()
     return [text.removeprefix("Restarted worker ").removesuffix(" after the alert") for text in texts]
@@ -219,7 +221,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=1500, help="requests per (server, workload) per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--database-url", default=None, help="default: a SQLite file in a temporary folder")
+    parser.add_argument("--database-url", default=None,
+                        help="an empty database (default: a SQLite file in a temporary folder)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="serve --workers (default: cores)")
     args = parser.parse_args()
     workers = args.workers
@@ -264,7 +267,7 @@ def main() -> None:
                         samples.setdefault(key, []).extend(latencies)
                         walls[key] = walls.get(key, 0.0) + wall
                         failed[key] = failed.get(key, 0) + failures
-            stored = stored_note_ids(database_url)
+            stored = stored_note_ids(database_url, channel)
         finally:
             bot.stop()
             bare.stop()
