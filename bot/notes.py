@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from bot import access, indicator_sources, indicators
 from models import AuditEntry, Note, NoteCategory, Postmortem
-from models.db import insert_ignoring_conflicts
+from models.db import insert_if_absent
 
 NOTE_MAX_CHARS = 3000
 PAGE_SIZE = 5
@@ -87,7 +87,7 @@ def add(
         raise NoteRefused(problem)
     # The dedupe key decides in the database: a repeated delivery arriving at the same moment waits for
     # the first one's commit and then finds its note, instead of failing (and losing) anything.
-    created = insert_ignoring_conflicts(session, Note, [dict(
+    stored = insert_if_absent(session, Note, dict(
         postmortem_id=postmortem.id,
         author_id=author_id,
         category=draft.category,
@@ -98,8 +98,9 @@ def add(
         dedupe_key=dedupe_key,
         created_at=now,
         updated_at=now,
-    )]) == 1
-    note = session.scalars(select(Note).where(Note.dedupe_key == dedupe_key)).one()
+    ))
+    created = stored is not None
+    note = stored or session.scalars(select(Note).where(Note.dedupe_key == dedupe_key)).one()
     if created:
         indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
     return note, created

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -17,6 +17,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 # "package:folder": Alembic finds it through importlib.resources, so an installed wheel works as the source tree does.
 MIGRATIONS_LOCATION = "models:migrations"
+Model = TypeVar("Model", bound=DeclarativeBase)
 # pg_advisory_xact_lock key shared by every replica ("pm_migra" in ASCII); any fixed bigint would do.
 MIGRATION_LOCK_KEY = 0x706D5F6D69677261
 # One kept connection per thread that may hold a session at once (bot.server.THREADS_PER_WORKER): past the
@@ -81,6 +82,14 @@ def insert_ignoring_conflicts(session: Session, model: type[DeclarativeBase], ro
     # Counted from RETURNING: a driver's rowcount for a multi-row insert is not reliable (psycopg gives -1).
     statement = insert(table).values(rows).on_conflict_do_nothing().returning(*table.primary_key.columns)
     return len(session.execute(statement).all())
+
+
+def insert_if_absent(session: Session, model: type[Model], row: dict[str, Any]) -> Model | None:
+    """One `INSERT ... ON CONFLICT DO NOTHING RETURNING`: the stored row as an ORM object, or None when
+    another request stored it first (the caller reads that one). One round trip for the common case."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return session.scalars(insert(model).values(row).on_conflict_do_nothing().returning(model)).one_or_none()
 
 
 def upsert(session: Session, model: type[DeclarativeBase], row: dict[str, Any], *, key: list[str],
