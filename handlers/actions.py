@@ -131,8 +131,10 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     @app.view(action_blocks.CANCEL_CALLBACK)
     def cancel_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id, action_id = body["user"]["id"], int(view["private_metadata"])
-        outcome = action_flows.cancel(runtime, user_id=user_id, action_id=action_id, reason=ViewValues(view).text("reason"))
-        answer_submission(ack, outcome)
+        outcome: dict[str, str] | str = {}  # stays so if the modal was kept open with a failure
+        with keeping_the_modal_open(ack, view):
+            outcome = action_flows.cancel(runtime, user_id=user_id, action_id=action_id, reason=ViewValues(view).text("reason"))
+            answer_submission(ack, outcome)
         if isinstance(outcome, str):
             with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
                 action_flows.announce_cancellation(runtime, action_id=action_id)
