@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -400,8 +400,14 @@ def close(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
             return Message(text=ONLY_FACILITATOR_CLOSES)
         if not reports.is_published(session, postmortem_id=postmortem.id):
             return Message(text=NOT_PUBLISHED)
+        # Closing is a claim: of two closes at once (or one typed again later) only the one that
+        # changes the status announces and archives; the other hears it is closed.
+        closed = session.execute(update(Postmortem).where(Postmortem.id == postmortem.id,
+                                                          Postmortem.status == PostmortemStatus.OPEN)
+                                 .values(status=PostmortemStatus.CLOSED).execution_options(synchronize_session=False))
+        if closed.rowcount != 1:
+            return Message(text=access.CLOSED)
         still_open = [a for a in actions.of_postmortem(session, postmortem_id=postmortem.id) if a.status is ActionStatus.OPEN]
-        postmortem.status = PostmortemStatus.CLOSED
         title, review_channel = postmortem.title, postmortem.channel_id
     tracked = "\n".join(f"• {safe_text.mrkdwn_line(a.title)} — <@{a.owner_id}>, due {a.due_on.isoformat()}" for a in still_open)
     text = f":lock: *{safe_text.mrkdwn_line(title)}* is closed and read-only. Thank you all."

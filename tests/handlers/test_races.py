@@ -314,3 +314,24 @@ def test_a_change_from_a_form_opened_before_another_change_is_refused_not_applie
         action = session.scalars(select(Action)).one()
     assert (action.owner_id, action.due_on.isoformat(), action.version) == (RESPONDER_TOKYO, "2026-11-30", 1)
     assert {recipient for kind, recipient, _ in pending(runtime) if kind != "action_escalation"} == {RESPONDER_TOKYO}
+
+
+def test_two_close_commands_at_once_post_one_closing_message(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime
+) -> None:
+    from tests.handlers.test_reports import publish
+
+    _, channel = started
+    publish(slack, fake_slack, channel)
+    answered = len(fake_slack.responses)
+    with on_postgresql(runtime.engine, "UPDATE postmortems", parties=2) as rendezvous:
+        _, intervals = at_once(lambda _: slack.command("close", user=LEAD, channel=channel), 2)
+        answers = eventually(lambda: len(fake_slack.responses) >= answered + 2
+                             and sorted(r["text"] for r in fake_slack.responses[answered:]), what="both closes answered")
+    if rendezvous is not None:
+        assert rendezvous.met.is_set()  # both were closing an open post-mortem at the same moment
+    assert most_in_flight(intervals) == 2
+    assert len([m for m in fake_slack.messages[channel] if "closed and read-only" in m["text"]]) == 1
+    assert answers[0].startswith(":lock:") and answers[1] == "This post-mortem is closed."
+    # Typed again later: the same answer, nothing posted to the archived channel.
+    assert slack.ask("close", user=LEAD, channel=channel).text == "This post-mortem is closed."
