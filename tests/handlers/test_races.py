@@ -335,3 +335,50 @@ def test_two_close_commands_at_once_post_one_closing_message(
     assert answers[0].startswith(":lock:") and answers[1] == "This post-mortem is closed."
     # Typed again later: the same answer, nothing posted to the archived channel.
     assert slack.ask("close", user=LEAD, channel=channel).text == "This post-mortem is closed."
+
+
+def test_mark_done_pressed_twice_at_once_is_done_once_and_neither_is_told_to_send_it_again(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    _, channel = started
+    assign(slack, channel)
+    dm = wait_for_dm(fake_slack, RESPONDER_BERLIN, "New follow-up:")
+    button = next(b for b in dm["blocks"][1]["elements"] if b["text"]["text"] == "Mark done")
+    answered = len(fake_slack.responses)
+    with on_postgresql(runtime.engine, "UPDATE actions", parties=2) as rendezvous:
+        _, intervals = at_once(lambda _: slack.press(button["action_id"], button["value"], user=RESPONDER_BERLIN), 2)
+        answers = eventually(lambda: len(fake_slack.responses) >= answered + 2
+                             and sorted(r["text"] for r in fake_slack.responses[answered:]), what="both presses answered")
+    if rendezvous is not None:
+        assert rendezvous.met.is_set()  # both were marking the open action done at the same moment
+    assert most_in_flight(intervals) == 2
+    assert answers[0].startswith(":white_check_mark: Done: Rotate VPN certificates")
+    assert answers[1] in {"This action is already done.", answers[0]}
+    with in_transaction() as session:
+        assert session.scalar(select(func.count()).select_from(ActionChange).where(ActionChange.new_value == "done")) == 1
+
+
+def test_the_same_cancel_typed_twice_at_once_cancels_once_with_one_notice(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    _, channel = started
+    assign(slack, channel)
+    action_id = the_action_id(in_transaction)
+    answered = len(fake_slack.responses)
+    with on_postgresql(runtime.engine, "UPDATE actions", parties=2) as rendezvous:
+        _, intervals = at_once(lambda _: slack.command(f"action cancel {action_id} Vendor does it now", user=LEAD,
+                                                        channel=channel), 2)
+        answers = eventually(lambda: len(fake_slack.responses) >= answered + 2
+                             and sorted(r["text"] for r in fake_slack.responses[answered:]), what="both cancels answered")
+    if rendezvous is not None:
+        assert rendezvous.met.is_set()
+    assert most_in_flight(intervals) == 2
+    assert answers[0].startswith(":no_entry_sign: Cancelled: Rotate VPN certificates")
+    assert answers[1] == "This action is already cancelled."
+    time.sleep(0.5)  # a second notice would follow its answer
+    assert len([m for m in fake_slack.messages[channel] if "cancelled" in m["text"].lower()]) == 1
+
+
+def the_action_id(in_transaction: Any) -> int:
+    with in_transaction() as session:
+        return session.scalars(select(Action.id)).one()
