@@ -382,3 +382,29 @@ def test_the_same_cancel_typed_twice_at_once_cancels_once_with_one_notice(
 def the_action_id(in_transaction: Any) -> int:
     with in_transaction() as session:
         return session.scalars(select(Action.id)).one()
+
+
+def test_two_meeting_cancellations_at_once_send_one_cancellation(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    from tests.handlers.test_meetings import schedule
+
+    _, channel = started
+    schedule(slack, fake_slack, channel, MONDAY_1500)
+    eventually(lambda: len(invites(fake_slack)) == 1, what="the invite")
+    answered = len(fake_slack.responses)
+    with on_postgresql(runtime.engine, "UPDATE meetings", parties=2) as rendezvous:
+        _, intervals = at_once(lambda index: slack.command("cancel-meeting", user=(LEAD, RESPONDER_BERLIN)[index],
+                                                            channel=channel), 2)
+        answers = eventually(lambda: len(fake_slack.responses) >= answered + 2
+                             and sorted(r["text"] for r in fake_slack.responses[answered:]), what="both answered")
+    if rendezvous is not None:
+        assert rendezvous.met.is_set()  # both were cancelling the scheduled meeting at the same moment
+    assert most_in_flight(intervals) == 2
+    assert answers == ["Cancelled. I'm telling everyone and posting the calendar cancellation.",
+                       "There is no meeting to change yet. Schedule one with `/postmortem schedule`."]
+    eventually(lambda: len(invites(fake_slack)) == 2, what="the cancellation")
+    time.sleep(0.5)  # a second cancellation would follow
+    assert len(invites(fake_slack)) == 2 and invites(fake_slack)[1].walk("VEVENT")[0]["SEQUENCE"] == 1
+    with in_transaction() as session:
+        assert session.scalars(select(Meeting.sequence)).one() == 1
