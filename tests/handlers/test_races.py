@@ -408,3 +408,37 @@ def test_two_meeting_cancellations_at_once_send_one_cancellation(
     assert len(invites(fake_slack)) == 2 and invites(fake_slack)[1].walk("VEVENT")[0]["SEQUENCE"] == 1
     with in_transaction() as session:
         assert session.scalars(select(Meeting.sequence)).one() == 1
+
+
+def test_mark_done_on_the_home_tab_whose_refresh_fails_is_not_told_it_did_not_go_through(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    _, channel = started
+    assign(slack, channel)
+    action_id = the_action_id(in_transaction)
+    fake_slack.inject("views.publish", error="internal_error")
+    slack.interaction({"type": "block_actions", "user": {"id": RESPONDER_BERLIN}, "trigger_id": fake_slack.issue_trigger(),
+                       "view": {"type": "home", "id": "VHOME"},
+                       "actions": [{"type": "button", "action_id": "action_done", "block_id": "b", "value": str(action_id),
+                                    "action_ts": "1"}]})
+    told = wait_for_dm(fake_slack, RESPONDER_BERLIN, "internal_error")
+    assert "Nothing you entered is lost" in told["text"] and "didn't go through" not in told["text"]
+    with in_transaction() as session:
+        assert session.get(Action, action_id).status.value == "done"
+
+
+def test_a_cancelled_action_whose_home_refresh_fails_is_not_told_it_did_not_go_through(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    _, channel = started
+    assign(slack, channel)
+    action_id = the_action_id(in_transaction)
+    press_owner_button(slack, fake_slack, "Cancel action")
+    form = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_cancel_form" and fake_slack.latest_view())
+    fake_slack.inject("views.publish", error="internal_error")
+    reply = slack.submit_view(form, user=RESPONDER_BERLIN, values={"reason": "Vendor does it now"})
+    assert reply.json()["response_action"] == "update"
+    told = wait_for_dm(fake_slack, RESPONDER_BERLIN, "internal_error")
+    assert "Nothing you entered is lost" in told["text"] and "didn't go through" not in told["text"]
+    with in_transaction() as session:
+        assert session.get(Action, action_id).status.value == "cancelled"
