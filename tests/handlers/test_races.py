@@ -442,3 +442,23 @@ def test_a_cancelled_action_whose_home_refresh_fails_is_not_told_it_did_not_go_t
     assert "Nothing you entered is lost" in told["text"] and "didn't go through" not in told["text"]
     with in_transaction() as session:
         assert session.get(Action, action_id).status.value == "cancelled"
+
+
+def test_a_meeting_cancelled_by_button_whose_announcement_fails_is_not_told_it_did_not_go_through(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    from tests.handlers.test_meetings import schedule
+
+    _, channel = started
+    schedule(slack, fake_slack, channel, MONDAY_1500)
+    eventually(lambda: len(invites(fake_slack)) == 1, what="the invite")
+    announcement = next(m for m in fake_slack.messages[channel] if m["text"].startswith("Post-mortem review meeting"))
+    _, cancel_button = announcement["blocks"][-1]["elements"]
+    fake_slack.inject("chat.update", error="internal_error")
+    answered = len(fake_slack.responses)
+    slack.press(cancel_button["action_id"], cancel_button["value"], user=LEAD)
+    told = eventually(lambda: next((r["text"] for r in fake_slack.responses[answered:] if "internal_error" in r["text"]), None),
+                      what="the failure told")
+    assert "Nothing you entered is lost" in told and "didn't go through" not in told
+    with in_transaction() as session:
+        assert session.scalars(select(Meeting.status)).one().value == "cancelled"
