@@ -31,9 +31,10 @@ SLACK_BUDGET_BEFORE_ANSWER_SECONDS = 2.0
 
 @contextmanager
 def telling_user_of_failures(
-    runtime: Runtime, *, ack: Ack, user_id: str, response_url: str | None = None, saved: bool = False
+    runtime: Runtime, *, ack: Ack | None, user_id: str, response_url: str | None = None, saved: bool = False
 ) -> Iterator[None]:
-    """Wrap a listener's work. Before the ack, the failure becomes the ack's text; after it, a message.
+    """Wrap a listener's work. Before the ack, the failure becomes the ack's text; after it (or with no
+    `ack`: a slash subcommand's work, always acked first), a message.
     `saved`: what the person entered is already stored (committed) before this work starts."""
     try:
         yield
@@ -64,8 +65,8 @@ def keeping_the_modal_open(ack: Ack, view: dict[str, Any]) -> Iterator[None]:
         ack(response_action="errors", errors={first_input: text})
 
 
-def _tell(runtime: Runtime, ack: Ack, user_id: str, response_url: str | None, text: str) -> None:
-    if ack.response is None:
+def _tell(runtime: Runtime, ack: Ack | None, user_id: str, response_url: str | None, text: str) -> None:
+    if ack is not None and ack.response is None:
         ack(text=text)
         return
     try:

@@ -33,7 +33,10 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         reply, meeting_id = meeting_flows.cancel(runtime, user_id=command.user_id, channel_id=command.channel_id)
         answer(reply)
         if meeting_id is not None:
-            meeting_flows.publish(runtime, meeting_id=meeting_id)
+            # Cancelled and stored by now: a failure to announce it must not say it didn't go through.
+            with telling_user_of_failures(runtime, ack=None, user_id=command.user_id, response_url=command.response_url,
+                                          saved=True):
+                meeting_flows.publish(runtime, meeting_id=meeting_id)
 
     router.add("schedule", "Schedule the review meeting at a time that suits everyone's time zone.", schedule)
     router.add("reschedule", "Move the review meeting; everyone gets the updated invite.", schedule)

@@ -462,3 +462,21 @@ def test_a_meeting_cancelled_by_button_whose_announcement_fails_is_not_told_it_d
     assert "Nothing you entered is lost" in told and "didn't go through" not in told
     with in_transaction() as session:
         assert session.scalars(select(Meeting.status)).one().value == "cancelled"
+
+
+def test_a_meeting_cancelled_by_command_whose_announcement_fails_is_not_told_it_did_not_go_through(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    from tests.handlers.test_meetings import schedule
+
+    _, channel = started
+    schedule(slack, fake_slack, channel, MONDAY_1500)
+    eventually(lambda: len(invites(fake_slack)) == 1, what="the invite")
+    fake_slack.inject("chat.update", error="internal_error")
+    answered = len(fake_slack.responses)
+    slack.command("cancel-meeting", user=LEAD, channel=channel)
+    told = eventually(lambda: next((r["text"] for r in fake_slack.responses[answered:] if "internal_error" in r["text"]), None),
+                      what="the failure told")
+    assert "Nothing you entered is lost" in told and "didn't go through" not in told
+    with in_transaction() as session:
+        assert session.scalars(select(Meeting.status)).one().value == "cancelled"
