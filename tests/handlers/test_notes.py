@@ -58,7 +58,7 @@ def test_over_long_and_empty_quick_notes_are_refused_with_the_reason(
     assert too_long.text == "Your note is 3,001 characters; the limit is 3,000. Shorten it or split it into two notes."
     only_control = slack.command("note \x07\x00", user=LEAD, channel=channel)
     assert only_control.status == 200  # nothing readable after the subcommand: the note form opens instead
-    eventually(lambda: fake_slack.views and fake_slack.latest_view()["callback_id"] == "note_form", what="the note form")
+    eventually(lambda: fake_slack.views and fake_slack.latest_view().get("callback_id") == "note_form", what="the note form")
     assert stored_notes(in_transaction) == []
 
 

@@ -72,7 +72,7 @@ def test_notes_list_and_confirmation_modal_fit_a_note_of_ampersands(
     assert {o["value"].split(":")[0] for o in note_section["accessory"]["options"]} == {"edit", "delete", "action"}
 
     slack.command("note", user=RESPONDER_BERLIN, channel=channel)
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
     answer = slack.submit_view(view, user=RESPONDER_BERLIN, values={"category": "evidence", "text": "&" * 3000}).json()
     assert answer["response_action"] == "update"
     assert _Contract.load().block_errors(answer["view"]["blocks"]) == []
@@ -127,7 +127,7 @@ def test_report_shows_no_live_indicator_from_actions_or_lessons(
     assert dm["text"] == "New follow-up: block hxxp://evil-dl[.]net/payload[.]exe"
     lesson = "Train people " + "x" * 270 + " http://evil-login.com/reset-your-password"
     slack.command("note", user=LEAD, channel=channel)
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
     slack.submit_view(view, user=LEAD, values={"category": "lesson", "text": lesson})
 
     summary = publish(slack, fake_slack, channel)
@@ -164,7 +164,7 @@ def test_captured_message_in_slack_format_stores_the_real_values(
     message = fake_slack.add_message(war_room, user=LEAD, text=(
         "Beacon <https://cdn.evil-login.com/a?id=7&amp;k=9> and <mailto:hr@evil-login.com|hr@evil-login.com>, 1 &lt; 2"))
     capture(slack, fake_slack, war_room, message, user=LEAD)
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
     typed = next(b for b in view["blocks"] if b.get("block_id") == "text")["element"]["initial_value"]
     assert typed == "Beacon https://cdn.evil-login.com/a?id=7&k=9 and hr@evil-login.com, 1 < 2"
     answer = slack.submit_view(view, user=LEAD, values={"postmortem_id": str(postmortem_id), "category": "timeline",
@@ -223,7 +223,7 @@ def test_bare_cr_and_line_separators_make_no_markdown_structure(
 ) -> None:
     _, channel = started
     slack.command("note", user=LEAD, channel=channel)
-    view = eventually(lambda: fake_slack.latest_view()["callback_id"] == "note_form" and fake_slack.latest_view())
+    view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
     slack.submit_view(view, user=LEAD, values={"category": "went_wrong",
                                                "text": "Pager was silent\r# Owned\r---\r- listed\u20281. numbered\u2029> quoted"})
     clock.advance(timedelta(minutes=1))
