@@ -9,9 +9,9 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -27,6 +27,7 @@ from models import Action, ActionChange, ActionStatus, Participant, Postmortem, 
 from models.db import transaction
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MALFORMED = "I couldn't read that. Use " + actions.LINE_FORMAT + ", or `/postmortem action` alone for the form."
 ACTION_GONE = "That action no longer exists."
@@ -204,7 +205,20 @@ def _load(session: Session, *, action_id: int) -> tuple[Action, Postmortem] | No
     return action, postmortem
 
 
+def _reading_again_if_changed(change: Callable[[], T]) -> T:
+    """Run `change` (a transaction on one action); if another change committed first (version check),
+    run it once more on what that left: it then refuses truthfully ("already done") or applies."""
+    try:
+        return change()
+    except StaleDataError:
+        return change()
+
+
 def mark_done(runtime: Runtime, *, user_id: str, action_id: int) -> Message:
+    return _reading_again_if_changed(lambda: _mark_done(runtime, user_id=user_id, action_id=action_id))
+
+
+def _mark_done(runtime: Runtime, *, user_id: str, action_id: int) -> Message:
     with transaction(runtime.sessions) as session:
         loaded = _load(session, action_id=action_id)
         if loaded is None:
@@ -289,6 +303,10 @@ def reassign(runtime: Runtime, *, user_id: str, action_id: int, new_owner: str |
 
 def cancel(runtime: Runtime, *, user_id: str, action_id: int, reason: str) -> dict[str, str] | str:
     """Cancel an action and stop its reminders; the caller answers, then calls `announce_cancellation`."""
+    return _reading_again_if_changed(lambda: _cancel(runtime, user_id=user_id, action_id=action_id, reason=reason))
+
+
+def _cancel(runtime: Runtime, *, user_id: str, action_id: int, reason: str) -> dict[str, str] | str:
     with transaction(runtime.sessions) as session:
         loaded = _load(session, action_id=action_id)
         if loaded is None:
@@ -400,8 +418,14 @@ def close(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
             return Message(text=ONLY_FACILITATOR_CLOSES)
         if not reports.is_published(session, postmortem_id=postmortem.id):
             return Message(text=NOT_PUBLISHED)
+        # Closing is a claim: of two closes at once (or one typed again later) only the one that
+        # changes the status announces and archives; the other hears it is closed.
+        closed = session.execute(update(Postmortem).where(Postmortem.id == postmortem.id,
+                                                          Postmortem.status == PostmortemStatus.OPEN)
+                                 .values(status=PostmortemStatus.CLOSED).execution_options(synchronize_session=False))
+        if closed.rowcount != 1:
+            return Message(text=access.CLOSED)
         still_open = [a for a in actions.of_postmortem(session, postmortem_id=postmortem.id) if a.status is ActionStatus.OPEN]
-        postmortem.status = PostmortemStatus.CLOSED
         title, review_channel = postmortem.title, postmortem.channel_id
     tracked = "\n".join(f"• {safe_text.mrkdwn_line(a.title)} — <@{a.owner_id}>, due {a.due_on.isoformat()}" for a in still_open)
     text = f":lock: *{safe_text.mrkdwn_line(title)}* is closed and read-only. Thank you all."

@@ -119,7 +119,8 @@ def cancel(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_i
         if meeting is None or meeting.status is MeetingStatus.CANCELLED:
             return Message(text=NO_MEETING), None
         try:
-            meetings.cancel(session, postmortem=postmortem, meeting=meeting, now=runtime.clock.now())
+            if not meetings.cancel(session, postmortem=postmortem, meeting=meeting, now=runtime.clock.now()):
+                return Message(text=NO_MEETING), None
         except meetings.MeetingRefused as refusal:
             return Message(text=str(refusal)), None
         return Message(text="Cancelled. I'm telling everyone and posting the calendar cancellation."), meeting.id

@@ -138,12 +138,20 @@ def save(
     return meeting, outcome
 
 
-def cancel(session: Session, *, postmortem: Postmortem, meeting: Meeting, now: datetime) -> None:
+def cancel(session: Session, *, postmortem: Postmortem, meeting: Meeting, now: datetime) -> bool:
+    """Cancel the meeting as it was read; False if another change (a cancel or a reschedule sent at the
+    same moment) committed first, so that only one cancellation is sent."""
     access.require_open(session, postmortem, refusal=MeetingRefused)
-    meeting.status = MeetingStatus.CANCELLED
-    meeting.sequence += 1
-    meeting.updated_at = now
-    reminders.cancel_pending(session, kinds=REMINDER_KINDS, subject_id=meeting.id, now=now)
+    cancelled = session.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting.id, Meeting.status == MeetingStatus.SCHEDULED, Meeting.sequence == meeting.sequence)
+        .values(status=MeetingStatus.CANCELLED, sequence=Meeting.sequence + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount == 1
+    if cancelled:
+        session.refresh(meeting)
+        reminders.cancel_pending(session, kinds=REMINDER_KINDS, subject_id=meeting.id, now=now)
+    return cancelled
 
 
 def is_current(meeting: Meeting | None, *, version: int, now: datetime) -> bool:

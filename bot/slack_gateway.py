@@ -19,6 +19,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,21 @@ PACED_PER_CHANNEL = frozenset({"chat.postMessage"})
 # Repeating these after a lost answer could create a second channel, message or upload.
 NOT_SAFE_TO_REPEAT = frozenset({"conversations.create", "chat.postMessage", "views.open"})
 MEMBERS_CACHE_SECONDS = 30
+
+# When the work in progress is what an HTTP answer to Slack waits on (time.monotonic() deadline).
+_answer_due: ContextVar[float | None] = ContextVar("slack_answer_due", default=None)
+
+
+@contextmanager
+def answering_within(seconds: float) -> Iterator[None]:
+    """Work before an ack (a modal's submission) may need Slack, e.g. a cold member or user cache. Within
+    this, no call waits out a Retry-After that would make the answer late: it fails as rate limited at
+    once, so the person hears so in time instead of Slack giving up on us."""
+    token = _answer_due.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _answer_due.reset(token)
 
 
 class SlackCallFailed(Exception):
@@ -199,12 +215,17 @@ class SlackGateway:
                                         interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.5)),
         ]
 
+    def _longest_wait(self) -> float:
+        """How long a Retry-After may be waited out now: the cap, or less if an answer is due sooner."""
+        due = _answer_due.get()
+        return self._max_retry_after if due is None else min(self._max_retry_after, due - time.monotonic())
+
     def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
         key = pace_key(method, arguments)
         rate_limited = lost = 0
         while True:
             blocked_for = self._pacer.blocked_for(key)
-            if blocked_for > self._max_retry_after:
+            if blocked_for > 0 and blocked_for > self._longest_wait():
                 metrics.count_slack_call(method, "rate_limited")
                 raise SlackRateLimited(method, blocked_for)
             self._pacer.wait_turn(key)
@@ -219,7 +240,7 @@ class SlackGateway:
                     self._pacer.rate_limited(key, retry_after=retry_after)
                     metrics.count_rate_limited(method)
                     rate_limited += 1
-                    if retry_after > self._max_retry_after or rate_limited > RETRIES_ON_RATE_LIMIT:
+                    if retry_after > self._longest_wait() or rate_limited > RETRIES_ON_RATE_LIMIT:
                         metrics.count_slack_call(method, "rate_limited")
                         raise SlackRateLimited(method, retry_after) from None
                     log.info("%s rate limited; waiting %.0f s", key, retry_after)

@@ -7,7 +7,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot import action_flows, actions
-from bot.blocks import notice_view
+from bot.blocks import Message, notice_view
 from bot.blocks import actions as action_blocks
 from bot.runtime import Runtime
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
@@ -94,8 +94,13 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     def done_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user_id, response_url = body["user"]["id"], body.get("response_url")
+        outcome: Message | None = None  # stays so if marking failed (the guard told them)
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
             outcome = action_flows.mark_done(runtime, user_id=user_id, action_id=int(action["value"]))
+        if outcome is None:
+            return
+        # Stored (or refused) by now: a failure to show it must not say it didn't go through.
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url, saved=True):
             if body.get("view", {}).get("type") == "home":
                 runtime.slack.publish_home(user_id=user_id, view=action_flows.home(runtime, user_id=user_id))
             else:
@@ -131,10 +136,12 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     @app.view(action_blocks.CANCEL_CALLBACK)
     def cancel_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         user_id, action_id = body["user"]["id"], int(view["private_metadata"])
-        outcome = action_flows.cancel(runtime, user_id=user_id, action_id=action_id, reason=ViewValues(view).text("reason"))
-        answer_submission(ack, outcome)
+        outcome: dict[str, str] | str = {}  # stays so if the modal was kept open with a failure
+        with keeping_the_modal_open(ack, view):
+            outcome = action_flows.cancel(runtime, user_id=user_id, action_id=action_id, reason=ViewValues(view).text("reason"))
+            answer_submission(ack, outcome)
         if isinstance(outcome, str):
-            with telling_user_of_failures(runtime, ack=ack, user_id=user_id):
+            with telling_user_of_failures(runtime, ack=ack, user_id=user_id, saved=True):
                 action_flows.announce_cancellation(runtime, action_id=action_id)
                 # The button may have been on the Home tab: show it without the cancelled action.
                 runtime.slack.publish_home(user_id=user_id, view=action_flows.home(runtime, user_id=user_id))

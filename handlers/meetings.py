@@ -33,7 +33,10 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         reply, meeting_id = meeting_flows.cancel(runtime, user_id=command.user_id, channel_id=command.channel_id)
         answer(reply)
         if meeting_id is not None:
-            meeting_flows.publish(runtime, meeting_id=meeting_id)
+            # Cancelled and stored by now: a failure to announce it must not say it didn't go through.
+            with telling_user_of_failures(runtime, ack=None, user_id=command.user_id, response_url=command.response_url,
+                                          saved=True):
+                meeting_flows.publish(runtime, meeting_id=meeting_id)
 
     router.add("schedule", "Schedule the review meeting at a time that suits everyone's time zone.", schedule)
     router.add("reschedule", "Move the review meeting; everyone gets the updated invite.", schedule)
@@ -52,11 +55,15 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         ack()
         user_id = body["user"]["id"]
         response_url = body.get("response_url")
+        meeting_id = None  # stays so if cancelling failed or was refused (they were told)
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
             answer, meeting_id = meeting_flows.cancel(runtime, user_id=user_id, postmortem_id=int(action["value"]))
             tell(runtime, answer, user_id=user_id, response_url=response_url)
-            if meeting_id is not None:
-                meeting_flows.publish(runtime, meeting_id=meeting_id)
+        if meeting_id is None:
+            return
+        # Cancelled and stored by now: a failure to announce it must not say it didn't go through.
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url, saved=True):
+            meeting_flows.publish(runtime, meeting_id=meeting_id)
 
     @app.view(meeting_blocks.CALLBACK_ID)
     def meeting_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

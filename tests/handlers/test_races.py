@@ -314,3 +314,169 @@ def test_a_change_from_a_form_opened_before_another_change_is_refused_not_applie
         action = session.scalars(select(Action)).one()
     assert (action.owner_id, action.due_on.isoformat(), action.version) == (RESPONDER_TOKYO, "2026-11-30", 1)
     assert {recipient for kind, recipient, _ in pending(runtime) if kind != "action_escalation"} == {RESPONDER_TOKYO}
+
+
+def test_two_close_commands_at_once_post_one_closing_message(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime
+) -> None:
+    from tests.handlers.test_reports import publish
+
+    _, channel = started
+    publish(slack, fake_slack, channel)
+    answered = len(fake_slack.responses)
+    with on_postgresql(runtime.engine, "UPDATE postmortems", parties=2) as rendezvous:
+        _, intervals = at_once(lambda _: slack.command("close", user=LEAD, channel=channel), 2)
+        answers = eventually(lambda: len(fake_slack.responses) >= answered + 2
+                             and sorted(r["text"] for r in fake_slack.responses[answered:]), what="both closes answered")
+    if rendezvous is not None:
+        assert rendezvous.met.is_set()  # both were closing an open post-mortem at the same moment
+    assert most_in_flight(intervals) == 2
+    assert len([m for m in fake_slack.messages[channel] if "closed and read-only" in m["text"]]) == 1
+    assert answers[0].startswith(":lock:") and answers[1] == "This post-mortem is closed."
+    # Typed again later: the same answer, nothing posted to the archived channel.
+    assert slack.ask("close", user=LEAD, channel=channel).text == "This post-mortem is closed."
+
+
+def test_mark_done_pressed_twice_at_once_is_done_once_and_neither_is_told_to_send_it_again(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    _, channel = started
+    assign(slack, channel)
+    dm = wait_for_dm(fake_slack, RESPONDER_BERLIN, "New follow-up:")
+    button = next(b for b in dm["blocks"][1]["elements"] if b["text"]["text"] == "Mark done")
+    answered = len(fake_slack.responses)
+    with on_postgresql(runtime.engine, "UPDATE actions", parties=2) as rendezvous:
+        _, intervals = at_once(lambda _: slack.press(button["action_id"], button["value"], user=RESPONDER_BERLIN), 2)
+        answers = eventually(lambda: len(fake_slack.responses) >= answered + 2
+                             and sorted(r["text"] for r in fake_slack.responses[answered:]), what="both presses answered")
+    if rendezvous is not None:
+        assert rendezvous.met.is_set()  # both were marking the open action done at the same moment
+    assert most_in_flight(intervals) == 2
+    assert answers[0].startswith(":white_check_mark: Done: Rotate VPN certificates")
+    assert answers[1] in {"This action is already done.", answers[0]}
+    with in_transaction() as session:
+        assert session.scalar(select(func.count()).select_from(ActionChange).where(ActionChange.new_value == "done")) == 1
+
+
+def test_the_same_cancel_typed_twice_at_once_cancels_once_with_one_notice(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    _, channel = started
+    assign(slack, channel)
+    action_id = the_action_id(in_transaction)
+    answered = len(fake_slack.responses)
+    with on_postgresql(runtime.engine, "UPDATE actions", parties=2) as rendezvous:
+        _, intervals = at_once(lambda _: slack.command(f"action cancel {action_id} Vendor does it now", user=LEAD,
+                                                        channel=channel), 2)
+        answers = eventually(lambda: len(fake_slack.responses) >= answered + 2
+                             and sorted(r["text"] for r in fake_slack.responses[answered:]), what="both cancels answered")
+    if rendezvous is not None:
+        assert rendezvous.met.is_set()
+    assert most_in_flight(intervals) == 2
+    assert answers[0].startswith(":no_entry_sign: Cancelled: Rotate VPN certificates")
+    assert answers[1] == "This action is already cancelled."
+    time.sleep(0.5)  # a second notice would follow its answer
+    assert len([m for m in fake_slack.messages[channel] if "cancelled" in m["text"].lower()]) == 1
+
+
+def the_action_id(in_transaction: Any) -> int:
+    with in_transaction() as session:
+        return session.scalars(select(Action.id)).one()
+
+
+def test_two_meeting_cancellations_at_once_send_one_cancellation(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    from tests.handlers.test_meetings import schedule
+
+    _, channel = started
+    schedule(slack, fake_slack, channel, MONDAY_1500)
+    eventually(lambda: len(invites(fake_slack)) == 1, what="the invite")
+    answered = len(fake_slack.responses)
+    with on_postgresql(runtime.engine, "UPDATE meetings", parties=2) as rendezvous:
+        _, intervals = at_once(lambda index: slack.command("cancel-meeting", user=(LEAD, RESPONDER_BERLIN)[index],
+                                                            channel=channel), 2)
+        answers = eventually(lambda: len(fake_slack.responses) >= answered + 2
+                             and sorted(r["text"] for r in fake_slack.responses[answered:]), what="both answered")
+    if rendezvous is not None:
+        assert rendezvous.met.is_set()  # both were cancelling the scheduled meeting at the same moment
+    assert most_in_flight(intervals) == 2
+    assert answers == ["Cancelled. I'm telling everyone and posting the calendar cancellation.",
+                       "There is no meeting to change yet. Schedule one with `/postmortem schedule`."]
+    eventually(lambda: len(invites(fake_slack)) == 2, what="the cancellation")
+    time.sleep(0.5)  # a second cancellation would follow
+    assert len(invites(fake_slack)) == 2 and invites(fake_slack)[1].walk("VEVENT")[0]["SEQUENCE"] == 1
+    with in_transaction() as session:
+        assert session.scalars(select(Meeting.sequence)).one() == 1
+
+
+def test_mark_done_on_the_home_tab_whose_refresh_fails_is_not_told_it_did_not_go_through(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    _, channel = started
+    assign(slack, channel)
+    action_id = the_action_id(in_transaction)
+    fake_slack.inject("views.publish", error="internal_error")
+    slack.interaction({"type": "block_actions", "user": {"id": RESPONDER_BERLIN}, "trigger_id": fake_slack.issue_trigger(),
+                       "view": {"type": "home", "id": "VHOME"},
+                       "actions": [{"type": "button", "action_id": "action_done", "block_id": "b", "value": str(action_id),
+                                    "action_ts": "1"}]})
+    told = wait_for_dm(fake_slack, RESPONDER_BERLIN, "internal_error")
+    assert "Nothing you entered is lost" in told["text"] and "didn't go through" not in told["text"]
+    with in_transaction() as session:
+        assert session.get(Action, action_id).status.value == "done"
+
+
+def test_a_cancelled_action_whose_home_refresh_fails_is_not_told_it_did_not_go_through(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    _, channel = started
+    assign(slack, channel)
+    action_id = the_action_id(in_transaction)
+    press_owner_button(slack, fake_slack, "Cancel action")
+    form = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_cancel_form" and fake_slack.latest_view())
+    fake_slack.inject("views.publish", error="internal_error")
+    reply = slack.submit_view(form, user=RESPONDER_BERLIN, values={"reason": "Vendor does it now"})
+    assert reply.json()["response_action"] == "update"
+    told = wait_for_dm(fake_slack, RESPONDER_BERLIN, "internal_error")
+    assert "Nothing you entered is lost" in told["text"] and "didn't go through" not in told["text"]
+    with in_transaction() as session:
+        assert session.get(Action, action_id).status.value == "cancelled"
+
+
+def test_a_meeting_cancelled_by_button_whose_announcement_fails_is_not_told_it_did_not_go_through(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    from tests.handlers.test_meetings import schedule
+
+    _, channel = started
+    schedule(slack, fake_slack, channel, MONDAY_1500)
+    eventually(lambda: len(invites(fake_slack)) == 1, what="the invite")
+    announcement = next(m for m in fake_slack.messages[channel] if m["text"].startswith("Post-mortem review meeting"))
+    _, cancel_button = announcement["blocks"][-1]["elements"]
+    fake_slack.inject("chat.update", error="internal_error")
+    answered = len(fake_slack.responses)
+    slack.press(cancel_button["action_id"], cancel_button["value"], user=LEAD)
+    told = eventually(lambda: next((r["text"] for r in fake_slack.responses[answered:] if "internal_error" in r["text"]), None),
+                      what="the failure told")
+    assert "Nothing you entered is lost" in told and "didn't go through" not in told
+    with in_transaction() as session:
+        assert session.scalars(select(Meeting.status)).one().value == "cancelled"
+
+
+def test_a_meeting_cancelled_by_command_whose_announcement_fails_is_not_told_it_did_not_go_through(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    from tests.handlers.test_meetings import schedule
+
+    _, channel = started
+    schedule(slack, fake_slack, channel, MONDAY_1500)
+    eventually(lambda: len(invites(fake_slack)) == 1, what="the invite")
+    fake_slack.inject("chat.update", error="internal_error")
+    answered = len(fake_slack.responses)
+    slack.command("cancel-meeting", user=LEAD, channel=channel)
+    told = eventually(lambda: next((r["text"] for r in fake_slack.responses[answered:] if "internal_error" in r["text"]), None),
+                      what="the failure told")
+    assert "Nothing you entered is lost" in told and "didn't go through" not in told
+    with in_transaction() as session:
+        assert session.scalars(select(Meeting.status)).one().value == "cancelled"

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
 from handlers.replies import FORM_FAILED, SAVE_FAILED
-from models import Action, Postmortem
+from models import Action, Note, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, serving
 from tests.fake_slack import FakeSlack
 from tests.handlers.test_actions import assign, press_owner_button
@@ -257,3 +257,48 @@ def test_an_extension_acks_within_3_seconds_on_a_slow_slack(
     assert took < ACK_DEADLINE
     assert notice_text(reply.json()["view"]) == ":white_check_mark: New due date 2026-12-14 for Rotate VPN certificates."
     assert len(fake_slack.injected["users.info"]) == 2  # replanned with the zones it knew: Slack was not asked
+
+
+def test_a_reassignment_to_someone_slack_was_never_asked_about_acks_within_3_seconds(
+    restarted: SlackSim, slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime
+) -> None:
+    # The new owner is picked in the form, so no worker has looked them up: checking them is a users.info.
+    _, channel = started
+    fake_slack.add_user(NEWCOMER, name="Nia New", tz="Europe/Paris")
+    assign(slack, channel)
+    press_owner_button(slack, fake_slack, "Reassign")
+    form = eventually(lambda: fake_slack.latest_view().get("callback_id") == "action_reassign_form" and fake_slack.latest_view())
+    fake_slack.inject("users.info", status=429, retry_after=4, times=1)
+    reply, took = timed(lambda: restarted.submit_view(form, user=RESPONDER_BERLIN,
+                                                      values={"owner_id": NEWCOMER, "reason": "On leave"}))
+    assert reply.status == 200 and took < ACK_DEADLINE
+    # Slack asked us to wait longer than the answer may: the modal stays open and says so truthfully.
+    assert reply.json()["response_action"] == "errors"
+    assert "Slack" in " ".join(reply.json()["errors"].values()) and "still here" in " ".join(reply.json()["errors"].values())
+    with runtime.sessions() as session:
+        assert session.scalars(select(Action)).one().owner_id == RESPONDER_BERLIN  # nothing half-done
+
+    # Sent again (here to the other worker, which Slack has not asked to wait): it goes through.
+    reply, took = timed(lambda: slack.submit_view(form, user=RESPONDER_BERLIN,
+                                                  values={"owner_id": NEWCOMER, "reason": "On leave"}))
+    assert took < ACK_DEADLINE and notice_text(reply.json()["view"]).startswith(f":white_check_mark: <@{NEWCOMER}> owns")
+
+
+def test_a_note_submitted_to_a_worker_that_never_saw_the_channel_acks_within_3_seconds(
+    restarted: SlackSim, slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime
+) -> None:
+    # The form opened on one worker; the submission lands on another whose member list is cold.
+    _, channel = started
+    slack.command("note", user=RESPONDER_BERLIN, channel=channel)
+    form = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
+    fake_slack.inject("conversations.members", status=429, retry_after=4, times=1)
+    reply, took = timed(lambda: restarted.submit_view(form, user=RESPONDER_BERLIN,
+                                                      values={"category": "observation", "text": "Proxy logs kept"}))
+    assert reply.status == 200 and took < ACK_DEADLINE
+    assert reply.json()["response_action"] == "errors" and "Slack" in " ".join(reply.json()["errors"].values())
+    with runtime.sessions() as session:
+        assert session.scalars(select(Note)).all() == []  # told it didn't go through, and it didn't
+    reply = slack.submit_view(form, user=RESPONDER_BERLIN, values={"category": "observation", "text": "Proxy logs kept"})
+    assert reply.json()["response_action"] == "update"
+    with runtime.sessions() as session:
+        assert len(session.scalars(select(Note)).all()) == 1
