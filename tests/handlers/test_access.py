@@ -174,8 +174,7 @@ def test_closed_postmortem_refuses_rescheduling(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     postmortem_id, channel = started
-    first = open_meeting_form(slack, fake_slack, user=LEAD, channel=channel)
-    slack.submit_view(first, user=LEAD, values={"starts_at": TUESDAY_1600, "duration": "60", "location": "", "agenda": "Review"})
+    schedule(slack, fake_slack, channel, TUESDAY_1600, location="", agenda="Review")
     again = open_meeting_form(slack, fake_slack, user=LEAD, channel=channel)
     close_in_db(in_transaction, postmortem_id)
     reply = slack.submit_view(again, user=LEAD, values={"starts_at": TUESDAY_1600.replace(hour=17), "duration": "60",
@@ -194,8 +193,7 @@ def test_buttons_left_from_before_the_close_neither_publish_a_new_version_nor_ca
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
 ) -> None:
     _, channel = started
-    first = open_meeting_form(slack, fake_slack, user=LEAD, channel=channel)
-    slack.submit_view(first, user=LEAD, values={"starts_at": TUESDAY_1600, "duration": "60", "location": "", "agenda": "Review"})
+    schedule(slack, fake_slack, channel, TUESDAY_1600, location="", agenda="Review")
     announcement = eventually(lambda: next((m for m in fake_slack.messages[channel]
                                             if m["text"].startswith("Post-mortem review meeting")), None))
     cancel = next(e for e in announcement["blocks"][-1]["elements"] if e["text"]["text"] == "Cancel meeting")
