@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ioc_finder import find_iocs  # noqa: E402
 
-from bot import indicators, safe_text  # noqa: E402
+from bot import safe_text  # noqa: E402
+from bot.indicators import extraction as indicators
 
 NOTE = ("14:02 proxy log: GET hxxp://3405803781/gate.php?id=7&k=9 from 10.0.3.7, then http://[2001:db8::66]/x "
         "and https://cdn.evil-login.com/a?id=7&k=9; phish from hr[at]evil-login[.]com & more & more ")

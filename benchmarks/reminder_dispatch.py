@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import insert  # noqa: E402
 
 from bot import actions  # noqa: E402
-from bot.dispatcher import dispatch_due  # noqa: E402
+from bot.reminders.dispatcher import dispatch_due  # noqa: E402
 from bot.runtime import build_runtime  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from models import Action, Postmortem, Reminder, Severity  # noqa: E402

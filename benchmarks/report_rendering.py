@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot import reports  # noqa: E402
-from bot.questionnaire import QUESTIONS  # noqa: E402
+from bot.notes.questionnaire import QUESTIONS  # noqa: E402
 from models import (  # noqa: E402
     Action,
     ActionCategory,

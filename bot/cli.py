@@ -166,7 +166,7 @@ def _run_socket_mode(settings: Settings) -> int:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk.errors import SlackApiError
 
-    from bot.dispatcher import start_scheduler
+    from bot.reminders.dispatcher import start_scheduler
 
     runtime, app = _prepare(settings)
     if app is None:

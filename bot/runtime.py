@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.clock import Clock, SystemClock
 from bot.settings import Settings
-from bot.slack_gateway import SlackGateway
+from bot.slack.gateway import SlackGateway
 from models.db import make_engine, make_session_factory
 
 

@@ -74,8 +74,8 @@ def serve(
 
 
 def _serve_with_waitress(runtime: Runtime, app: App, *, host: str, port: int) -> int:
-    from bot.dispatcher import start_scheduler
-    from bot.http import make_server
+    from bot.reminders.dispatcher import start_scheduler
+    from bot.slack.http import make_server
 
     server = make_server(app, runtime, host=host, port=port)
     dispatcher = start_scheduler(runtime)
@@ -183,9 +183,9 @@ class _GunicornServer:
             def load(self) -> Any:
                 # In each worker, after the fork: its own engine, Slack client and Bolt app.
                 from bot.app import create_app
-                from bot.http import wsgi_app
                 from bot.metrics import observed
                 from bot.runtime import build_runtime
+                from bot.slack.http import wsgi_app
 
                 runtime = build_runtime(settings)
                 return observed(wsgi_app(create_app(runtime), runtime), runtime)
@@ -196,8 +196,8 @@ class _GunicornServer:
 def run_dispatcher() -> int:
     """`python -m bot.server dispatch`: the reminder loop until SIGTERM, or until its `serve` is gone."""
     from bot import logs
-    from bot.dispatcher import start_scheduler
     from bot.metrics import process_exited
+    from bot.reminders.dispatcher import start_scheduler
     from bot.runtime import build_runtime
     from bot.settings import load_settings
 

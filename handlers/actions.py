@@ -6,16 +6,16 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import action_flows, actions
-from bot.blocks import Message, notice_view
-from bot.blocks import actions as action_blocks
+from bot.actions import blocks as action_blocks
+from bot.actions import flows as action_flows
+from bot.actions import service as actions
 from bot.runtime import Runtime
+from bot.slack.blocks import Message, notice_view
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import SAVING, answer_submission, open_form, settling, tell
 from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
 from models import ActionCategory, ActionPriority
-
 
 FORM_TITLE = "Follow-up action"
 

@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt import Ack
 
 from bot.runtime import Runtime
-from bot.slack_gateway import SlackCallFailed, answering_within
+from bot.slack.gateway import SlackCallFailed, answering_within
 from handlers.replies import tell
 
 log = logging.getLogger(__name__)

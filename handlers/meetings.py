@@ -6,16 +6,15 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import meeting_flows
-from bot.blocks import notice_view
-from bot.blocks import meeting as meeting_blocks
-from bot.meetings import MeetingRequest
+from bot.meetings import blocks as meeting_blocks
+from bot.meetings import flows as meeting_flows
+from bot.meetings.service import MeetingRequest
 from bot.runtime import Runtime
+from bot.slack.blocks import notice_view
 from handlers.guard import telling_user_of_failures
 from handlers.replies import open_form, settling, tell
 from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues
-
 
 TITLE = "Review meeting"
 SAVING = ":hourglass_flowing_sand: Saving and sending the invites…"

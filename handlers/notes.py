@@ -7,10 +7,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import note_flows, safe_text
-from bot.blocks import notes as note_blocks
-from bot.blocks.notes import CapturedMessage
+from bot.notes import blocks as note_blocks
+from bot.notes import flows as note_flows
+from bot.notes.blocks import CapturedMessage
 from bot.runtime import Runtime
+from bot.slack import safe_text
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import answer_submission, open_form, tell
 from handlers.router import Answer, SlashCommand, SubcommandRouter

@@ -6,13 +6,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import questionnaire, questionnaire_flows
-from bot.blocks import questionnaire as questionnaire_blocks
+from bot.notes import questionnaire, questionnaire_blocks, questionnaire_flows
 from bot.runtime import Runtime
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import answer_submission, open_form
 from handlers.view_state import ViewValues
-
 
 TITLE = "Review questions"
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from slack_bolt import Ack
 
-from bot.blocks import Message, notice_view
 from bot.runtime import Runtime
+from bot.slack.blocks import Message, notice_view
 
 LOADING = ":hourglass_flowing_sand: One moment…"
 FORM_FAILED = "I couldn't prepare this form. Close it and try again in a minute."

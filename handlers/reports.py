@@ -6,9 +6,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import report_flows
-from bot.blocks import report as report_blocks
-from bot.report_data import SCORECARD_LABELS
+from bot.reports import blocks as report_blocks
+from bot.reports import flows as report_flows
+from bot.reports.data import SCORECARD_LABELS
 from bot.runtime import Runtime
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import answer_submission, open_form, tell

@@ -11,9 +11,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import safe_text
-from bot.blocks import Message, notices
 from bot.runtime import Runtime
+from bot.slack import notices, safe_text
+from bot.slack.blocks import Message
 from handlers.guard import telling_user_of_failures
 from handlers.replies import tell
 

@@ -6,10 +6,11 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot import postmortems, provisioning
-from bot.blocks import incident_form, notices
+from bot.postmortems import incident_form, provisioning
+from bot.postmortems import service as postmortems
 from bot.runtime import Runtime
-from bot.slack_gateway import SlackCallFailed
+from bot.slack import notices
+from bot.slack.gateway import SlackCallFailed
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.router import Answer, SlashCommand, SubcommandRouter
 from handlers.view_state import ViewValues

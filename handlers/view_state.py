@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from typing import Any
 
-from bot import safe_text
+from bot.slack import safe_text
 
 
 class ViewValues:

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from bot.app import create_app
-from bot.http import make_server
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
+from bot.slack.http import make_server
 from models import Base
 from models.db import make_engine, transaction, upgrade
 from tests.fake_slack import FakeSlack

@@ -11,7 +11,7 @@ import time
 
 from sqlalchemy import func, select
 
-from bot.dispatcher import dispatch_due
+from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import build_runtime
 from bot.settings import Settings
 from models import Reminder, ReminderStatus

@@ -8,8 +8,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from bot import safe_text
-from bot.indicators import extract
+from bot.indicators.extraction import extract
+from bot.slack import safe_text
 
 INDICATOR_FORMS = [
     "http://evil-dl.net/payload.exe", "https://cdn.evil-login.com/a?id=7&k=9", "hr@evil-login.com",

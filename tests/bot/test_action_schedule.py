@@ -6,7 +6,7 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import select
 
-from bot import actions
+from bot.actions import service as actions
 from bot.runtime import Runtime
 from bot.working_time import WorkingTime
 from models import ActionCategory, ActionPriority, Participant, ParticipantRole, Postmortem, Reminder, Severity

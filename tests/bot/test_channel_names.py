@@ -1,6 +1,6 @@
 from datetime import date
 
-from bot.channel_names import CHANNEL_NAME_MAX, review_channel_name, slugify
+from bot.postmortems.channel_names import CHANNEL_NAME_MAX, review_channel_name, slugify
 
 DAY = date(2026, 11, 17)
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot import meetings, reminders
-from bot.dispatcher import dispatch_due
-from bot.meetings import DM_REMINDER, MeetingRequest
+from bot.meetings import service as meetings
+from bot.meetings.service import DM_REMINDER, MeetingRequest
+from bot.reminders import service as reminders
+from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
 from models import Participant, ParticipantRole, Postmortem, Reminder, ReminderStatus, Severity
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
@@ -143,7 +144,7 @@ def test_two_processes_send_each_reminder_exactly_once(
 def test_the_scheduler_wakes_the_dispatcher(
     runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
 ) -> None:
-    from bot.dispatcher import start_scheduler
+    from bot.reminders.dispatcher import start_scheduler
     from tests.support import eventually
 
     make_meeting(runtime)
@@ -161,7 +162,7 @@ def test_three_processes_and_owners_marking_done_meanwhile_send_each_reminder_at
 ) -> None:
     from datetime import date
 
-    from bot import actions
+    from bot.actions import service as actions
     from models import Action, ActionCategory, ActionPriority
 
     now = datetime.now(timezone.utc)
@@ -226,7 +227,7 @@ def test_meeting_across_the_new_york_dst_change(
 def test_stopping_puts_claimed_but_unsent_reminders_back_and_lets_the_one_being_sent_finish(
     runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
 ) -> None:
-    from bot.dispatcher import RunningDispatcher
+    from bot.reminders.dispatcher import RunningDispatcher
     from tests.support import eventually
 
     make_meeting(runtime)

@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.http import MAX_BODY_BYTES
 from bot.runtime import build_runtime
 from bot.settings import Settings
+from bot.slack.http import MAX_BODY_BYTES
 from tests.conftest import LEAD, serving
 from tests.fake_slack.server import BOT_TOKEN
 from tests.support import SIGNING_SECRET, SlackSim
@@ -144,7 +144,7 @@ def test_a_body_of_exactly_one_mebibyte_still_reaches_bolt(app_url: str) -> None
 def test_a_chunked_body_is_read_up_to_the_limit(runtime, fake_slack, size: int, status: int) -> None:  # type: ignore[no-untyped-def]
     """gunicorn passes a chunked body on without a Content-Length: read it (not nothing), and no more than the limit."""
     from bot.app import create_app
-    from bot.http import wsgi_app
+    from bot.slack.http import wsgi_app
 
     body = b"command=%2Fpostmortem&text=help&user_id=" + LEAD.encode() + b"&team_id=T0000FAKE&channel_id=C1&x="
     body += b"a" * (size - len(body))

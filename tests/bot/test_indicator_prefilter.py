@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.indicators import extract, might_hold_indicators
+from bot.indicators.extraction import extract, might_hold_indicators
 
 FRAGMENTS = st.sampled_from([
     "evil", "example", "com", "[.]", "[dot]", "(dot)", " dot ", "@", "[at]", "(at)", "hxxp", "://", ":", ".",

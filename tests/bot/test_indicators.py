@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.indicators import defang, defanged, extract
+from bot.indicators.extraction import defang, defanged, extract
 
 # (what a report or a responder writes, the indicator stored (real value), how the bot shows that text)
 FORMS = [

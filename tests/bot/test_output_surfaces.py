@@ -17,21 +17,25 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 from markdown_it import MarkdownIt
 
-from bot import rendering, safe_text
-from bot.actions import DESCRIPTION_MAX_CHARS
-from bot.actions import TITLE_MAX_CHARS as ACTION_TITLE_MAX
-from bot.blocks import Message, notice_view
-from bot.blocks import actions as action_blocks
-from bot.blocks import kickoff, meeting, notes, notices, questionnaire
-from bot.blocks import report as report_blocks
-from bot.calendar_invite import build_invite
-from bot.indicators import extract
-from bot.meetings import AGENDA_MAX_CHARS, LOCATION_MAX_CHARS
-from bot.notes import NOTE_MAX_CHARS, NotesPage
-from bot.postmortems import TEXT_MAX_CHARS, TITLE_MAX_CHARS
-from bot.provisioning import Outcome
-from bot.questionnaire import ANSWER_MAX_CHARS, QUESTIONS
-from bot.report_data import ActionLine, Attributed, ReportData, TimelineEntry
+from bot.actions import blocks as action_blocks
+from bot.actions.service import DESCRIPTION_MAX_CHARS
+from bot.actions.service import TITLE_MAX_CHARS as ACTION_TITLE_MAX
+from bot.indicators.extraction import extract
+from bot.meetings import blocks as meeting
+from bot.meetings.calendar_invite import build_invite
+from bot.meetings.service import AGENDA_MAX_CHARS, LOCATION_MAX_CHARS
+from bot.notes import blocks as notes
+from bot.notes import questionnaire_blocks as questionnaire
+from bot.notes.questionnaire import ANSWER_MAX_CHARS, QUESTIONS
+from bot.notes.service import NOTE_MAX_CHARS, NotesPage
+from bot.postmortems import kickoff
+from bot.postmortems.provisioning import Outcome
+from bot.postmortems.service import TEXT_MAX_CHARS, TITLE_MAX_CHARS
+from bot.reports import blocks as report_blocks
+from bot.reports import rendering
+from bot.reports.data import ActionLine, Attributed, ReportData, TimelineEntry
+from bot.slack import notices, safe_text
+from bot.slack.blocks import Message, notice_view
 from bot.working_time import SlotSuggestion
 from models import (
     Action,

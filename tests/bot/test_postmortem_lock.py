@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from bot import notes
+from bot.notes import service as notes
 from bot.runtime import Runtime
 from models import Indicator, Note, Participant, ParticipantRole, Postmortem, PostmortemStatus, Severity
 from tests.support import utc

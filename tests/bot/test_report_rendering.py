@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import event
 
-from bot import reports
+from bot.reports import service as reports
 from bot.runtime import Runtime
 from models import Answer, Note, NoteCategory, Participant, ParticipantRole, Postmortem, Severity
 from tests.support import utc

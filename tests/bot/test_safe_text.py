@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import safe_text
+from bot.slack import safe_text
 from tests.hostile import fanged_values, hostile_text, leaks, no_live_slack_markup, words_of
 
 FAST = settings(max_examples=50, deadline=None)

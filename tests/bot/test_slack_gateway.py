@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack_gateway import SlackCallFailed, SlackGateway, SlackOutcomeUnknown, SlackRateLimited
+from bot.slack.gateway import SlackCallFailed, SlackGateway, SlackOutcomeUnknown, SlackRateLimited
 from tests.conftest import LEAD, RESPONDER_BERLIN
 from tests.fake_slack import FakeSlack
 from tests.fake_slack.server import BOT_TOKEN

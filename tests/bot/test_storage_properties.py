@@ -9,7 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot import indicators, notes, questionnaire
+from bot.indicators import extraction as indicators
+from bot.notes import questionnaire
+from bot.notes import service as notes
 from bot.runtime import Runtime
 from models import Answer, Indicator, Note, Participant, ParticipantRole, Postmortem, Severity
 from models.db import transaction

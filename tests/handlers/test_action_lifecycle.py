@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import event, func, select
 
-from bot import action_flows
-from bot.dispatcher import dispatch_due
+from bot.actions import flows as action_flows
+from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
 from models import (
     Action,

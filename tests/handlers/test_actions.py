@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.dispatcher import dispatch_due
+from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
 from models import Action, ActionChange, ActionStatus, Postmortem, PostmortemStatus, Reminder
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO, SOME_BOT

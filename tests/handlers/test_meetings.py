@@ -8,8 +8,8 @@ from typing import Any
 from icalendar import Calendar
 from sqlalchemy import select
 
-from bot.dispatcher import dispatch_due
-from bot.meetings import DEFAULT_AGENDA
+from bot.meetings.service import DEFAULT_AGENDA
+from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
 from models import Reminder
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
@@ -138,7 +138,7 @@ def test_reminders_fire_on_time_and_skip_people_who_answered(
     schedule(slack, fake_slack, channel, MONDAY_1500)
     eventually(lambda: invites(fake_slack), what="invite")
     with runtime.sessions.begin() as session:
-        from bot import questionnaire
+        from bot.notes import questionnaire
         from models import Postmortem
 
         questionnaire.save(session, postmortem=session.get(Postmortem, postmortem_id), user_id=RESPONDER_BERLIN,

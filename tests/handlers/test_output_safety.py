@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot import safe_text
+from bot.slack import safe_text
 from models import Indicator, Note, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
 from tests.fake_slack import FakeSlack

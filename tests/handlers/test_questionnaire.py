@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.questionnaire import QUESTIONS
+from bot.notes.questionnaire import QUESTIONS
 from models import Answer, Indicator
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, SOME_BOT
 from tests.fake_slack import FakeSlack

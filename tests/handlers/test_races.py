@@ -9,10 +9,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot import action_flows, reminders
-from bot.dispatcher import dispatch_due
-from bot.meetings import DEFAULT_AGENDA
-from bot.report_flows import ALREADY_PUBLISHED, BEING_PUBLISHED
+from bot.actions import flows as action_flows
+from bot.meetings.service import DEFAULT_AGENDA
+from bot.reminders import service as reminders
+from bot.reminders.dispatcher import dispatch_due
+from bot.reports.flows import ALREADY_PUBLISHED, BEING_PUBLISHED
 from bot.runtime import Runtime
 from handlers.guard import MODAL_TROUBLE, OUR_TROUBLE, SLACK_TROUBLE_SAVED
 from models import Action, ActionChange, Answer, Indicator, Meeting, Note, Reminder, ReminderStatus, ReportVersion
@@ -267,7 +268,7 @@ def test_a_quick_note_that_could_not_be_saved_says_so(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr("bot.notes.add", broken)
+    monkeypatch.setattr("bot.notes.service.add", broken)
     assert slack.ask("note The proxy logs are gone", user=LEAD, channel=started[1]).text == OUR_TROUBLE
     with in_transaction() as session:
         assert session.scalar(select(func.count()).select_from(Note)) == 0
@@ -278,7 +279,7 @@ def test_a_note_modal_that_could_not_be_saved_stays_open_with_the_reason(
 ) -> None:
     slack.command("note", user=LEAD, channel=started[1])
     view = eventually(lambda: fake_slack.latest_view().get("callback_id") == "note_form" and fake_slack.latest_view())
-    monkeypatch.setattr("bot.notes.add", lambda *args, **kwargs: (_ for _ in ()).throw(RuntimeError("database down")))
+    monkeypatch.setattr("bot.notes.service.add", lambda *args, **kwargs: (_ for _ in ()).throw(RuntimeError("database down")))
     reply = slack.submit_view(view, user=LEAD, values={"text": "Mail gateway let it through", "category": "observation"})
     first_input = next(b["block_id"] for b in view["blocks"] if b["type"] == "input")
     assert reply.json() == {"response_action": "errors", "errors": {first_input: MODAL_TROUBLE}}

@@ -1,0 +1,1 @@
+"""Follow-up actions: owners, due dates, status, and their reminders."""

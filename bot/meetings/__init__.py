@@ -1,0 +1,1 @@
+"""The review meeting: when it suits every time zone, the invite, its reminders."""

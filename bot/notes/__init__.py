@@ -1,0 +1,1 @@
+"""Notes, captured war-room messages and the response-evaluation questionnaire."""

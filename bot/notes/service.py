@@ -1,0 +1,163 @@
+"""Participants' notes: quick notes, structured notes, messages captured from the war room.
+
+Every note is saved before anything is sent back, and carries a dedupe key so a delivery that
+Slack repeats (a retried event, a double click, a resubmitted view) stores one note.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete as sql_delete
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.indicators import extraction as indicators
+from bot.indicators import sources as indicator_sources
+from bot.postmortems import access
+from models import AuditEntry, Note, NoteCategory, Postmortem
+from models.db import insert_if_absent
+
+NOTE_MAX_CHARS = 3000
+PAGE_SIZE = 5
+
+EMPTY = "Your note is empty. Write what you saw or did, then send it again."
+
+
+class NoteRefused(Exception):
+    """A note that cannot be stored; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class NoteDraft:
+    text: str
+    category: NoteCategory = NoteCategory.OBSERVATION
+    occurred_at: datetime | None = None
+    source_author_id: str | None = None
+    source_permalink: str | None = None
+
+
+@dataclass(frozen=True)
+class NotesPage:
+    notes: list[Note]
+    page: int
+    total: int
+
+    @property
+    def has_newer(self) -> bool:
+        return self.page > 0
+
+    @property
+    def has_older(self) -> bool:
+        return self.page + 1 < self.pages
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // PAGE_SIZE))
+
+
+def clean(text: str) -> str:
+    """Drop control characters (keeping newlines and tabs) and surrounding blanks."""
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+
+
+def too_long(text: str) -> str | None:
+    if len(text) > NOTE_MAX_CHARS:
+        return f"Your note is {len(text):,} characters; the limit is {NOTE_MAX_CHARS:,}. Shorten it or split it into two notes."
+    return None
+
+
+def quick_note_key(*, postmortem_id: int, author_id: str, text: str, now: datetime) -> str:
+    """Slash commands carry no message id: the same text from the same person in the same minute is one note."""
+    digest = hashlib.sha256(f"{author_id}\n{text}".encode()).hexdigest()[:32]
+    return f"command:{postmortem_id}:{digest}:{now:%Y%m%d%H%M}"
+
+
+def add(
+    session: Session, *, postmortem: Postmortem, author_id: str, draft: NoteDraft, dedupe_key: str, now: datetime
+) -> tuple[Note, bool]:
+    """Store a note; returns (note, created). A repeated delivery returns the note stored the first time."""
+    access.require_open(session, postmortem, refusal=NoteRefused)
+    text = clean(draft.text)
+    if not text:
+        raise NoteRefused(EMPTY)
+    problem = too_long(text)
+    if problem:
+        raise NoteRefused(problem)
+    # The dedupe key decides in the database: a repeated delivery arriving at the same moment waits for
+    # the first one's commit and then finds its note, instead of failing (and losing) anything.
+    stored = insert_if_absent(session, Note, dict(
+        postmortem_id=postmortem.id,
+        author_id=author_id,
+        category=draft.category,
+        text=text,
+        occurred_at=draft.occurred_at,
+        source_author_id=draft.source_author_id,
+        source_permalink=draft.source_permalink,
+        dedupe_key=dedupe_key,
+        created_at=now,
+        updated_at=now,
+    ))
+    created = stored is not None
+    note = stored or session.scalars(select(Note).where(Note.dedupe_key == dedupe_key)).one()
+    if created:
+        indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
+    return note, created
+
+
+def edit(session: Session, *, note: Note, postmortem: Postmortem, user_id: str, draft: NoteDraft, now: datetime) -> None:
+    if note.author_id != user_id:
+        raise NoteRefused("You can edit only your own notes.")
+    access.require_open(session, postmortem, refusal=NoteRefused)
+    text = clean(draft.text)
+    problem = too_long(text) or (None if text else "A note can't be empty. To remove it, use Delete instead.")
+    if problem:
+        raise NoteRefused(problem)
+    session.add(AuditEntry(postmortem_id=postmortem.id, note_id=note.id, actor_id=user_id, action="note_edited",
+                           detail=f"note {note.id} before: {note.text}", at=now))
+    note.text, note.category, note.occurred_at, note.updated_at = text, draft.category, draft.occurred_at, now
+    indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
+
+
+def delete(session: Session, *, note: Note, postmortem: Postmortem, user_id: str, now: datetime) -> None:
+    """Authors delete their own notes; the facilitator may delete any. Deleting purges: the text, the
+    indicators no other field holds, and earlier wordings kept by edits all go; the audit keeps only
+    who deleted which note and when."""
+    if user_id not in {note.author_id, postmortem.facilitator_id}:
+        raise NoteRefused("You can delete only your own notes.")
+    access.require_open(session, postmortem, refusal=NoteRefused, exclusive=True)
+    removed_text = note.text
+    session.execute(
+        update(AuditEntry)
+        .where(AuditEntry.note_id == note.id, AuditEntry.action == "note_edited")
+        .values(detail=f"note {note.id} edited; earlier text removed when the note was deleted")
+        .execution_options(synchronize_session=False)
+    )
+    session.add(AuditEntry(postmortem_id=postmortem.id, note_id=note.id, actor_id=user_id, action="note_deleted",
+                           detail=f"note {note.id} by {note.author_id}", at=now))
+    session.execute(sql_delete(Note).where(Note.id == note.id))
+    indicator_sources.release(session, postmortem_id=postmortem.id, removed_text=removed_text)
+
+
+def page(session: Session, *, postmortem_id: int, page_number: int) -> NotesPage:
+    total = session.scalar(select(func.count()).select_from(Note).where(Note.postmortem_id == postmortem_id)) or 0
+    last_page = max(0, (total - 1) // PAGE_SIZE)
+    page_number = min(max(page_number, 0), last_page)
+    notes = session.scalars(
+        select(Note)
+        .where(Note.postmortem_id == postmortem_id)
+        .order_by(Note.created_at.desc(), Note.id.desc())
+        .offset(page_number * PAGE_SIZE)
+        .limit(PAGE_SIZE)
+    ).all()
+    return NotesPage(notes=list(notes), page=page_number, total=total)
+
+
+def counts_by_author(session: Session, *, postmortem_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(Note.author_id, func.count()).where(Note.postmortem_id == postmortem_id).group_by(Note.author_id)
+    )
+    return {author: count for author, count in rows.tuples()}

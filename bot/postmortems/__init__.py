@@ -1,0 +1,1 @@
+"""Post-mortems: the incident report, the private review channel, who may see what."""

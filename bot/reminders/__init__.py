@@ -1,0 +1,1 @@
+"""Durable reminders and the dispatcher that sends them."""

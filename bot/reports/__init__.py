@@ -1,0 +1,1 @@
+"""The report: figures, classification, rendering to Slack, Markdown and HTML, publishing."""

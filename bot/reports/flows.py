@@ -1,0 +1,165 @@
+"""Classify, record preventive figures, preview and publish the report, post the redacted summary."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from bot.postmortems import access
+from bot.reports import assessments
+from bot.reports import blocks as report_blocks
+from bot.reports import data as report_data
+from bot.reports import service as reports
+from bot.runtime import Runtime
+from bot.slack import safe_text
+from bot.slack.blocks import Message
+from models import AttackVector, Classification, Postmortem, PostmortemStatus
+from models.db import transaction
+
+log = logging.getLogger(__name__)
+
+ONLY_FACILITATOR = "Only the facilitator of this post-mortem can do that."
+SAVED = ":white_check_mark: Saved. It will be in the report."
+ALREADY_PUBLISHED = "Report v{version} is already published. To publish later changes, run `/postmortem report` again."
+BEING_PUBLISHED = ("This report is already being published (a second click, or another window). "
+                   "It will be in the review channel in a moment.")
+NO_SUMMARY_CHANNEL = "No summary channel is configured (REPORT_SUMMARY_CHANNEL), so there is nowhere to post it."
+
+
+def _facilitated(session: Any, runtime: Runtime, *, user_id: str, channel_id: str = "",
+                 postmortem_id: int | None = None) -> Postmortem | str:
+    """The post-mortem if `user_id` facilitates it; else the refusal to show."""
+    postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
+    if postmortem is None:
+        return access.NOT_FOUND
+    if postmortem.facilitator_id != user_id:
+        return ONLY_FACILITATOR
+    return postmortem
+
+
+def _open_for_changes(facilitated: Postmortem | str) -> Postmortem | str:
+    """The forms that change the record refuse at once on a closed post-mortem (saving refuses too)."""
+    if isinstance(facilitated, Postmortem) and facilitated.status is PostmortemStatus.CLOSED:
+        return access.CLOSED
+    return facilitated
+
+
+def classification_form(runtime: Runtime, *, user_id: str, channel_id: str) -> dict[str, Any] | Message:
+    with transaction(runtime.sessions) as session:
+        postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, channel_id=channel_id))
+        if isinstance(postmortem, str):
+            return Message(text=postmortem)
+        data = report_data.gather(session, postmortem_id=postmortem.id)
+        return report_blocks.classification_form(
+            postmortem_id=postmortem.id, assessment=assessments.current(session, postmortem_id=postmortem.id),
+            said=data.random_or_targeted_answers,
+        )
+
+
+def save_classification(runtime: Runtime, *, user_id: str, postmortem_id: int, classification: str,
+                        attack_vector: str, rationale: str) -> dict[str, str] | str:
+    if len(rationale) > report_blocks.RATIONALE_MAX_CHARS:
+        return {"rationale": f"Keep this under {report_blocks.RATIONALE_MAX_CHARS:,} characters (it has {len(rationale):,})."}
+    with transaction(runtime.sessions) as session:
+        postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
+        if isinstance(postmortem, str):
+            return {"classification": postmortem}
+        try:
+            assessments.classify(session, postmortem=postmortem, classification=Classification(classification),
+                                 attack_vector=AttackVector(attack_vector), rationale=rationale, now=runtime.clock.now())
+        except assessments.AssessmentRefused as refusal:
+            return {"classification": str(refusal)}
+    return SAVED
+
+
+def scorecard_form(runtime: Runtime, *, user_id: str, channel_id: str) -> dict[str, Any] | Message:
+    with transaction(runtime.sessions) as session:
+        postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, channel_id=channel_id))
+        if isinstance(postmortem, str):
+            return Message(text=postmortem)
+        return report_blocks.scorecard_form(postmortem_id=postmortem.id,
+                                            assessment=assessments.current(session, postmortem_id=postmortem.id))
+
+
+def save_figures(runtime: Runtime, *, user_id: str, postmortem_id: int, raw: dict[str, str]) -> dict[str, str] | str:
+    figures, errors = assessments.parse_figures(raw)
+    if errors:
+        return errors
+    with transaction(runtime.sessions) as session:
+        postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
+        if isinstance(postmortem, str):
+            return {next(iter(figures)): postmortem}
+        try:
+            assessments.record_figures(session, postmortem=postmortem, figures=figures, now=runtime.clock.now())
+        except assessments.AssessmentRefused as refusal:
+            return {next(iter(figures)): str(refusal)}
+    return SAVED
+
+
+def preview(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
+    with transaction(runtime.sessions) as session:
+        postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, channel_id=channel_id))
+        if isinstance(postmortem, str):
+            return Message(text=postmortem)
+        _, draft = reports.render(session, postmortem_id=postmortem.id, name_of=str, now=runtime.clock.now())
+        return report_blocks.preview(draft.summary_sections, postmortem_id=postmortem.id, version=draft.version)
+
+
+def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int | None = None) -> Message:
+    """Claim and store version N (the one previewed, when given), then upload both documents and post the
+    summary: each part once, even across a retry after Slack failed half-way."""
+    with transaction(runtime.sessions) as session:
+        # A preview's Publish button outlives the close; a new version of a closed record is refused.
+        postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id))
+        if isinstance(postmortem, str):
+            return Message(text=postmortem)
+        claimed = reports.claim(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),
+                                name_of=lambda member: runtime.slack.user(member).name, previewed=version)
+        if isinstance(claimed, reports.Refusal):
+            return Message(text=BEING_PUBLISHED if claimed is reports.Refusal.BEING_PUBLISHED
+                           else ALREADY_PUBLISHED.format(version=version))
+        channel_id, title = postmortem.channel_id, postmortem.title
+        done = reports.posted_parts(session, postmortem_id=postmortem_id, version=claimed.version)
+    assert channel_id is not None
+    try:
+        _post(runtime, postmortem_id=postmortem_id, channel_id=channel_id, title=title, version=claimed, done=done)
+    except Exception:
+        with transaction(runtime.sessions) as session:
+            reports.release(session, postmortem_id=postmortem_id, version=claimed.version)
+        raise
+    return report_blocks.published(version=claimed.version, channel_id=channel_id,
+                                   summary_channel=runtime.settings.report_summary_channel, postmortem_id=postmortem_id)
+
+
+def _post(runtime: Runtime, *, postmortem_id: int, channel_id: str, title: str, version: reports.Published,
+          done: set[str]) -> None:
+    stem = f"postmortem-{postmortem_id}-{safe_text.file_name(title, limit=40)}-report-v{version.version}"
+    documents = (("markdown", f"{stem}.md", version.markdown, "Markdown"), ("html", f"{stem}.html", version.html, "printable HTML"))
+    for part, filename, content, kind in documents:
+        if part in done:
+            continue
+        runtime.slack.upload_file(channel=channel_id, filename=filename, content=content.encode(),
+                                  title=f"Post-mortem report v{version.version} ({kind})")
+        with transaction(runtime.sessions) as session:
+            reports.mark_part_posted(session, postmortem_id=postmortem_id, version=version.version, part=part)
+    summary = report_blocks.summary(version.summary_sections, title=title, version=version.version)
+    ts = runtime.slack.post_message(channel=channel_id, text=summary.text, blocks=summary.blocks)
+    with transaction(runtime.sessions) as session:
+        reports.mark_posted(session, postmortem_id=postmortem_id, version=version.version, summary_ts=ts)
+
+
+def post_redacted(runtime: Runtime, *, user_id: str, postmortem_id: int) -> Message:
+    channel = runtime.settings.report_summary_channel
+    if channel is None:
+        return Message(text=NO_SUMMARY_CHANNEL)
+    with transaction(runtime.sessions) as session:
+        postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
+        if isinstance(postmortem, str):
+            return Message(text=postmortem)
+        if not reports.is_published(session, postmortem_id=postmortem.id):
+            return Message(text="Publish the report first; the redacted summary follows it.")
+        data = report_data.gather(session, postmortem_id=postmortem.id)
+        message = report_blocks.redacted_summary(postmortem=postmortem, classification=data.classification,
+                                                 durations=data.durations, action_count=len(data.actions))
+    runtime.slack.post_message(channel=channel, text=message.text, blocks=message.blocks)
+    return Message(text=f":white_check_mark: The redacted summary is posted in <#{channel}>.")
