@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import domains
 from bot.clock import Clock, SystemClock
 from bot.settings import Settings
 from bot.slack.gateway import SlackGateway
@@ -23,6 +24,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, *, clock: Clock | None = None) -> Runtime:
+    domains.load_all()  # so the dispatcher, in whichever process it runs, knows every reminder sender
     engine = make_engine(settings.database_url)
     return Runtime(
         settings=settings,

@@ -7,11 +7,13 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.actions import flows as action_flows
 from bot.notes import blocks as note_blocks
 from bot.notes import flows as note_flows
 from bot.notes.blocks import CapturedMessage
 from bot.runtime import Runtime
 from bot.slack import safe_text
+from bot.slack.blocks import Message
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.replies import answer_submission, open_form, tell
 from handlers.router import Answer, SlashCommand, SubcommandRouter
@@ -23,6 +25,13 @@ FORM_TITLE = "Add a note"
 
 
 def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
+    def action_form_from_note(*, user_id: str, note_id: int) -> dict[str, Any] | Message:
+        """"Make action item": the note gives the post-mortem and the title, actions give the form."""
+        seed = note_flows.action_seed(runtime, user_id=user_id, note_id=note_id)
+        if isinstance(seed, Message):
+            return seed
+        return action_flows.form(runtime, user_id=user_id, postmortem_id=seed.postmortem_id, title=seed.title)
+
     def note(command: SlashCommand, answer: Answer) -> None:
         if command.text:
             answer(note_flows.quick(runtime, channel_id=command.channel_id, user_id=command.user_id, text=command.text))
@@ -100,9 +109,12 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         choice, note_id = action["selected_option"]["value"].split(":")
         response_url = body.get("response_url")
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
-            if choice in {"edit", "action"}:
-                build = note_flows.edit_form if choice == "edit" else note_flows.action_form
-                open_form(runtime, lambda: build(runtime, user_id=user_id, note_id=int(note_id)), trigger_id=body["trigger_id"])
+            if choice == "edit":
+                open_form(runtime, lambda: note_flows.edit_form(runtime, user_id=user_id, note_id=int(note_id)),
+                          trigger_id=body["trigger_id"])
+            elif choice == "action":
+                open_form(runtime, lambda: action_form_from_note(user_id=user_id, note_id=int(note_id)),
+                          trigger_id=body["trigger_id"])
             else:
                 message = note_flows.delete(runtime, user_id=user_id, note_id=int(note_id))
                 tell(runtime, message, user_id=user_id, response_url=response_url, replace_original=True)

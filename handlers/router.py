@@ -12,7 +12,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.runtime import Runtime
-from bot.slack import notices, safe_text
+from bot.slack import safe_text, usage
 from bot.slack.blocks import Message
 from handlers.guard import telling_user_of_failures
 from handlers.replies import tell
@@ -51,8 +51,8 @@ class SubcommandRouter:
             name, _, rest = safe_text.from_slack(command.get("text")).strip().partition(" ")
             route = self._routes.get(name.lower())
             if route is None:
-                text = notices.help_text(self.summaries()) if name.lower() in {"", "help"} else \
-                    notices.unknown_subcommand(name, self.summaries())
+                text = usage.help_text(self.summaries()) if name.lower() in {"", "help"} else \
+                    usage.unknown_subcommand(name, self.summaries())
                 ack(text=text)
                 return
             ack()

@@ -6,10 +6,9 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.postmortems import incident_form, provisioning
+from bot.postmortems import incident_form, notices, provisioning
 from bot.postmortems import service as postmortems
 from bot.runtime import Runtime
-from bot.slack import notices
 from bot.slack.gateway import SlackCallFailed
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
 from handlers.router import Answer, SlashCommand, SubcommandRouter

@@ -20,8 +20,9 @@ from bot.actions import service as actions
 from bot.actions.service import ActionDraft, ActionRefused
 from bot.notes import questionnaire
 from bot.postmortems import access
+from bot.postmortems import service as postmortems
+from bot.reminders import senders
 from bot.reminders import service as reminders
-from bot.reports import service as reports
 from bot.runtime import Runtime
 from bot.settings import parse_duration
 from bot.slack import safe_text
@@ -414,7 +415,7 @@ def home(runtime: Runtime, *, user_id: str) -> dict[str, Any]:
         # Two aggregate queries, not two per post-mortem: the Home tab costs the same for 1 or 100.
         open_ids = [p.id for p in mine_ if p.status is PostmortemStatus.OPEN]
         settled = (questionnaire.answered_by(session, user_id=user_id, postmortem_ids=open_ids)
-                   | reports.published_among(session, postmortem_ids=open_ids))
+                   | postmortems.published_among(session, postmortem_ids=open_ids))
         unanswered = [p for p in mine_ if p.status is PostmortemStatus.OPEN and p.id not in settled]
         channels = dict(session.execute(select(Postmortem.id, Postmortem.channel_id).where(
             Postmortem.id.in_({a.postmortem_id for a in owned} or {0}))).tuples().all())
@@ -430,7 +431,7 @@ def close(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
             return Message(text=access.NOT_FOUND)
         if postmortem.facilitator_id != user_id:
             return Message(text=ONLY_FACILITATOR_CLOSES)
-        if not reports.is_published(session, postmortem_id=postmortem.id):
+        if not postmortems.is_published(session, postmortem_id=postmortem.id):
             return Message(text=NOT_PUBLISHED)
         # Closing is a claim: of two closes at once (or one typed again later) only the one that
         # changes the status announces and archives; the other hears it is closed.
@@ -451,7 +452,7 @@ def close(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
     return Message(text=text)
 
 
-# -- reminder senders (see bot.reminders.dispatcher) ---------------------------------------------------------
+# -- reminder senders (registered in bot.reminders.senders) --------------------------------------------------------
 
 def _current(session: Session, reminder: Reminder) -> tuple[Action, Postmortem] | None:
     loaded = _load(session, action_id=reminder.subject_id)
@@ -463,6 +464,7 @@ def _current(session: Session, reminder: Reminder) -> tuple[Action, Postmortem] 
     return loaded
 
 
+@senders.sends(actions.BEFORE_DUE, actions.AT_DUE, actions.OVERDUE)
 def send_owner_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus | reminders.SentThen:
     with transaction(runtime.sessions) as session:
         loaded = _current(session, reminder)
@@ -481,6 +483,7 @@ def send_owner_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus 
         timing=timing, now=now))
 
 
+@senders.sends(actions.ESCALATION)
 def send_escalation(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
     """To the facilitator, or to ESCALATION_CHANNEL: each is its own reminder (see actions.plan_reminders)."""
     with transaction(runtime.sessions) as session:

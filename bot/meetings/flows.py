@@ -14,6 +14,7 @@ from bot.meetings.service import MeetingRequest
 from bot.notes import questionnaire
 from bot.postmortems import access
 from bot.postmortems import service as postmortems
+from bot.reminders import senders
 from bot.runtime import Runtime
 from bot.slack.blocks import Message
 from bot.slack.gateway import SlackCallFailed
@@ -191,6 +192,7 @@ def _load_for_reminder(runtime: Runtime, reminder: Reminder) -> tuple[Meeting, P
         return meeting, postmortem
 
 
+@senders.sends(meetings.CHANNEL_REMINDER)
 def send_channel_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
     loaded = _load_for_reminder(runtime, reminder)
     if loaded is None:
@@ -200,6 +202,7 @@ def send_channel_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatu
     return ReminderStatus.SENT
 
 
+@senders.sends(meetings.DM_REMINDER)
 def send_dm_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
     """Only participants who have not answered the review questions get a DM."""
     loaded = _load_for_reminder(runtime, reminder)

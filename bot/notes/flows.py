@@ -10,7 +10,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot.actions import flows as action_flows
 from bot.notes import blocks as note_blocks
 from bot.notes import questionnaire
 from bot.notes import service as notes
@@ -150,15 +149,22 @@ def edit_form(runtime: Runtime, *, user_id: str, note_id: int) -> dict[str, Any]
         )
 
 
-def action_form(runtime: Runtime, *, user_id: str, note_id: int) -> dict[str, Any] | Message:
-    """The follow-up action form, its title taken from the note."""
+@dataclass(frozen=True)
+class ActionSeed:
+    """What a follow-up action made from a note starts with."""
+
+    postmortem_id: int
+    title: str
+
+
+def action_seed(runtime: Runtime, *, user_id: str, note_id: int) -> ActionSeed | Message:
+    """The post-mortem and title for "Make action item" (handlers compose it with the actions form)."""
     with transaction(runtime.sessions) as session:
         found = _note_for(session, runtime, user_id=user_id, note_id=note_id)
         if isinstance(found, Message):
             return found
         note, postmortem = found
-        postmortem_id, title = postmortem.id, note.text.splitlines()[0]
-    return action_flows.form(runtime, user_id=user_id, postmortem_id=postmortem_id, title=title)
+        return ActionSeed(postmortem_id=postmortem.id, title=note.text.splitlines()[0])
 
 
 def submit_edit(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str, str] | str:

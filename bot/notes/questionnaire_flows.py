@@ -8,9 +8,8 @@ from typing import Any
 from sqlalchemy import select, update
 
 from bot.notes import questionnaire, questionnaire_blocks
-from bot.postmortems import access
+from bot.postmortems import access, provisioning
 from bot.postmortems import service as postmortems
-from bot.reports import service as reports
 from bot.runtime import Runtime
 from bot.slack.blocks import Message
 from bot.slack.gateway import SlackCallFailed
@@ -23,6 +22,7 @@ PUBLISHED = "The report is published, so answers can no longer change. Ask the f
 SAVED = ":white_check_mark: Your answers are saved. You can change them until the report is published: press the button in my message again."
 
 
+@provisioning.once_ready
 def invite_participants(runtime: Runtime, *, postmortem_id: int) -> None:
     """DM each human participant not yet invited. A failure for one person does not stop the others."""
     with transaction(runtime.sessions) as session:
@@ -70,7 +70,7 @@ def submit(runtime: Runtime, *, postmortem_id: int, user_id: str, answers: dict[
         # Closing follows publishing: say the stronger reason.
         if postmortem.status is PostmortemStatus.CLOSED:
             return {questionnaire.QUESTIONS[0].key: access.CLOSED}
-        if reports.is_published(session, postmortem_id=postmortem.id):
+        if postmortems.is_published(session, postmortem_id=postmortem.id):
             return {questionnaire.QUESTIONS[0].key: PUBLISHED}
         try:
             questionnaire.save(session, postmortem=postmortem, user_id=user_id, answers=answers, now=runtime.clock.now())

@@ -11,15 +11,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from sqlalchemy import or_, update
 
-from bot.notes import questionnaire_flows
-from bot.postmortems import kickoff
+from bot.postmortems import kickoff, notices
 from bot.postmortems import service as postmortems
 from bot.postmortems.channel_names import review_channel_name
 from bot.runtime import Runtime
-from bot.slack import notices
 from bot.slack.gateway import SlackCallFailed, SlackOutcomeUnknown
 from models import Postmortem
 from models.db import transaction
@@ -39,6 +38,21 @@ STEP_DESCRIPTIONS = {
     "kickoff": "post the kickoff message",
     "pin": "pin the kickoff message",
 }
+
+
+class ReadyStep(Protocol):
+    def __call__(self, runtime: Runtime, *, postmortem_id: int) -> None: ...
+
+
+# Steps owned by higher domains, run once the channel is ready (the questionnaire invitation): they
+# register here with `once_ready`, so post-mortems does not depend on them.
+_READY_STEPS: dict[str, ReadyStep] = {}
+
+
+def once_ready(step: ReadyStep) -> ReadyStep:
+    """Decorator: run `step` at the end of every successful set-up."""
+    _READY_STEPS[f"{step.__module__}.{step.__qualname__}"] = step
+    return step
 
 
 @dataclass(frozen=True)
@@ -103,7 +117,8 @@ def _run_steps(runtime: Runtime, postmortem_id: int) -> Outcome:
         if not postmortem.kickoff_pinned:
             runtime.slack.pin(channel=postmortem.channel_id, ts=postmortem.kickoff_ts)
             _save(runtime, postmortem, kickoff_pinned=True, provisioning_error=None)
-        questionnaire_flows.invite_participants(runtime, postmortem_id=postmortem.id)
+        for ready_step in _READY_STEPS.values():
+            ready_step(runtime, postmortem_id=postmortem.id)
     except SlackCallFailed as failure:
         log.warning("provisioning post-mortem %s stopped at %s: %s", postmortem_id, step, failure)
         _save(runtime, postmortem, provisioning_error=f"{step}: {failure.error}")

@@ -6,13 +6,13 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from bot.indicators import extraction as indicators
 from bot.runtime import Runtime
-from models import Participant, ParticipantRole, Postmortem, Severity
+from models import Participant, ParticipantRole, Postmortem, ReportVersion, Severity
 from models.db import insert_ignoring_conflicts, transaction
 
 log = logging.getLogger(__name__)
@@ -175,3 +175,15 @@ def retryable_for(runtime: Runtime, *, user_id: str) -> int | None:
     with transaction(runtime.sessions) as session:
         postmortem = latest_unprovisioned(session, user_id=user_id)
         return postmortem.id if postmortem else None
+
+
+def is_published(session: Session, *, postmortem_id: int) -> bool:
+    posted = select(func.count()).select_from(ReportVersion).where(
+        ReportVersion.postmortem_id == postmortem_id, ReportVersion.summary_ts.is_not(None))
+    return (session.scalar(posted) or 0) > 0
+
+
+def published_among(session: Session, *, postmortem_ids: list[int]) -> set[int]:
+    """Which of these post-mortems have a published report, in one query."""
+    return set(session.scalars(select(ReportVersion.postmortem_id).distinct().where(
+        ReportVersion.postmortem_id.in_(postmortem_ids), ReportVersion.summary_ts.is_not(None))))

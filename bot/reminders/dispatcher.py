@@ -7,7 +7,7 @@ import os
 import socket
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -15,11 +15,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
 from bot import metrics
-from bot.actions import flows as action_flows
-from bot.actions import service as actions
-from bot.meetings import flows as meeting_flows
-from bot.meetings import service as meetings
+from bot.reminders import senders as sender_registry
 from bot.reminders import service as reminders
+from bot.reminders.senders import Sender
 from bot.runtime import Runtime
 from bot.slack.gateway import SlackCallFailed
 from models import Reminder, ReminderStatus
@@ -33,18 +31,6 @@ CLAIM_CHUNK = 20
 STOP_TIMEOUT_SECONDS = 10.0
 # ReminderStatus after one attempt -> the outcome counted in metrics.
 OUTCOME_OF = {ReminderStatus.PENDING: "retry"}
-
-# kind -> sender. A sender posts the reminder and returns SENT (or SentThen, to plan the chain's next step),
-# or SKIPPED when it no longer makes sense.
-Sender = Callable[[Runtime, Reminder], ReminderStatus | reminders.SentThen]
-SENDERS: dict[str, Sender] = {
-    meetings.CHANNEL_REMINDER: meeting_flows.send_channel_reminder,
-    meetings.DM_REMINDER: meeting_flows.send_dm_reminder,
-    actions.BEFORE_DUE: action_flows.send_owner_reminder,
-    actions.AT_DUE: action_flows.send_owner_reminder,
-    actions.OVERDUE: action_flows.send_owner_reminder,
-    actions.ESCALATION: action_flows.send_escalation,
-}
 
 
 @dataclass(frozen=True)
@@ -60,7 +46,7 @@ def default_worker_id() -> str:
 
 
 def dispatch_due(
-    runtime: Runtime, *, worker_id: str, senders: dict[str, Sender] = SENDERS, stop: StopSignal | None = None
+    runtime: Runtime, *, worker_id: str, stop: StopSignal | None = None
 ) -> DispatchReport:
     """Send every reminder due now that this worker manages to claim. One failure never stops the rest.
 
@@ -68,6 +54,7 @@ def dispatch_due(
     ones not yet being sent go back to pending for another process (or the next start) to send.
     """
     stop = stop or StopSignal()
+    senders = sender_registry.registered()
     counts: Counter[str] = Counter()
     now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
@@ -134,7 +121,7 @@ def _release(runtime: Runtime, reminder_ids: list[int], *, worker_id: str) -> in
     return released
 
 
-def _send_one(runtime: Runtime, reminder: Reminder, senders: dict[str, Sender]) -> ReminderStatus:
+def _send_one(runtime: Runtime, reminder: Reminder, senders: Mapping[str, Sender]) -> ReminderStatus:
     now = runtime.clock.now()
     plan_next = None
     if reminder.expires_at is not None and now >= reminder.expires_at:

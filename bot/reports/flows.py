@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from bot.postmortems import access
+from bot.postmortems import service as postmortems
 from bot.reports import assessments
 from bot.reports import blocks as report_blocks
 from bot.reports import data as report_data
@@ -156,7 +157,7 @@ def post_redacted(runtime: Runtime, *, user_id: str, postmortem_id: int) -> Mess
         postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
         if isinstance(postmortem, str):
             return Message(text=postmortem)
-        if not reports.is_published(session, postmortem_id=postmortem.id):
+        if not postmortems.is_published(session, postmortem_id=postmortem.id):
             return Message(text="Publish the report first; the redacted summary follows it.")
         data = report_data.gather(session, postmortem_id=postmortem.id)
         message = report_blocks.redacted_summary(postmortem=postmortem, classification=data.classification,

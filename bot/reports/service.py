@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.reports import data as report_data
@@ -27,18 +27,6 @@ class Published:
     html: str
     summary_sections: list[str]
     changes: list[str]
-
-
-def is_published(session: Session, *, postmortem_id: int) -> bool:
-    posted = select(func.count()).select_from(ReportVersion).where(
-        ReportVersion.postmortem_id == postmortem_id, ReportVersion.summary_ts.is_not(None))
-    return (session.scalar(posted) or 0) > 0
-
-
-def published_among(session: Session, *, postmortem_ids: list[int]) -> set[int]:
-    """Which of these post-mortems have a published report, in one query."""
-    return set(session.scalars(select(ReportVersion.postmortem_id).distinct().where(
-        ReportVersion.postmortem_id.in_(postmortem_ids), ReportVersion.summary_ts.is_not(None))))
 
 
 def _digest(value: object) -> str:

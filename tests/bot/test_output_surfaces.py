@@ -28,13 +28,13 @@ from bot.notes import blocks as notes
 from bot.notes import questionnaire_blocks as questionnaire
 from bot.notes.questionnaire import ANSWER_MAX_CHARS, QUESTIONS
 from bot.notes.service import NOTE_MAX_CHARS, NotesPage
-from bot.postmortems import kickoff
+from bot.postmortems import kickoff, notices
 from bot.postmortems.provisioning import Outcome
 from bot.postmortems.service import TEXT_MAX_CHARS, TITLE_MAX_CHARS
 from bot.reports import blocks as report_blocks
 from bot.reports import rendering
 from bot.reports.data import ActionLine, Attributed, ReportData, TimelineEntry
-from bot.slack import notices, safe_text
+from bot.slack import safe_text, usage
 from bot.slack.blocks import Message, notice_view
 from bot.working_time import SlotSuggestion
 from models import (
@@ -151,7 +151,7 @@ def test_kickoff_topic_and_setup_notices(title: str, impact: str, evidence: str,
     for notice in (notices.channel_ready(outcome), notices.provisioning_failed(outcome, "post the kickoff message"),
                    notices.already_running(outcome)):
         check_message(notice, title)
-    shown_safely([notices.unknown_subcommand(title, [("note", "Add a note.")])], [title])
+    shown_safely([usage.unknown_subcommand(title, [("note", "Add a note.")])], [title])
 
 
 @FAST

@@ -1,4 +1,4 @@
-"""Short messages to one person: set-up done or failed, help, "not yet"."""
+"""Short messages to the person setting up a post-mortem: done, failed (with Retry), "not yours", "already running"."""
 
 from __future__ import annotations
 
@@ -41,15 +41,6 @@ def provisioning_failed(outcome: Outcome, step: str) -> Message:
             ).to_dict(),
         ],
     )
-
-
-def help_text(subcommands: list[tuple[str, str]]) -> str:
-    lines = "\n".join(f"• `/postmortem {name}` — {summary}" for name, summary in subcommands)
-    return f"*Post-mortem bot* — here is what I can do:\n{lines}"
-
-
-def unknown_subcommand(typed: str, subcommands: list[tuple[str, str]]) -> str:
-    return f"I don't know `{safe_text.mrkdwn_line(typed, limit=40)}`.\n\n" + help_text(subcommands)
 
 
 def not_yours() -> Message:
