@@ -54,7 +54,7 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         answer(action_flows.close(runtime, user_id=command.user_id, channel_id=command.channel_id))
 
     router.add("action", "Assign a follow-up: `/postmortem action @owner YYYY-MM-DD what to do`, or without text for the form; "
-                         "`/postmortem action cancel <number> <why>` cancels one.", action)
+                         "`/postmortem action cancel &lt;number&gt; &lt;why&gt;` cancels one.", action)
     router.add("actions", "Your open follow-ups; in a review channel, `actions all` lists that post-mortem's.", list_actions)
     router.add("close", "Facilitator: close the post-mortem once the report is published, and archive its channel.", close)
 

@@ -45,7 +45,7 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     def status(command: SlashCommand, answer: Answer) -> None:
         answer(note_flows.status(runtime, channel_id=command.channel_id, user_id=command.user_id))
 
-    router.add("note", "Add a note: `/postmortem note <text>` right away, or without text for the form.", note)
+    router.add("note", "Add a note: `/postmortem note &lt;text&gt;` right away, or without text for the form.", note)
     router.add("notes", "List this post-mortem's notes; edit or delete your own.", notes_list)
     router.add("status", "Facilitator: who answered the review questions and how many notes each person added.", status)
 

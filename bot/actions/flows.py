@@ -50,7 +50,7 @@ ID_MAX = 2**31 - 1
 OWNER_UNKNOWN = "I can't find that person in this workspace. Pick the owner again."
 OWNER_NOT_A_PERSON = "Pick a person with an active account: reminders can't reach a bot or a deactivated account."  # the largest id the INTEGER key holds, on SQLite and PostgreSQL alike
 ONLY_FACILITATOR_CLOSES = "Only the facilitator of this post-mortem can close it."
-CANCEL_FORMAT = "Use `/postmortem action cancel <number> <why>`; `/postmortem actions` lists the numbers."
+CANCEL_FORMAT = "Use `/postmortem action cancel &lt;number&gt; &lt;why&gt;`; `/postmortem actions` lists the numbers."
 CHANGED_MEANWHILE = ("Someone changed this action while you had it open, so I didn't apply your change. "
                      "Close this form and open the action again to see it as it is now.")
 NOT_PUBLISHED = "The report isn't published yet. Publish it with `/postmortem report` first, then close the post-mortem."

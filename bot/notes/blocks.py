@@ -127,7 +127,7 @@ def notes_list(*, postmortem: Postmortem, notes_page: NotesPage, viewer_id: str)
         f"*Notes for {safe_text.mrkdwn_line(postmortem.title)}* — {notes_page.total} in all, newest first "
         f"(page {notes_page.page + 1} of {notes_page.pages})"
         if notes_page.total
-        else f"*Notes for {safe_text.mrkdwn_line(postmortem.title)}*: none yet. Add one with `/postmortem note <text>`."
+        else f"*Notes for {safe_text.mrkdwn_line(postmortem.title)}*: none yet. Add one with `/postmortem note &lt;text&gt;`."
     )
     blocks: list[Any] = [SectionBlock(text=MarkdownTextObject(text=heading))]
     for note in notes_page.notes:

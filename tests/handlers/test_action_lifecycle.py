@@ -37,7 +37,7 @@ from tests.handlers.test_reports import documents, publish
 from tests.support import FrozenClock, SlackSim, eventually, notice_text, utc, wait_for_dm
 
 REASON_NEEDED = "Say why it's being cancelled, so the others know."
-CANCEL_FORMAT = "Use `/postmortem action cancel <number> <why>`; `/postmortem actions` lists the numbers."
+CANCEL_FORMAT = "Use `/postmortem action cancel &lt;number&gt; &lt;why&gt;`; `/postmortem actions` lists the numbers."
 
 
 def actions_by_title(in_transaction: Any) -> dict[str, Action]:

@@ -231,3 +231,15 @@ def test_bare_cr_and_line_separators_make_no_markdown_structure(
     markdown, _ = documents(fake_slack, 1)
     assert "\r" not in markdown and "\u2028" not in markdown and "\u2029" not in markdown
     assert "- Pager was silent\\\n\\# Owned\\\n\\---\\\n\\- listed\\\n1\\. numbered\\\n&gt; quoted (Lea Lead)" in markdown
+
+
+def test_the_help_and_an_empty_notes_list_show_placeholders_as_text_not_markup(
+    slack: SlackSim, fake_slack: FakeSlack, in_transaction: Any
+) -> None:
+    # `<text>` is a placeholder for the reader; unescaped, Slack would read it as a link.
+    postmortem = start(slack, fake_slack, in_transaction)
+    shown = [slack.ask("help", user=LEAD).text,
+             slack.ask("notes", user=LEAD, channel=postmortem.channel_id).json()["blocks"][0]["text"]["text"]]
+    assert all("&lt;text&gt;" in text for text in shown)
+    for text in shown:
+        no_live_slack_markup(text)
