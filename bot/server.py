@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 THREADS_PER_WORKER = 16  # most of a request is waiting (for the database, for Bolt's ack poll), not CPU
 GRACEFUL_SECONDS = 20
 DISPATCHER_STOP_SECONDS = 15
+# A dispatcher that keeps dying is started again at most this often.
+DISPATCHER_RESTART_SECONDS = 5.0
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
@@ -101,13 +104,31 @@ class _DispatcherProcess:
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
+        self._started_at = 0.0
+        self._stopping = False
 
     def start(self) -> None:
         # -P: the working directory stays off sys.path, so a `bot/` folder there (an old checkout) is not imported.
         self._process = subprocess.Popen([sys.executable, "-P", "-m", "bot.server", "dispatch"])
+        self._started_at = time.monotonic()
         log.info("reminder dispatcher started (pid %s)", self._process.pid)
 
+    def keep_running(self) -> None:
+        """From the master's loop: a dispatcher that died (killed, out of memory, crashed) is started again."""
+        process = self._process
+        if process is None or self._stopping or process.poll() is None:
+            return
+        if time.monotonic() - self._started_at < DISPATCHER_RESTART_SECONDS:
+            return
+        # gunicorn may have reaped it first (it waits for any child), and then its status is lost.
+        log.error("the reminder dispatcher (pid %s) stopped; starting another", process.pid)
+        from bot.metrics import process_exited
+
+        process_exited(process.pid)
+        self.start()
+
     def stop(self) -> None:
+        self._stopping = True
         process = self._process
         if process is None:
             return
@@ -140,7 +161,7 @@ def _gunicorn_logger_class() -> type:
 class _GunicornServer:
     def __init__(self, settings: Settings, *, host: str, port: int, workers: int, temporary_dir: str | None) -> None:
         self._settings = settings
-        dispatcher = _DispatcherProcess()
+        self._dispatcher = dispatcher = _DispatcherProcess()
 
         def on_exit(_arbiter: Any) -> None:
             dispatcher.stop()
@@ -172,10 +193,24 @@ class _GunicornServer:
 
     def run(self) -> None:
         from gunicorn.app.base import BaseApplication
+        from gunicorn.arbiter import Arbiter
 
-        settings, options = self._settings, self.options
+        settings, options, dispatcher = self._settings, self.options, self._dispatcher
+
+        class Master(Arbiter):  # type: ignore[misc]
+            def manage_workers(self) -> None:
+                # Runs about once a second in the master: it keeps the workers and the dispatcher alive.
+                super().manage_workers()
+                dispatcher.keep_running()
 
         class Application(BaseApplication):  # type: ignore[misc]
+            def run(self) -> None:
+                try:
+                    Master(self).run()
+                except RuntimeError as error:  # gunicorn's own configuration errors, as BaseApplication.run shows them
+                    print(f"\nError: {error}\n", file=sys.stderr)
+                    sys.exit(1)
+
             def load_config(self) -> None:
                 for key, value in options.items():
                     self.cfg.set(key, value)

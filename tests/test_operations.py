@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import collections
 import json
+import os
+import re
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -288,3 +291,22 @@ def test_the_dispatcher_process_imports_the_installed_bot_not_a_bot_folder_in_th
     assert dispatcher._process is not None and dispatcher._process.wait(timeout=30) != 0  # the real one ran
     dispatcher.stop()
     assert not (tmp_path / "shadow-ran").exists()
+
+
+def test_a_dispatcher_that_dies_is_started_again_and_sends_what_falls_due(
+    tmp_path: Path, fake_slack: FakeSlack, review_channel: str  # noqa: F811
+) -> None:
+    database_url = fresh_sqlite(tmp_path)
+    with Served(database_url=database_url, fake=fake_slack, log_path=tmp_path / "serve.log", workers=1) as served:
+        def dispatcher_pids() -> list[int]:
+            return [int(pid) for pid in re.findall(r"reminder dispatcher started \(pid (\d+)\)", served.log())]
+
+        first = eventually(dispatcher_pids, what="the dispatcher started")[0]
+        os.kill(first, signal.SIGKILL)
+        restarted = eventually(lambda: len(dispatcher_pids()) > 1 and dispatcher_pids(), timeout=30,
+                               what="another dispatcher started")
+        assert restarted[-1] != first and "the reminder dispatcher" in served.log()
+        due = due_meeting_reminders(database_url, fake_slack)
+        eventually(lambda: all(row[2] == "sent" for row in reminder_statuses(database_url)), timeout=30,
+                   what="the reminders due after the restart, sent")
+    assert len(reminder_messages(fake_slack)) == due
