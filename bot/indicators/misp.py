@@ -107,17 +107,15 @@ def push(settings: Settings, *, facts: stix.PostmortemFacts, records: Sequence[s
     misp = _connect(settings)
     event = _event(facts, records)
     try:
-        found = misp.get_event(event.uuid)
-        if isinstance(found, dict) and "errors" in found and found["errors"][0] == 404:
-            created = misp.add_event(event)
-            # Lost a race (or a retry after a timeout that still created it): the event is there now.
-            if isinstance(created, dict) and "errors" in created and misp.event_exists(event.uuid):
-                _checked(misp.update_event(event, event_id=event.uuid), "update the event")
-            else:
-                _checked(created, "create the event")
-        else:
-            _checked(found, "find the event")
+        if misp.event_exists(event.uuid):
             _checked(misp.update_event(event, event_id=event.uuid), "update the event")
+            return event.uuid
+        created = misp.add_event(event)
+        # Lost a race with another publish, or a retry after an answer that never came: it is there now.
+        if isinstance(created, dict) and "errors" in created and misp.event_exists(event.uuid):
+            _checked(misp.update_event(event, event_id=event.uuid), "update the event")
+        else:
+            _checked(created, "create the event")
     except (PyMISPError, requests.RequestException) as error:
         raise MispFailed(_reason(error)) from error
     return event.uuid
