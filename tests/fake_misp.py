@@ -6,9 +6,9 @@ viewed (GET and HEAD) by uuid, added and edited with their attributes, and sight
 attribute. As MISP does, it keeps one event per uuid (a second add of the same uuid is refused with
 403) and matches attributes by uuid on edit. It checks the Authorization header.
 
-On demand it fails: `fail(method, path_prefix, status, after_effect=...)` answers one matching call
+On demand it is slow (`slow(path_prefix, seconds)`) or fails: `fail(method, path_prefix, status, after_effect=...)` answers one matching call
 with that status, after doing what it asked when `after_effect` (a created event whose answer is lost);
-`hold(path_prefix, parties)` keeps calls waiting until that many have arrived, proving they overlap.
+`hold(path_prefix, parties)` keeps the next calls waiting until that many have arrived, proving they overlap.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -48,7 +49,8 @@ class FakeMisp:
     sightings: list[dict[str, Any]] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     _failures: list[_Failure] = field(default_factory=list)
-    _holds: dict[str, threading.Barrier] = field(default_factory=dict)
+    _holds: dict[str, tuple[threading.Barrier, list[int]]] = field(default_factory=dict)  # barrier, calls left
+    _delays: dict[str, float] = field(default_factory=dict)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -70,17 +72,27 @@ class FakeMisp:
         self._failures.append(_Failure(method, path_prefix, status, after_effect))
 
     def hold(self, path_prefix: str, *, parties: int) -> threading.Barrier:
-        self._holds[path_prefix] = threading.Barrier(parties, timeout=10)
-        return self._holds[path_prefix]
+        """The next `parties` calls to `path_prefix` wait for each other; later ones pass."""
+        barrier = threading.Barrier(parties, timeout=10)
+        self._holds[path_prefix] = (barrier, [parties])
+        return barrier
+
+    def slow(self, path_prefix: str, *, seconds: float) -> None:
+        """Answer calls to `path_prefix` only after `seconds`."""
+        self._delays[path_prefix] = seconds
 
     def calls(self, method: str, path_prefix: str) -> list[Request]:
         return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
 
     # -- the API ---------------------------------------------------------------------------------
     def answer(self, method: str, path: str, body: Any) -> tuple[int, Any]:
-        for prefix, barrier in list(self._holds.items()):
-            if path.startswith(prefix):
+        for prefix, (barrier, left) in list(self._holds.items()):
+            with self._lock:
+                held = path.startswith(prefix) and left[0] > 0
+                left[0] -= held
+            if held:
                 barrier.wait()
+        time.sleep(max((delay for prefix, delay in self._delays.items() if path.startswith(prefix)), default=0))
         failure = next((f for f in self._failures if f.method == method and path.startswith(f.path_prefix)), None)
         if failure is not None:
             self._failures.remove(failure)

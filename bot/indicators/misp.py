@@ -66,11 +66,16 @@ def _connect(settings: Settings) -> PyMISP:
         raise MispFailed(_reason(error)) from error
 
 
-def _reason(error: Exception) -> str:
-    """A short reason, never a response body (it may echo the key) or a stack trace."""
-    if isinstance(error, requests.Timeout):
+def _reason(error: BaseException) -> str:
+    """A short reason, never a response body (it may echo the key) or a stack trace. PyMISP wraps what
+    went wrong while connecting in an error of its own: the cause decides."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, requests.RequestException):
+        cause = cause.__cause__ or cause.__context__
+    log.warning("MISP call failed: %s", type(cause or error).__name__)
+    if isinstance(cause, requests.Timeout):
         return "MISP did not answer in time"
-    if isinstance(error, requests.ConnectionError):
+    if isinstance(cause, requests.ConnectionError):
         return "MISP could not be reached"
     return "MISP refused the request"
 
