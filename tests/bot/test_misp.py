@@ -4,7 +4,6 @@ post-mortem whatever happens, the right attribute types, sightings, and failures
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -13,13 +12,6 @@ from bot.indicators import misp, stix
 from bot.settings import Settings
 from tests.bot.test_stix import DETECTED, EVERY_KIND, FACTS, records
 from tests.fake_misp import MISP_KEY, FakeMisp
-
-
-@pytest.fixture
-def fake_misp() -> Iterator[FakeMisp]:
-    fake = FakeMisp().start()
-    yield fake
-    fake.stop()
 
 
 def misp_settings(url: str, *, key: str = MISP_KEY) -> Settings:
