@@ -146,7 +146,7 @@ def add_sightings(settings: Settings, *, team_id: str, postmortem_id: int,
 
 def record(session: Session, *, postmortem_id: int, event: str, now: datetime, failure: str | None) -> None:
     """Remember the last attempt: when it worked, or why it did not."""
-    row = dict(postmortem_id=postmortem_id, event_uuid=event, attempted_at=now, error=failure)
+    row: dict[str, object] = {"postmortem_id": postmortem_id, "event_uuid": event, "attempted_at": now, "error": failure}
     if failure is None:
         row["pushed_at"] = now
     upsert(session, MispPush, row, key=["postmortem_id"], update=[name for name in row if name != "postmortem_id"])

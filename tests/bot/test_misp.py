@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 
 from bot.indicators import misp, stix
-from bot.settings import Settings
+from bot.settings import EXPECTED_SHAPE, ConfigurationError, Settings, load_settings
 from tests.bot.test_stix import DETECTED, EVERY_KIND, FACTS, records
 from tests.fake_misp import MISP_KEY, FakeMisp
 
@@ -124,3 +124,16 @@ def test_a_slow_misp_is_given_up_on_after_the_timeout(fake_misp: FakeMisp, monke
     fake_misp.slow("/events/add", seconds=1.5)
     with pytest.raises(misp.MispFailed, match="^MISP did not answer in time$"):
         misp.push(misp_settings(fake_misp.url), facts=FACTS, records=records(EVERY_KIND))
+
+
+def test_misp_settings_are_optional_checked_and_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = Settings(_env_file=None, SLACK_BOT_TOKEN="xoxb-test", MISP_URL=" ", MISP_KEY="")
+    assert not misp.configured(plain) and plain.misp_verify_tls is True
+    configured = Settings(_env_file=None, SLACK_BOT_TOKEN="xoxb-test", MISP_URL="https://misp.example.org",
+                          MISP_KEY="k" * 40, MISP_VERIFY_TLS="false")
+    assert misp.configured(configured) and configured.misp_verify_tls is False
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("MISP_URL", "misp.example.org/?key=secret-in-url")
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    assert str(refused.value) == f"MISP_URL is malformed: set it to {EXPECTED_SHAPE['MISP_URL']}."
