@@ -14,11 +14,12 @@ A push failing never fails the publish: the caller records it and the next publi
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import requests
-from pymisp import MISPEvent, PyMISP, PyMISPError
+from pymisp import MISPEvent, PyMISP
 from sqlalchemy.orm import Session
 
 from bot.indicators import stix
@@ -42,7 +43,8 @@ TIMEOUT = (5.0, 20.0)
 
 
 class MispFailed(Exception):
-    """MISP could not be reached or refused; the message is one short line for the facilitator."""
+    """MISP could not be reached, refused, or answered something PyMISP could not read: every failure
+    of a call to MISP ends as this, whose message is one short line for the facilitator."""
 
 
 def configured(settings: Settings) -> bool:
@@ -57,13 +59,24 @@ def _attribute_uuid(team_id: str, postmortem_id: int, kind: str, value: str) -> 
     return str(stix.indicator_uuid(team_id=team_id, postmortem_id=postmortem_id, kind=kind, value=value))
 
 
-def _connect(settings: Settings) -> PyMISP:
-    assert settings.misp_url is not None and settings.misp_key is not None
+@contextmanager
+def _one_line_failures() -> Iterator[None]:
+    """Whatever goes wrong talking to MISP (PyMISP raises its own errors, requests', and others on
+    answers it cannot read) ends as MispFailed: the caller goes on with publishing or monitoring."""
     try:
+        yield
+    except MispFailed:
+        raise
+    except Exception as error:
+        raise MispFailed(_reason(error)) from error
+
+
+def _connect(settings: Settings) -> PyMISP:
+    """PyMISP asks MISP for its version, the key's user and the attribute types as it starts."""
+    assert settings.misp_url is not None and settings.misp_key is not None
+    with _one_line_failures():
         return PyMISP(settings.misp_url, settings.misp_key.get_secret_value(), ssl=settings.misp_verify_tls,
                       timeout=TIMEOUT, tool="postmortem-bot")
-    except (PyMISPError, requests.RequestException) as error:
-        raise MispFailed(_reason(error)) from error
 
 
 def _reason(error: BaseException) -> str:
@@ -111,7 +124,7 @@ def push(settings: Settings, *, facts: stix.PostmortemFacts, records: Sequence[s
     """Create or update the post-mortem's MISP event; returns its uuid. Raises MispFailed."""
     misp = _connect(settings)
     event = _event(facts, records)
-    try:
+    with _one_line_failures():
         if misp.event_exists(event.uuid):
             _checked(misp.update_event(event, event_id=event.uuid), "update the event")
             return event.uuid
@@ -121,27 +134,24 @@ def push(settings: Settings, *, facts: stix.PostmortemFacts, records: Sequence[s
             _checked(misp.update_event(event, event_id=event.uuid), "update the event")
         else:
             _checked(created, "create the event")
-    except (PyMISPError, requests.RequestException) as error:
-        raise MispFailed(_reason(error)) from error
     return event.uuid
 
 
 def add_sightings(settings: Settings, *, team_id: str, postmortem_id: int,
                   sightings: Sequence[stix.SightingRecord]) -> None:
-    """Report monitoring's hits as MISP sightings on the pushed attributes. Call it once per new hit:
-    MISP counts every sighting it is sent. Raises MispFailed."""
-    if not sightings:
+    """Report monitoring's hits as MISP sightings on the attributes publishing pushed. Call it once per
+    new hit: MISP counts every sighting it is sent. Does nothing when MISP is not configured. Raises
+    MispFailed, also when the post-mortem was never pushed (no attribute to sight)."""
+    if not sightings or not configured(settings):
         return
     misp = _connect(settings)
-    try:
+    with _one_line_failures():
         for hit in sightings:
             _checked(misp.add_sighting(
                 {"source": f"postmortem-bot: Slack {hit.channel_id}/{hit.message_ts}",
                  "timestamp": int(hit.seen_at.timestamp()), "type": "0"},
                 attribute=_attribute_uuid(team_id, postmortem_id, hit.indicator_kind, hit.indicator_value),
             ), "add a sighting")
-    except (PyMISPError, requests.RequestException) as error:
-        raise MispFailed(_reason(error)) from error
 
 
 def record(session: Session, *, postmortem_id: int, event: str, now: datetime, failure: str | None) -> None:

@@ -39,7 +39,6 @@ _PATTERN_PATHS = {
 KINDS = frozenset(_PATTERN_PATHS)
 _KIND_NAMES = {"ipv4": "IPv4 address", "ipv6": "IPv6 address", "domain": "Domain", "url": "URL",
                "email": "Email address", "md5": "MD5", "sha1": "SHA-1", "sha256": "SHA-256"}
-MEDIA_TYPE = "application/stix+json;version=2.1"
 
 
 @dataclass(frozen=True)

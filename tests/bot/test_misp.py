@@ -137,3 +137,10 @@ def test_misp_settings_are_optional_checked_and_never_echoed(monkeypatch: pytest
     with pytest.raises(ConfigurationError) as refused:
         load_settings()
     assert str(refused.value) == f"MISP_URL is malformed: set it to {EXPECTED_SHAPE['MISP_URL']}."
+
+
+def test_sightings_without_misp_configured_call_nothing(fake_misp: FakeMisp) -> None:
+    unconfigured = Settings(_env_file=None, SLACK_BOT_TOKEN="xoxb-test")
+    misp.add_sightings(unconfigured, team_id="T1", postmortem_id=1, sightings=[
+        stix.SightingRecord("domain", "evil-login.com", DETECTED, "C1", "1.2")])
+    assert not fake_misp.requests
