@@ -35,6 +35,9 @@ JSON_FIELDS = ("asctime", "levelname", "name", "process", "request_id", "team", 
 CHATTY_LOGGERS = ("slack_bolt", "slack_sdk", "urllib3", "gunicorn.access")
 # Libraries that say too much at INFO: SQLAlchemy (statements, parameters), APScheduler (every tick).
 QUIET_LOGGERS = ("sqlalchemy", "apscheduler")
+# PyMISP logs the request body (indicators, the title) with every error it meets; bot/indicators/misp.py
+# logs its own line instead.
+SILENCED_LOGGERS = ("pymisp",)
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,8 @@ def configure(*, level: str, log_format: str) -> None:
         logging.getLogger(name).setLevel(max(logging.INFO, root.level))
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    for name in SILENCED_LOGGERS:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
     for name in ("gunicorn.error", "gunicorn.access"):
         gunicorn_logger = logging.getLogger(name)
         gunicorn_logger.handlers.clear()

@@ -34,6 +34,9 @@ EXPECTED_SHAPE = {
     "ACTION_REMINDERS": "durations before the due moment like 3d,1d or 90m",
     "ACTION_OVERDUE_EVERY": "a duration like 2d",
     "ACTION_ESCALATE_AFTER": "a duration like 5d",
+    "MISP_URL": "your MISP's base URL, e.g. https://misp.example.org/",
+    "MISP_KEY": "a MISP automation key (the user's Auth key)",
+    "MISP_VERIFY_TLS": "true or false",
 }
 
 _DURATION = re.compile(r"^(\d+)([dhm])$")
@@ -85,6 +88,10 @@ class Settings(BaseSettings):
     action_overdue_every: str = Field(default="2d", validation_alias="ACTION_OVERDUE_EVERY")
     action_escalate_after: str = Field(default="5d", validation_alias="ACTION_ESCALATE_AFTER")
     escalation_channel: str | None = Field(default=None, validation_alias="ESCALATION_CHANNEL")
+    # Both set: publishing pushes the indicators to MISP as one event per post-mortem.
+    misp_url: str | None = Field(default=None, validation_alias="MISP_URL")
+    misp_key: SecretStr | None = Field(default=None, validation_alias="MISP_KEY")
+    misp_verify_tls: bool = Field(default=True, validation_alias="MISP_VERIFY_TLS")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -110,6 +117,18 @@ class Settings(BaseSettings):
     @classmethod
     def _api_url_shape(cls, value: str) -> str:
         if not re.match(r"^https?://[^\s/]+(/\S*)?/$", value):
+            raise ValueError("malformed")
+        return value
+
+    @field_validator("misp_url", "misp_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("misp_url")
+    @classmethod
+    def _misp_url_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
             raise ValueError("malformed")
         return value
 

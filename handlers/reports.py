@@ -1,4 +1,4 @@
-"""The report: `/postmortem classify|scorecard-entry|report`, their modals, Publish and the redacted summary."""
+"""The report: `/postmortem classify|scorecard-entry|report|export`, their modals, Publish and the redacted summary."""
 
 from __future__ import annotations
 
@@ -28,9 +28,13 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     def report(command: SlashCommand, answer: Answer) -> None:
         answer(report_flows.preview(runtime, user_id=command.user_id, channel_id=command.channel_id))
 
+    def export(command: SlashCommand, answer: Answer) -> None:
+        answer(report_flows.export_stix(runtime, user_id=command.user_id, channel_id=command.channel_id, what=command.text))
+
     router.add("classify", "Facilitator: record whether the attack was random or targeted, why, and its vector.", classify)
     router.add("scorecard-entry", "Facilitator: record this incident's preventive-initiative figures.", scorecard)
     router.add("report", "Facilitator: preview the report, then publish it to the review channel.", report)
+    router.add("export", "`/postmortem export stix`: this post-mortem's indicators as a STIX 2.1 file.", export)
 
     @app.view(report_blocks.CLASSIFY_CALLBACK)
     def classification_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:

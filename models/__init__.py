@@ -5,7 +5,7 @@ from models.base import Base
 from models.meeting import Meeting, MeetingStatus, Reminder, ReminderStatus
 from models.note import Answer, AuditEntry, Indicator, Note, NoteCategory
 from models.postmortem import Participant, ParticipantRole, Postmortem, PostmortemStatus, Severity
-from models.report import Assessment, AttackVector, Classification, ReportVersion
+from models.report import Assessment, AttackVector, Classification, MispPush, ReportVersion
 
 __all__ = [
     "Action",
@@ -17,6 +17,7 @@ __all__ = [
     "Assessment",
     "AttackVector",
     "Classification",
+    "MispPush",
     "ReportVersion",
     "AuditEntry",
     "Indicator",

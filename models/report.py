@@ -68,3 +68,17 @@ class ReportVersion(Base):
     claimed_at: Mapped[datetime | None]
     # What already reached Slack ("markdown html"), so a retry after a failure posts only the rest.
     posted_parts: Mapped[str] = mapped_column(String(64), default="")
+
+
+class MispPush(Base):
+    """The last push of a post-mortem's indicators to MISP: its event, and the failure if it failed (the
+    next publish tries again)."""
+
+    __tablename__ = "misp_pushes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    postmortem_id: Mapped[int] = mapped_column(ForeignKey("postmortems.id", ondelete="CASCADE"), unique=True)
+    event_uuid: Mapped[str] = mapped_column(String(36))
+    attempted_at: Mapped[datetime]
+    pushed_at: Mapped[datetime | None]  # the last push that succeeded
+    error: Mapped[str | None] = mapped_column(Text)  # why the last attempt failed; None when it succeeded

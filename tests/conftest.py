@@ -17,6 +17,7 @@ from bot.settings import Settings
 from bot.slack.http import make_server
 from models import Base
 from models.db import make_engine, transaction, upgrade
+from tests.fake_misp import FakeMisp
 from tests.fake_slack import FakeSlack
 from tests.fake_slack.server import BOT_TOKEN
 from tests.support import SIGNING_SECRET, FrozenClock, SlackSim, utc
@@ -73,6 +74,13 @@ def fake_slack() -> Iterator[FakeSlack]:
     fake.add_user(RESPONDER_TOKYO, name="Toko Tokyo", tz="Asia/Tokyo")
     fake.add_user(OUTSIDER, name="Otto Outsider", tz="Europe/London")
     fake.add_user(SOME_BOT, name="other-bot", is_bot=True)
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def fake_misp() -> Iterator[FakeMisp]:
+    fake = FakeMisp().start()
     yield fake
     fake.stop()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from bot.indicators import misp, stix
 from bot.postmortems import access
 from bot.postmortems import service as postmortems
 from bot.reports import assessments
@@ -25,6 +26,9 @@ ALREADY_PUBLISHED = "Report v{version} is already published. To publish later ch
 BEING_PUBLISHED = ("This report is already being published (a second click, or another window). "
                    "It will be in the review channel in a moment.")
 NO_SUMMARY_CHANNEL = "No summary channel is configured (REPORT_SUMMARY_CHANNEL), so there is nowhere to post it."
+MISP_FAILED = ":warning: The indicators did not reach MISP ({reason}). The report is published; the next publish tries again."
+EXPORT_USAGE = "Which export? `/postmortem export stix` uploads this post-mortem's indicators as a STIX 2.1 bundle."
+EXPORTED = ":white_check_mark: The STIX 2.1 bundle ({count}) is in <#{channel}>."
 
 
 def _facilitated(session: Any, runtime: Runtime, *, user_id: str, channel_id: str = "",
@@ -128,18 +132,71 @@ def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int 
         with transaction(runtime.sessions) as session:
             reports.release(session, postmortem_id=postmortem_id, version=claimed.version)
         raise
+    misp_failure = _push_to_misp(runtime, postmortem_id=postmortem_id)
     return report_blocks.published(version=claimed.version, channel_id=channel_id,
-                                   summary_channel=runtime.settings.report_summary_channel, postmortem_id=postmortem_id)
+                                   summary_channel=runtime.settings.report_summary_channel, postmortem_id=postmortem_id,
+                                   warning=MISP_FAILED.format(reason=misp_failure) if misp_failure else None)
+
+
+def _recorded_sightings(session: Any, *, postmortem_id: int) -> list[stix.SightingRecord]:
+    """Monitoring's hits for the export. Monitoring is not on this branch yet: none are recorded."""
+    return []
+
+
+def _stix_bundle(runtime: Runtime, *, postmortem_id: int) -> tuple[bytes, int]:
+    """The post-mortem's STIX 2.1 bundle, and how many indicators it holds."""
+    with transaction(runtime.sessions) as session:
+        facts, records = stix.load(session, postmortem_id=postmortem_id)
+        bundle = stix.build_bundle(facts=facts, indicator_records=records, published_at=runtime.clock.now(),
+                                   sightings=_recorded_sightings(session, postmortem_id=postmortem_id))
+    return stix.serialize(bundle), sum(1 for item in bundle.objects if item.type == "indicator")
+
+
+def _push_to_misp(runtime: Runtime, *, postmortem_id: int) -> str | None:
+    """Push the indicators when MISP is configured; why it failed, if it did. The failure is recorded
+    and never undoes the publish: the next publish pushes again."""
+    if not misp.configured(runtime.settings):
+        return None
+    with transaction(runtime.sessions) as session:
+        facts, records = stix.load(session, postmortem_id=postmortem_id)
+    event = misp.event_uuid(team_id=facts.team_id, postmortem_id=postmortem_id)
+    try:
+        misp.push(runtime.settings, facts=facts, records=records)
+        failure = None
+    except misp.MispFailed as error:
+        failure = str(error)
+    with transaction(runtime.sessions) as session:
+        misp.record(session, postmortem_id=postmortem_id, event=event, now=runtime.clock.now(), failure=failure)
+    return failure
+
+
+def export_stix(runtime: Runtime, *, user_id: str, channel_id: str, what: str) -> Message:
+    """`/postmortem export stix`: anyone who takes part (and so can read the published report) gets the
+    indicators as a STIX 2.1 file in the review channel."""
+    if what.strip().lower() != "stix":
+        return Message(text=EXPORT_USAGE)
+    with transaction(runtime.sessions) as session:
+        postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id)
+        if postmortem is None:
+            return Message(text=access.NOT_FOUND)
+        postmortem_id, title, review_channel = postmortem.id, postmortem.title, postmortem.channel_id
+    assert review_channel is not None
+    content, count = _stix_bundle(runtime, postmortem_id=postmortem_id)
+    runtime.slack.upload_file(channel=review_channel, content=content, title="Indicators (STIX 2.1)",
+                              filename=f"postmortem-{postmortem_id}-{safe_text.file_name(title, limit=40)}-indicators.stix.json")
+    return Message(text=EXPORTED.format(count="1 indicator" if count == 1 else f"{count} indicators", channel=review_channel))
 
 
 def _post(runtime: Runtime, *, postmortem_id: int, channel_id: str, title: str, version: reports.Published,
           done: set[str]) -> None:
     stem = f"postmortem-{postmortem_id}-{safe_text.file_name(title, limit=40)}-report-v{version.version}"
-    documents = (("markdown", f"{stem}.md", version.markdown, "Markdown"), ("html", f"{stem}.html", version.html, "printable HTML"))
+    documents = (("markdown", f"{stem}.md", lambda: version.markdown.encode(), "Markdown"),
+                 ("html", f"{stem}.html", lambda: version.html.encode(), "printable HTML"),
+                 ("stix", f"{stem}.stix.json", lambda: _stix_bundle(runtime, postmortem_id=postmortem_id)[0], "indicators, STIX 2.1"))
     for part, filename, content, kind in documents:
         if part in done:
             continue
-        runtime.slack.upload_file(channel=channel_id, filename=filename, content=content.encode(),
+        runtime.slack.upload_file(channel=channel_id, filename=filename, content=content(),
                                   title=f"Post-mortem report v{version.version} ({kind})")
         with transaction(runtime.sessions) as session:
             reports.mark_part_posted(session, postmortem_id=postmortem_id, version=version.version, part=part)

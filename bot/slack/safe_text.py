@@ -138,6 +138,12 @@ def ical(text: str | None) -> str:
     return _ICAL_BACKSLASH.sub("\\\u200b", indicators.defang(normalise(text)))
 
 
+def data_line(text: str | None) -> str:
+    """A one-line value in a machine-readable export (STIX, MISP): defanged like every other export; the
+    JSON encoder escapes it."""
+    return indicators.defang(_one_line(text))
+
+
 def file_name(text: str | None, *, limit: int = FILE_NAME) -> str:
     """A file name that every system accepts: ASCII letters, digits and hyphens."""
     ascii_text = unicodedata.normalize("NFKD", normalise(text)).encode("ascii", "ignore").decode()

@@ -153,7 +153,8 @@ def test_two_publish_clicks_at_once_make_one_version_one_and_one_summary(
     assert answers[1] in refusals
     assert len(summaries(fake_slack, channel)) == 1
     assert shared_reports(fake_slack) == [f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.html",
-                                           f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.md"]
+                                           f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.md",
+                                           f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.stix.json"]
     with in_transaction() as session:
         [(version, ts)] = session.execute(select(ReportVersion.version, ReportVersion.summary_ts)).tuples().all()
     assert version == 1 and ts is not None
@@ -172,9 +173,10 @@ def test_publish_retried_after_slack_failed_half_way_posts_only_what_is_missing(
     eventually(lambda: "is published" in fake_slack.responses[-1]["text"], what="the retried publish")
     assert len(summaries(fake_slack, channel)) == 1
     assert shared_reports(fake_slack) == [f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.html",
-                                           f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.md"]
+                                           f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.md",
+                                           f"postmortem-{postmortem_id}-vpn-credential-phishing-report-v1.stix.json"]
     with in_transaction() as session:
-        assert session.execute(select(ReportVersion.version, ReportVersion.posted_parts)).tuples().all() == [(1, "html markdown")]
+        assert session.execute(select(ReportVersion.version, ReportVersion.posted_parts)).tuples().all() == [(1, "html markdown stix")]
 
 
 def test_extend_and_reassign_at_once_one_wins_and_the_other_is_told_to_reload(
