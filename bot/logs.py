@@ -35,7 +35,7 @@ JSON_FIELDS = ("asctime", "levelname", "name", "process", "request_id", "team", 
 CHATTY_LOGGERS = ("slack_bolt", "slack_sdk", "urllib3", "gunicorn.access")
 # Libraries that say too much at INFO: SQLAlchemy (statements, parameters), APScheduler (every tick).
 QUIET_LOGGERS = ("sqlalchemy", "apscheduler")
-# PyMISP logs the request body (indicators, the title) with every error it meets; bot/indicators/misp.py
+# PyMISP logs the request body (indicators, the title) with every error it meets; bot/intel/misp.py
 # logs its own line instead.
 SILENCED_LOGGERS = ("pymisp",)
 

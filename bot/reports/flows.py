@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.indicators import misp, stix
+from bot.intel import misp, stix
 from bot.postmortems import access
 from bot.postmortems import service as postmortems
 from bot.reports import assessments

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.indicators import misp, stix
+from bot.intel import misp, stix
 from bot.settings import EXPECTED_SHAPE, ConfigurationError, Settings, load_settings
 from tests.bot.test_stix import DETECTED, EVERY_KIND, FACTS, records
 from tests.fake_misp import MISP_KEY, FakeMisp

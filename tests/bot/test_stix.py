@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from stix2patterns.v21.pattern import Pattern
 from stix2validator import ValidationOptions, validate_string
 
-from bot.indicators import stix
+from bot.intel import stix
 from models import Classification
 from tests.hostile import INDICATOR_FORMS, fanged_values, hostile_text, leaks
 

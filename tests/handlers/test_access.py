@@ -8,8 +8,20 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from models import (Action, ActionStatus, Answer, AuditEntry, Indicator, Meeting, MeetingStatus, Note, Postmortem,
-                    PostmortemStatus, Reminder, ReportVersion)
+from models import (
+    Action,
+    ActionStatus,
+    Answer,
+    AuditEntry,
+    Indicator,
+    Meeting,
+    MeetingStatus,
+    Note,
+    Postmortem,
+    PostmortemStatus,
+    Reminder,
+    ReportVersion,
+)
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
 from tests.fake_slack import FakeSlack
 from tests.handlers.test_meetings import TUESDAY_1600, open_meeting_form, schedule

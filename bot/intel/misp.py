@@ -22,7 +22,7 @@ import requests
 from pymisp import MISPEvent, PyMISP
 from sqlalchemy.orm import Session
 
-from bot.indicators import stix
+from bot.intel import stix
 from bot.settings import Settings
 from bot.slack import safe_text
 from models import MispPush
