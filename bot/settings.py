@@ -34,6 +34,9 @@ EXPECTED_SHAPE = {
     "ACTION_REMINDERS": "durations before the due moment like 3d,1d or 90m",
     "ACTION_OVERDUE_EVERY": "a duration like 2d",
     "ACTION_ESCALATE_AFTER": "a duration like 5d",
+    "MONITOR_DAYS": "a number of days, e.g. 30",
+    "MONITOR_CHANNELS": "channel IDs separated by commas, like C0123456789,G0123456789",
+    "MONITOR_CHECKINS": "durations after the close like 1d,7d,30d",
 }
 
 _DURATION = re.compile(r"^(\d+)([dhm])$")
@@ -85,6 +88,10 @@ class Settings(BaseSettings):
     action_overdue_every: str = Field(default="2d", validation_alias="ACTION_OVERDUE_EVERY")
     action_escalate_after: str = Field(default="5d", validation_alias="ACTION_ESCALATE_AFTER")
     escalation_channel: str | None = Field(default=None, validation_alias="ESCALATION_CHANNEL")
+    # After resolution, how long a post-mortem's indicators are watched for in MONITOR_CHANNELS.
+    monitor_days: int = Field(default=30, ge=0, validation_alias="MONITOR_DAYS")
+    monitor_channels: str = Field(default="", validation_alias="MONITOR_CHANNELS")
+    monitor_checkins: str = Field(default="1d,7d,30d", validation_alias="MONITOR_CHECKINS")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -134,7 +141,14 @@ class Settings(BaseSettings):
         _parse_working_days(value)
         return value
 
-    @field_validator("meeting_reminders", "action_reminders")
+    @field_validator("monitor_channels")
+    @classmethod
+    def _channel_list_shape(cls, value: str) -> str:
+        if any(not re.match(r"^[CG][A-Z0-9]{6,}$", channel) for channel in _listed(value)):
+            raise ValueError("malformed")
+        return value
+
+    @field_validator("meeting_reminders", "action_reminders", "monitor_checkins")
     @classmethod
     def _reminders_shape(cls, value: str) -> str:
         for part in value.split(","):
@@ -188,6 +202,22 @@ class Settings(BaseSettings):
     @property
     def action_reminder_offsets(self) -> tuple[timedelta, ...]:
         return _offsets(self.action_reminders)
+
+    @property
+    def monitored_channels(self) -> frozenset[str]:
+        return frozenset(_listed(self.monitor_channels))
+
+    @property
+    def monitor_period(self) -> timedelta:
+        return timedelta(days=self.monitor_days)
+
+    @property
+    def checkin_offsets(self) -> tuple[timedelta, ...]:
+        return tuple(sorted(parse_duration(part) for part in self.monitor_checkins.split(",")))
+
+
+def _listed(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _offsets(text: str) -> tuple[timedelta, ...]:

@@ -19,6 +19,8 @@ from bot.actions import flows as action_flows
 from bot.actions import service as actions
 from bot.meetings import flows as meeting_flows
 from bot.meetings import service as meetings
+from bot.monitoring import flows as monitoring_flows
+from bot.monitoring import service as monitoring
 from bot.reminders import service as reminders
 from bot.runtime import Runtime
 from bot.slack.gateway import SlackCallFailed
@@ -44,6 +46,8 @@ SENDERS: dict[str, Sender] = {
     actions.AT_DUE: action_flows.send_owner_reminder,
     actions.OVERDUE: action_flows.send_owner_reminder,
     actions.ESCALATION: action_flows.send_escalation,
+    monitoring.SIGHTING_NOTICE: monitoring_flows.send_sighting_notice,
+    monitoring.CHECKIN: monitoring_flows.send_checkin,
 }
 
 
@@ -89,6 +93,20 @@ def dispatch_due(
             metrics.count_reminder(reminder.kind, OUTCOME_OF.get(status, status.value))
         counts["released"] += _release(runtime, stop.take_unsent(), worker_id=worker_id)
     return DispatchReport({status: count for status, count in counts.items() if count})
+
+
+def send_now(runtime: Runtime, *, reminder_ids: list[int], worker_id: str | None = None,
+             senders: dict[str, Sender] = SENDERS) -> None:
+    """Send reminders a request just planned due now, without waiting for the next tick. Each is claimed as
+    the dispatcher claims it, so it is sent once; one that fails here is retried by the dispatcher."""
+    worker_id = worker_id or default_worker_id()
+    for reminder_id in reminder_ids:
+        with transaction(runtime.sessions) as session:
+            if not reminders.claim(session, reminder_id=reminder_id, worker_id=worker_id, now=runtime.clock.now()):
+                continue
+            reminder = session.get_one(Reminder, reminder_id)
+        status = _send_one(runtime, reminder, senders)
+        metrics.count_reminder(reminder.kind, OUTCOME_OF.get(status, status.value))
 
 
 class StopSignal:
