@@ -101,7 +101,8 @@ def preview(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
         postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, channel_id=channel_id))
         if isinstance(postmortem, str):
             return Message(text=postmortem)
-        _, draft = reports.render(session, postmortem_id=postmortem.id, name_of=str, now=runtime.clock.now())
+        _, draft = reports.render(session, postmortem_id=postmortem.id, name_of=str, now=runtime.clock.now(),
+                                  monitor_period=runtime.settings.monitor_period)
         return report_blocks.preview(draft.summary_sections, postmortem_id=postmortem.id, version=draft.version)
 
 
@@ -114,7 +115,8 @@ def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int 
         if isinstance(postmortem, str):
             return Message(text=postmortem)
         claimed = reports.claim(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),
-                                name_of=lambda member: runtime.slack.user(member).name, previewed=version)
+                                name_of=lambda member: runtime.slack.user(member).name, previewed=version,
+                                monitor_period=runtime.settings.monitor_period)
         if isinstance(claimed, reports.Refusal):
             return Message(text=BEING_PUBLISHED if claimed is reports.Refusal.BEING_PUBLISHED
                            else ALREADY_PUBLISHED.format(version=version))
