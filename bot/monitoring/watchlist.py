@@ -22,8 +22,7 @@ REBUILD_EVERY_SECONDS = 3600.0
 
 
 class Watchlist:
-    def __init__(self, *, check_every: float = CHECK_EVERY_SECONDS, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._check_every = check_every
+    def __init__(self, *, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._monotonic = monotonic
         self._building = threading.Lock()
         self._matcher: Matcher | None = None
@@ -33,7 +32,7 @@ class Watchlist:
     def matcher(self, runtime: Runtime) -> Matcher:
         """The current automaton. While one thread rebuilds it, the others keep matching with the previous one."""
         started = self._monotonic()
-        if self._matcher is not None and started - self._checked_at < self._check_every:
+        if self._matcher is not None and started - self._checked_at < CHECK_EVERY_SECONDS:
             return self._matcher
         if not self._building.acquire(blocking=self._matcher is None):
             return self._matcher  # type: ignore[return-value]  # not None: only the first build blocks
