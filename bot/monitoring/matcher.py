@@ -10,6 +10,7 @@ run of hex digits (an MD5 inside a SHA-256 is not that MD5); an address not insi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,9 @@ from bot.indicators.extraction import refang
 
 # Slack escapes these three in message text; undone so `a?b=1&amp;c=2` reads as the URL it is.
 _SLACK_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+_HASH = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}")
+# Whole runs only: an MD5 inside a SHA-256, or inside a longer word, is not that MD5.
+_HEX_RUN = re.compile(r"(?<![\w-])[0-9a-f]{32,64}(?![\w-])")
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,7 @@ _EDGES: dict[str, tuple[_Edge, _Edge]] = {
     "ipv4": (lambda c: c.isdigit() or c == ".", str.isdigit),
     "ipv6": (_hex_char, _hex_char),
 }
-_HASH_EDGES: tuple[_Edge, _Edge] = (_word_char, _word_char)
+_DEFAULT_EDGES: tuple[_Edge, _Edge] = (_word_char, _word_char)
 
 
 def _stands_alone(haystack: str, start: int, end: int, edges: tuple[_Edge, _Edge]) -> bool:
@@ -67,32 +71,43 @@ def _stands_alone(haystack: str, start: int, end: int, edges: tuple[_Edge, _Edge
 
 
 class Matcher:
-    """Built once per change of what is watched; `find` is safe to call from many threads at once."""
+    """Built once per change of what is watched; `find` is safe to call from many threads at once.
+
+    Hashes skip the automaton: a hash is only ever a whole run of hex digits, so the runs of a message are
+    looked up in a dict (exact, and as fast). In the automaton their 32 to 64 random digits each would be
+    a chain of nodes of their own, more than half of its memory and build time for a realistic watchlist.
+    """
 
     def __init__(self, watched: Iterable[Watched]) -> None:
         by_key: dict[str, list[Watched]] = {}
         for entry in watched:
             by_key.setdefault(entry.value.lower(), []).append(entry)
         self.size = len(by_key)
+        self._hashes = {key: tuple(entries) for key, entries in by_key.items() if _HASH.fullmatch(key)}
         self._automaton: Any = None
-        if by_key:
+        if len(by_key) > len(self._hashes):
             automaton = ahocorasick.Automaton()
             for key, entries in by_key.items():
-                automaton.add_word(key, (len(key), _EDGES.get(entries[0].kind, _HASH_EDGES), tuple(entries)))
+                if key not in self._hashes:
+                    automaton.add_word(key, (len(key), _EDGES.get(entries[0].kind, _DEFAULT_EDGES), tuple(entries)))
             automaton.make_automaton()
             self._automaton = automaton
 
     def find(self, text: str) -> list[Watched]:
         """Every watched indicator `text` holds, in any fanged or defanged form, each once."""
-        if self._automaton is None or not text:
+        if not self.size or not text:
             return []
         for escaped, plain in _SLACK_ENTITIES:
             text = text.replace(escaped, plain)
         haystack = refang(text).lower()
         found: dict[Watched, None] = {}
-        for last, (length, edges, entries) in self._automaton.iter(haystack):
-            if _stands_alone(haystack, last + 1 - length, last + 1, edges):
-                found.update(dict.fromkeys(entries))
+        if self._automaton is not None:
+            for last, (length, edges, entries) in self._automaton.iter(haystack):
+                if _stands_alone(haystack, last + 1 - length, last + 1, edges):
+                    found.update(dict.fromkeys(entries))
+        if self._hashes:
+            for run in _HEX_RUN.findall(haystack):
+                found.update(dict.fromkeys(self._hashes.get(run, ())))
         return list(found)
 
 

@@ -88,6 +88,7 @@ def test_an_indicator_inside_a_longer_name_number_or_hash_is_not_that_indicator(
     assume(not (kind == "ipv4" and glued_before in {"x", "-", "_"}))  # `x10.0.0.1` still names 10.0.0.1
     assume(not (kind == "ipv4" and glued_after in {"x", "-", "_", ".x"}))
     assume(not (kind == "url" and (glued_before in {"-", "_"} or not glued_after.lstrip(".").isalnum())))
+    assume(not (kind in {"md5", "sha256"} and glued_after.startswith(".")))  # `<sha256>.exe` names that hash
     matcher = matcher_of(kind, value)
     assert matcher.find(f"{glued_before}{written} {written}{glued_after}") == []
 
