@@ -363,3 +363,16 @@ def test_the_bots_own_messages_in_an_alert_channel_are_not_read(
     slack.event(own, event_id="Ev3")
     deliver(bot_alert(fake_slack, alert_channel, field_value="5f4dcc3b5aa765d61d8327deb882cf99"), event_id="Ev4")
     assert [s.value for s in sightings(in_transaction)] == ["203.0.113.66", "5f4dcc3b5aa765d61d8327deb882cf99"]
+
+
+def test_an_indicator_added_later_is_watched_from_the_next_alert_on(
+    slack: SlackSim, deliver: Callable[..., None], fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str,
+    in_transaction: Any,
+) -> None:
+    _, review_channel = watched
+    deliver(bot_alert(fake_slack, alert_channel, field_value="second-stage[.]net"), event_id="Ev1")
+    assert sightings(in_transaction) == []
+    assert slack.ask("note Second stage pulled from second-stage.net", user=LEAD,
+                     channel=review_channel).text.startswith(":memo: Added")
+    deliver(bot_alert(fake_slack, alert_channel, field_value="second-stage[.]net"), event_id="Ev2")
+    assert [s.value for s in sightings(in_transaction)] == ["second-stage.net"]
