@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from bot.monitoring import watchlist
 from bot.reminders.dispatcher import dispatch_due
 from bot.reports import service as reports
 from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.settings import ConfigurationError, Settings, load_settings
 from models import CheckIn, CheckInAnswer, Postmortem, PostmortemStatus, Sighting, Verdict
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN
 from tests.fake_slack import FakeSlack
@@ -246,7 +246,7 @@ def test_recurrence_reopens_a_closed_post_mortem_and_its_channel_once_however_of
 def test_not_related_records_a_false_positive_and_leaves_the_post_mortem_as_it_was(
     slack: SlackSim, fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str, in_transaction: Any,
 ) -> None:
-    postmortem_id, review_channel = watched
+    postmortem_id, _ = watched
     slack.event(bot_alert(fake_slack, alert_channel, field_value="5f4dcc3b5aa765d61d8327deb882cf99"))
     dm = wait_for_dm(fake_slack, LEAD, "showed up again")
     not_related = dm["blocks"][-1]["elements"][1]
@@ -376,3 +376,22 @@ def test_an_indicator_added_later_is_watched_from_the_next_alert_on(
                      channel=review_channel).text.startswith(":memo: Added")
     deliver(bot_alert(fake_slack, alert_channel, field_value="second-stage[.]net"), event_id="Ev2")
     assert [s.value for s in sightings(in_transaction)] == ["second-stage.net"]
+
+
+def test_monitoring_settings_are_checked_and_explained(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+    monkeypatch.setenv("MONITOR_CHANNELS", "C0ALERTS01, G0EDRALERT")
+    parsed = load_settings()
+    assert parsed.monitored_channels == {"C0ALERTS01", "G0EDRALERT"}
+    assert parsed.monitor_period == timedelta(days=30)
+    assert parsed.checkin_offsets == (timedelta(days=1), timedelta(days=7), timedelta(days=30))
+    monkeypatch.setenv("MONITOR_CHANNELS", "C0ALERTS01,#siem-alerts")
+    monkeypatch.setenv("MONITOR_CHECKINS", "1d,soon")
+    monkeypatch.setenv("MONITOR_DAYS", "-3")
+    with pytest.raises(ConfigurationError) as refused:
+        load_settings()
+    assert str(refused.value).splitlines() == [
+        "MONITOR_DAYS is malformed: set it to a number of days, e.g. 30.",
+        "MONITOR_CHANNELS is malformed: set it to channel IDs separated by commas, like C0123456789,G0123456789.",
+        "MONITOR_CHECKINS is malformed: set it to durations after the close like 1d,7d,30d.",
+    ]
