@@ -53,11 +53,12 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
 
     def close(command: SlashCommand, answer: Answer) -> None:
         try:
-            answer(action_flows.close(runtime, user_id=command.user_id, channel_id=command.channel_id))
+            outcome = action_flows.close(runtime, user_id=command.user_id, channel_id=command.channel_id)
         finally:
             # Monitoring sits above actions, so the handler composes the two. Also when Slack failed after the
             # status changed: the check-ins start with the first close, whatever Slack did.
             monitoring_flows.after_close(runtime, channel_id=command.channel_id)
+        answer(outcome)
 
     router.add("action", "Assign a follow-up: `/postmortem action @owner YYYY-MM-DD what to do`, or without text for the form; "
                          "`/postmortem action cancel <number> <why>` cancels one.", action)

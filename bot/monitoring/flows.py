@@ -119,8 +119,10 @@ def monitor(runtime: Runtime, *, user_id: str, channel_id: str, text: str) -> Me
                 service.set_window(session, postmortem_id=postmortem.id, ends_at=now + length, user_id=user_id,
                                    stopped=False, now=now)
         window = service.window(session, postmortem_id=postmortem.id, period=period)
-    channels = " ".join(f"<#{channel}>" for channel in sorted(runtime.settings.monitored_channels)) or "no channel yet (MONITOR_CHANNELS)"
-    return Message(text=f"{blocks.window_line(window, now=now)} Watched: {channels}.")
+    channels = " ".join(f"<#{channel}>" for channel in sorted(runtime.settings.monitored_channels))
+    watched = f"Alert channels: {channels}." if channels else \
+        "No alert channel is set up yet: ask whoever runs the bot to list them in MONITOR_CHANNELS."
+    return Message(text=f"{blocks.window_line(window, now=now)} {watched}")
 
 
 # -- check-ins -------------------------------------------------------------------------------------------
@@ -185,5 +187,5 @@ def something_back(runtime: Runtime, *, user_id: str, reminder_id: int, details:
                                         now=runtime.clock.now())
     if stored is None:
         return "You already answered this check-in; your first answer stands."
-    return (f"Recorded as a recurrence of *{safe_text.mrkdwn_line(postmortem.title)}*. "
-            "If it needs a new look, reopen the review with its facilitator.")
+    return (f"Recorded as a recurrence of *{safe_text.mrkdwn_line(postmortem.title)}*: it shows in the report's "
+            "Monitoring section and counts on the scorecard.")

@@ -395,3 +395,19 @@ def test_monitoring_settings_are_checked_and_explained(monkeypatch: pytest.Monke
         "MONITOR_CHANNELS is malformed: set it to channel IDs separated by commas, like C0123456789,G0123456789.",
         "MONITOR_CHECKINS is malformed: set it to durations after the close like 1d,7d,30d.",
     ]
+
+
+def test_an_alert_edited_to_name_an_indicator_is_read_again_once(
+    deliver: Callable[..., None], fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str,
+    in_transaction: Any,
+) -> None:
+    alert = bot_alert(fake_slack, alert_channel, field_value="pending enrichment")
+    deliver(alert, event_id="Ev1")
+    enriched = {**alert, "attachments": [{"fields": [{"title": "Destination", "value": "evil-login[.]com"}]}]}
+    edit = {"type": "message", "subtype": "message_changed", "channel": alert_channel, "hidden": True,
+            "ts": "1700000000.000900", "message": enriched, "previous_message": alert}
+    deliver(edit, event_id="Ev2")
+    deliver(edit, event_id="Ev3")
+    deliver({"type": "message", "subtype": "message_deleted", "channel": alert_channel, "hidden": True,
+             "ts": "1700000000.000901", "deleted_ts": alert["ts"], "previous_message": enriched}, event_id="Ev4")
+    assert [(s.value, s.message_ts) for s in sightings(in_transaction)] == [("evil-login.com", alert["ts"])]
