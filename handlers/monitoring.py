@@ -35,6 +35,15 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     router.add("monitor", "After the incident: how long alert channels are watched for its indicators; "
                           "facilitator: `monitor 30d` (from now) or `monitor off`.", monitor)
 
+    @app.action(monitoring_blocks.WINDOW_CHOICE_ACTION)
+    def window_chosen(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        ack()
+        user_id, response_url = body["user"]["id"], body.get("response_url")
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
+            postmortem_id, _, word = action["selected_option"]["value"].partition(":")
+            tell(runtime, monitoring_flows.monitor(runtime, user_id=user_id, postmortem_id=int(postmortem_id), text=word),
+                 user_id=user_id, response_url=response_url)
+
     @app.action(monitoring_blocks.RECURRENCE_ACTION)
     @app.action(monitoring_blocks.NOT_RELATED_ACTION)
     def verdict_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -10,8 +10,10 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     InputBlock,
     MarkdownTextObject,
+    Option,
     PlainTextInputElement,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -25,6 +27,9 @@ NOT_RELATED_ACTION = "monitor_not_related"
 ALL_QUIET_ACTION = "checkin_all_quiet"
 SOMETHING_BACK_ACTION = "checkin_something_back"
 SOMETHING_BACK_CALLBACK = "checkin_something_back_form"
+WINDOW_CHOICE_ACTION = "monitor_window_choice"
+WINDOW_CHOICES = (("30d", "Watch 30 more days"), ("60d", "Watch 60 more days"), ("90d", "Watch 90 more days"),
+                  ("off", "Stop monitoring"))
 DETAILS_MAX_CHARS = 2000
 
 
@@ -63,6 +68,14 @@ def something_back_form(*, title: str, reminder_id: int) -> dict[str, Any]:
             InputBlock(block_id="details", label="What you saw, where and when", optional=True,
                        element=PlainTextInputElement(action_id="details", multiline=True, max_length=DETAILS_MAX_CHARS)),
         ],
+    ).to_dict()
+
+
+def window_choice(postmortem_id: int) -> dict[str, Any]:
+    """For the report draft: the facilitator changes or stops the monitoring window there too."""
+    return StaticSelectElement(
+        action_id=WINDOW_CHOICE_ACTION, placeholder="Monitoring…",
+        options=[Option(value=f"{postmortem_id}:{word}", text=label) for word, label in WINDOW_CHOICES],
     ).to_dict()
 
 

@@ -98,11 +98,12 @@ def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict)
 
 
 # -- the window ------------------------------------------------------------------------------------------
-def monitor(runtime: Runtime, *, user_id: str, channel_id: str, text: str) -> Message:
-    """`/postmortem monitor [30d|off]` in the review channel: without a word, what is watched until when."""
+def monitor(runtime: Runtime, *, user_id: str, text: str, channel_id: str = "", postmortem_id: int | None = None) -> Message:
+    """`/postmortem monitor [30d|off]` in the review channel, or the report draft's choice (by post-mortem id):
+    without a word, what is watched until when."""
     word, now = text.strip().lower(), runtime.clock.now()
     with transaction(runtime.sessions) as session:
-        postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
+        postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if postmortem is None:
             return Message(text=access.NOT_FOUND)
         period = runtime.settings.monitor_period

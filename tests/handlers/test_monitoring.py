@@ -411,3 +411,29 @@ def test_an_alert_edited_to_name_an_indicator_is_read_again_once(
     deliver({"type": "message", "subtype": "message_deleted", "channel": alert_channel, "hidden": True,
              "ts": "1700000000.000901", "deleted_ts": alert["ts"], "previous_message": enriched}, event_id="Ev4")
     assert [(s.value, s.message_ts) for s in sightings(in_transaction)] == [("evil-login.com", alert["ts"])]
+
+
+def test_the_facilitator_changes_or_stops_the_window_from_the_report_draft(
+    slack: SlackSim, fake_slack: FakeSlack, watched: tuple[int, str], clock: FrozenClock, in_transaction: Any,
+) -> None:
+    postmortem_id, review_channel = watched
+    draft = slack.ask("report", user=LEAD, channel=review_channel).json()
+    assert "*Monitoring:* until 2026-12-18 09:00 UTC" in str(draft["blocks"])
+    choice = next(e for e in draft["blocks"][-1]["elements"] if e["type"] == "static_select")
+
+    def choose(word: str, user: str) -> str:
+        option = next(o for o in choice["options"] if o["value"] == f"{postmortem_id}:{word}")
+        answered = len(fake_slack.responses)
+        slack.interaction({"type": "block_actions", "user": {"id": user}, "trigger_id": fake_slack.issue_trigger(),
+                           "response_url": fake_slack.response_url(), "actions": [{
+                               "type": "static_select", "action_id": choice["action_id"], "block_id": "b",
+                               "selected_option": option, "action_ts": "1"}]})
+        return eventually(lambda: len(fake_slack.responses) > answered and fake_slack.responses[-1]["text"],
+                          what="the answer to the choice")
+
+    assert choose("off", RESPONDER_BERLIN) == "Only the facilitator of this post-mortem can change its monitoring."
+    assert choose("60d", LEAD).startswith("Alert channels are watched for this post-mortem's indicators until "
+                                          f"<!date^{int((clock.now() + timedelta(days=60)).timestamp())}^")
+    assert choose("off", LEAD).startswith(f"Monitoring was stopped by <@{LEAD}>")
+    with in_transaction() as session:
+        assert monitoring.window(session, postmortem_id=postmortem_id, period=timedelta(days=30)).ends_at == clock.now()
