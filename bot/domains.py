@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 
-REGISTERING_MODULES = ("bot.actions.flows", "bot.meetings.flows", "bot.notes.questionnaire_flows")
+REGISTERING_MODULES = ("bot.actions.flows", "bot.meetings.flows", "bot.monitoring.flows", "bot.notes.questionnaire_flows")
 
 
 def load_all() -> None:

@@ -37,6 +37,9 @@ EXPECTED_SHAPE = {
     "MISP_URL": "your MISP's base URL, e.g. https://misp.example.org/",
     "MISP_KEY": "a MISP automation key (the user's Auth key)",
     "MISP_VERIFY_TLS": "true or false",
+    "MONITOR_DAYS": "a number of days, e.g. 30",
+    "MONITOR_CHANNELS": "channel IDs separated by commas, like C0123456789,G0123456789",
+    "MONITOR_CHECKINS": "durations after the close like 1d,7d,30d",
 }
 
 _DURATION = re.compile(r"^(\d+)([dhm])$")
@@ -92,6 +95,10 @@ class Settings(BaseSettings):
     misp_url: str | None = Field(default=None, validation_alias="MISP_URL")
     misp_key: SecretStr | None = Field(default=None, validation_alias="MISP_KEY")
     misp_verify_tls: bool = Field(default=True, validation_alias="MISP_VERIFY_TLS")
+    # After resolution, how long a post-mortem's indicators are watched for in MONITOR_CHANNELS.
+    monitor_days: int = Field(default=30, ge=0, validation_alias="MONITOR_DAYS")
+    monitor_channels: str = Field(default="", validation_alias="MONITOR_CHANNELS")
+    monitor_checkins: str = Field(default="1d,7d,30d", validation_alias="MONITOR_CHECKINS")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -153,7 +160,14 @@ class Settings(BaseSettings):
         _parse_working_days(value)
         return value
 
-    @field_validator("meeting_reminders", "action_reminders")
+    @field_validator("monitor_channels")
+    @classmethod
+    def _channel_list_shape(cls, value: str) -> str:
+        if any(not re.match(r"^[CG][A-Z0-9]{6,}$", channel) for channel in _listed(value)):
+            raise ValueError("malformed")
+        return value
+
+    @field_validator("meeting_reminders", "action_reminders", "monitor_checkins")
     @classmethod
     def _reminders_shape(cls, value: str) -> str:
         for part in value.split(","):
@@ -207,6 +221,22 @@ class Settings(BaseSettings):
     @property
     def action_reminder_offsets(self) -> tuple[timedelta, ...]:
         return _offsets(self.action_reminders)
+
+    @property
+    def monitored_channels(self) -> frozenset[str]:
+        return frozenset(_listed(self.monitor_channels))
+
+    @property
+    def monitor_period(self) -> timedelta:
+        return timedelta(days=self.monitor_days)
+
+    @property
+    def checkin_offsets(self) -> tuple[timedelta, ...]:
+        return tuple(sorted(parse_duration(part) for part in self.monitor_checkins.split(",")))
+
+
+def _listed(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _offsets(text: str) -> tuple[timedelta, ...]:

@@ -9,6 +9,7 @@ from slack_bolt import Ack, App
 from bot.actions import blocks as action_blocks
 from bot.actions import flows as action_flows
 from bot.actions import service as actions
+from bot.monitoring import flows as monitoring_flows
 from bot.runtime import Runtime
 from bot.slack.blocks import Message, notice_view
 from handlers.guard import keeping_the_modal_open, telling_user_of_failures
@@ -51,7 +52,13 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             answer(action_flows.mine(runtime, user_id=command.user_id))
 
     def close(command: SlashCommand, answer: Answer) -> None:
-        answer(action_flows.close(runtime, user_id=command.user_id, channel_id=command.channel_id))
+        try:
+            outcome = action_flows.close(runtime, user_id=command.user_id, channel_id=command.channel_id)
+        finally:
+            # Monitoring sits above actions, so the handler composes the two. Also when Slack failed after the
+            # status changed: the check-ins start with the first close, whatever Slack did.
+            monitoring_flows.after_close(runtime, channel_id=command.channel_id)
+        answer(outcome)
 
     router.add("action", "Assign a follow-up: `/postmortem action @owner YYYY-MM-DD what to do`, or without text for the form; "
                          "`/postmortem action cancel &lt;number&gt; &lt;why&gt;` cancels one.", action)

@@ -3,6 +3,7 @@
 from models.action import Action, ActionCategory, ActionChange, ActionPriority, ActionStatus
 from models.base import Base
 from models.meeting import Meeting, MeetingStatus, Reminder, ReminderStatus
+from models.monitoring import CheckIn, CheckInAnswer, MonitoringWindow, Sighting, Verdict
 from models.note import Answer, AuditEntry, Indicator, Note, NoteCategory
 from models.postmortem import Participant, ParticipantRole, Postmortem, PostmortemStatus, Severity
 from models.report import Assessment, AttackVector, Classification, MispPush, ReportVersion
@@ -15,6 +16,11 @@ __all__ = [
     "ActionStatus",
     "Answer",
     "Assessment",
+    "CheckIn",
+    "CheckInAnswer",
+    "MonitoringWindow",
+    "Sighting",
+    "Verdict",
     "AttackVector",
     "Classification",
     "MispPush",

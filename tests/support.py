@@ -77,7 +77,7 @@ class SlackSim:
         self.fake = fake
 
     def post(self, body: str, *, content_type: str = "application/x-www-form-urlencoded",
-             timestamp: int | None = None, signature: str | None = None) -> Reply:
+             timestamp: int | None = None, signature: str | None = None, headers: dict[str, str] | None = None) -> Reply:
         timestamp = int(time.time()) if timestamp is None else timestamp
         request = urllib.request.Request(
             self.app_url + "slack/events",
@@ -87,6 +87,7 @@ class SlackSim:
                 "Content-Type": content_type,
                 "X-Slack-Request-Timestamp": str(timestamp),
                 "X-Slack-Signature": signature or sign(body, timestamp=timestamp),
+                **(headers or {}),
             },
         )
         try:
@@ -128,11 +129,13 @@ class SlackSim:
         payload = {"team": {"id": TEAM_ID, "domain": "fake"}, "api_app_id": "A0FAKE", "token": "legacy", **payload}
         return self.post(urlencode({"payload": json.dumps(payload)}))
 
-    def event(self, event: dict[str, Any], *, event_id: str = "Ev0001") -> Reply:
+    def event(self, event: dict[str, Any], *, event_id: str = "Ev0001", retry_num: int | None = None) -> Reply:
+        """An Events API delivery; `retry_num` makes it Slack's redelivery of the same event."""
         body = {"token": "legacy", "team_id": TEAM_ID, "api_app_id": "A0FAKE", "type": "event_callback",
                 "event_id": event_id, "event_time": int(time.time()), "event": event,
                 "authorizations": [{"team_id": TEAM_ID, "user_id": "UBOT000001", "is_bot": True}]}
-        return self.post(json.dumps(body), content_type="application/json")
+        retry = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
+        return self.post(json.dumps(body), content_type="application/json", headers=retry)
 
     def submit_view(self, view: dict[str, Any], *, user: str, values: dict[str, Any]) -> Reply:
         submitted = {**view, "state": {"values": fill(view, values)}}

@@ -11,6 +11,7 @@ import pytest
 from bot import domains
 from bot.actions import service as actions
 from bot.meetings import service as meetings
+from bot.monitoring import service as monitoring
 from bot.reminders import senders
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +63,7 @@ def test_lower_layers_never_import_higher_ones(layer: str, forbidden: str) -> No
 def test_every_reminder_kind_has_a_sender_once_the_domains_are_loaded() -> None:
     domains.load_all()
     kinds = {meetings.CHANNEL_REMINDER, meetings.DM_REMINDER, actions.BEFORE_DUE, actions.AT_DUE, actions.OVERDUE,
-             actions.ESCALATION}
+             actions.ESCALATION, monitoring.SIGHTING_NOTICE, monitoring.CHECKIN}
     assert kinds <= set(senders.registered())
 
 

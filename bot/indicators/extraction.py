@@ -56,11 +56,21 @@ _SCANNER = re.compile(
 _HASH_KINDS = {32: "md5", 40: "sha1", 64: "sha256"}
 _WORD = re.compile(r"\S+")
 _SEPARATOR = re.compile(r"[.:@\[(){]")
-_DEFANGED = re.compile(
-    r"(?P<dot>\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))|(?P<at>\[at\]|\(at\)|\[@\]|\(@\)|\{at\})"
-    r"|(?P<slashes>\[:\]//|\[://\])|(?P<colon>\[:\])|(?P<slash>\[/\])|(?P<http>^hxxp)|(?P<ftp>^fxp)",
-    re.IGNORECASE,
-)
+
+
+def _defanged_spellings(scheme_start: str) -> re.Pattern[str]:
+    """The defanged spellings the scanner reads; `scheme_start` says where a `hxxp` or `fxp` scheme may begin."""
+    return re.compile(
+        r"(?P<dot>\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\))|(?P<at>\[at\]|\(at\)|\[@\]|\(@\)|\{at\})"
+        r"|(?P<slashes>\[:\]//|\[://\])|(?P<colon>\[:\])|(?P<slash>\[/\])"
+        rf"|(?P<http>{scheme_start}hxxp)|(?P<ftp>{scheme_start}fxp)",
+        re.IGNORECASE,
+    )
+
+
+# In one matched indicator the scheme starts it; in running text, any word may start one.
+_DEFANGED = _defanged_spellings("^")
+_DEFANGED_IN_TEXT = _defanged_spellings(r"(?<![^\W_])")
 _FANGED = {"dot": ".", "at": "@", "slashes": "://", "colon": ":", "slash": "/", "http": "http", "ftp": "ftp"}
 # Trailing characters that end a sentence, a quotation or markup rather than the URL (reports pasted
 # from word processors bring curly quotes; CJK text its own full stop and comma).
@@ -100,6 +110,13 @@ def _fang(text: str) -> str:
     """The real value of one matched indicator: exactly the defanged spellings the scanner reads are
     undone (a general fanger also rewrites characters such as `^`, changing the value)."""
     return _DEFANGED.sub(lambda mark: _FANGED[mark.lastgroup or ""], text)
+
+
+def refang(text: str) -> str:
+    """Running text with every defanged spelling read back as its real character (`hxxp://evil[.]example`
+    becomes `http://evil.example`), what's written in other words left as it is: how alert text is read
+    when watching for indicators."""
+    return _DEFANGED_IN_TEXT.sub(lambda mark: _FANGED[mark.lastgroup or ""], text)
 
 
 def _is_tld(label: str) -> bool:

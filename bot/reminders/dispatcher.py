@@ -78,6 +78,19 @@ def dispatch_due(
     return DispatchReport({status: count for status, count in counts.items() if count})
 
 
+def send_now(runtime: Runtime, *, reminder_ids: list[int], worker_id: str | None = None) -> None:
+    """Send reminders a request just planned due now, without waiting for the next tick. Each is claimed as
+    the dispatcher claims it, so it is sent once; one that fails here is retried by the dispatcher."""
+    worker_id = worker_id or default_worker_id()
+    for reminder_id in reminder_ids:
+        with transaction(runtime.sessions) as session:
+            if not reminders.claim(session, reminder_id=reminder_id, worker_id=worker_id, now=runtime.clock.now()):
+                continue
+            reminder = session.get_one(Reminder, reminder_id)
+        status = _send_one(runtime, reminder, sender_registry.registered())
+        metrics.count_reminder(reminder.kind, OUTCOME_OF.get(status, status.value))
+
+
 class StopSignal:
     """Raised on shutdown; knows which claimed reminders this process has not started sending."""
 
@@ -129,7 +142,7 @@ def _send_one(runtime: Runtime, reminder: Reminder, senders: Mapping[str, Sender
     else:
         try:
             outcome, error = senders[reminder.kind](runtime, reminder), None
-        except SlackCallFailed as failure:
+        except (SlackCallFailed, sender_registry.TryLater) as failure:
             log.warning("reminder %s (%s) failed: %s", reminder.id, reminder.kind, failure)
             with transaction(runtime.sessions) as session:
                 return reminders.retry_or_fail(session, reminder=reminder, error=failure.error, now=now)

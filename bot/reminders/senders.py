@@ -24,6 +24,14 @@ Sender = Callable[["Runtime", Reminder], ReminderStatus | SentThen]
 _SENDERS: dict[str, Sender] = {}
 
 
+class TryLater(Exception):
+    """A sender's delivery outside Slack failed (MISP): the dispatcher retries it like a failed Slack call."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 def sends(*kinds: str) -> Callable[[Sender], Sender]:
     """Decorator: the function sends reminders of these kinds."""
 

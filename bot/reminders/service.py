@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from models import Reminder, ReminderStatus
-from models.db import insert_ignoring_conflicts
+from models.db import insert_if_absent, insert_ignoring_conflicts
 
 MAX_ATTEMPTS = 4
 RETRY_DELAYS = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15))
@@ -46,15 +46,25 @@ def plan(
 ) -> int:
     """Store the reminders still in the future (an offset already past is skipped); returns how many.
     One already planned (same key), or a second pending step of an overdue chain, is left out by the database."""
-    rows = [
-        dict(kind=planned.kind, postmortem_id=postmortem_id, subject_id=subject_id, subject_version=subject_version,
-             recipient_id=planned.recipient_id, due_at=planned.due_at, planned_for=planned.due_at,
-             expires_at=planned.expires_at, status=ReminderStatus.PENDING, attempts=0,
-             dedupe_key=f"{planned.kind}:{subject_id}:v{subject_version}:{planned.recipient_id}:{planned.due_at.isoformat()}")
-        for planned in reminders
-        if planned.due_at > now
-    ]
+    rows = [_row(planned, postmortem_id=postmortem_id, subject_id=subject_id, subject_version=subject_version)
+            for planned in reminders if planned.due_at > now]
     return insert_ignoring_conflicts(session, Reminder, rows)
+
+
+def plan_at_once(session: Session, *, kind: str, postmortem_id: int, subject_id: int, recipients: list[str],
+                 now: datetime) -> list[int]:
+    """Reminders due now, one per recipient (a notice that a request sets off): their ids, for sending at
+    once; one that fails there is retried by the dispatcher like any other."""
+    rows = [_row(Planned(kind, recipient, now, None), postmortem_id=postmortem_id, subject_id=subject_id,
+                 subject_version=1) for recipient in recipients]
+    return [stored.id for row in rows if (stored := insert_if_absent(session, Reminder, row)) is not None]
+
+
+def _row(planned: Planned, *, postmortem_id: int, subject_id: int, subject_version: int) -> dict[str, object]:
+    return dict(kind=planned.kind, postmortem_id=postmortem_id, subject_id=subject_id, subject_version=subject_version,
+                recipient_id=planned.recipient_id, due_at=planned.due_at, planned_for=planned.due_at,
+                expires_at=planned.expires_at, status=ReminderStatus.PENDING, attempts=0,
+                dedupe_key=f"{planned.kind}:{subject_id}:v{subject_version}:{planned.recipient_id}:{planned.due_at.isoformat()}")
 
 
 def cancel_pending(session: Session, *, kinds: tuple[str, ...], subject_id: int, now: datetime) -> int:

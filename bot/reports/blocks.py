@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.monitoring import blocks as monitoring_blocks
 from bot.reports.data import CLASSIFICATION_LABELS, SCORECARD_LABELS, VECTOR_LABELS, Attributed, format_duration
 from bot.slack import safe_text
 from bot.slack.blocks import Message, line_sections
@@ -61,7 +62,7 @@ def preview(sections: list[str], *, postmortem_id: int, version: int) -> Message
             confirm={"title": {"type": "plain_text", "text": "Publish the report?"},
                      "text": {"type": "plain_text", "text": "Everyone in the review channel will see it."},
                      "confirm": {"type": "plain_text", "text": "Publish"}, "deny": {"type": "plain_text", "text": "Not yet"}},
-        )]).to_dict(),
+        ), monitoring_blocks.window_choice(postmortem_id)]).to_dict(),
     ]
     return Message(text=f"Draft report v{version}", blocks=blocks[:MESSAGE_BLOCK_LIMIT])
 

@@ -12,8 +12,21 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.monitoring import service as monitoring
 from bot.notes.questionnaire import QUESTIONS
-from models import Action, Answer, Assessment, AttackVector, Classification, Indicator, Note, NoteCategory, Postmortem
+from models import (
+    Action,
+    Answer,
+    Assessment,
+    AttackVector,
+    CheckInAnswer,
+    Classification,
+    Indicator,
+    Note,
+    NoteCategory,
+    Postmortem,
+    Verdict,
+)
 
 CLASSIFICATION_LABELS = {
     Classification.RANDOM: "Random (opportunistic)",
@@ -38,6 +51,8 @@ SCORECARD_LABELS = (
     ("unauthorized_assets", "Unauthorized devices or software found"),
     ("threats_blocked", "Threats detected or blocked by deployed tools"),
 )
+VERDICT_LABELS = {Verdict.PENDING: "not judged yet", Verdict.RECURRENCE: "recurrence", Verdict.NOT_RELATED: "not related"}
+CHECKIN_LABELS = {CheckInAnswer.ALL_QUIET: "All quiet", CheckInAnswer.SOMETHING_BACK: "Something's back"}
 DISCUSSION_CATEGORIES = (
     (NoteCategory.WENT_WELL, "What went well"),
     (NoteCategory.WENT_WRONG, "What went wrong"),
@@ -70,6 +85,30 @@ class ActionLine:
     status: str
 
 
+@dataclass(frozen=True)
+class SightingLine:
+    seen_at: datetime
+    kind: str
+    value: str
+    channel_id: str
+    verdict: str
+
+
+@dataclass(frozen=True)
+class CheckInLine:
+    answered_at: datetime
+    answer: str
+    details: str
+
+
+@dataclass(frozen=True)
+class MonitoringSection:
+    watched_until: datetime
+    stopped_by: str | None
+    sightings: list[SightingLine]
+    checkins: list[CheckInLine]
+
+
 @dataclass
 class ReportData:
     postmortem: Postmortem
@@ -89,6 +128,7 @@ class ReportData:
     lessons: list[Attributed]
     participants: list[tuple[str, str]]  # (user id, role)
     note_ids: list[int] = field(default_factory=list)
+    monitoring: MonitoringSection | None = None
 
 
 def span(start: datetime | None, end: datetime | None) -> timedelta | None:
@@ -97,7 +137,8 @@ def span(start: datetime | None, end: datetime | None) -> timedelta | None:
     return end - start
 
 
-def gather(session: Session, *, postmortem_id: int) -> ReportData:
+def gather(session: Session, *, postmortem_id: int, monitor_period: timedelta | None = None) -> ReportData:
+    """`monitor_period` (MONITOR_DAYS) adds the Monitoring section; forms that need no report leave it out."""
     postmortem = session.scalars(
         select(Postmortem).where(Postmortem.id == postmortem_id).options(selectinload(Postmortem.participants))
     ).one()
@@ -164,6 +205,17 @@ def gather(session: Session, *, postmortem_id: int) -> ReportData:
         lessons=by_category.get(NoteCategory.LESSON, []),
         participants=[(p.user_id, p.role.value) for p in postmortem.participants],
         note_ids=[note.id for note in notes],
+        monitoring=_monitoring(session, postmortem_id=postmortem_id, period=monitor_period) if monitor_period else None,
+    )
+
+
+def _monitoring(session: Session, *, postmortem_id: int, period: timedelta) -> MonitoringSection:
+    watched = monitoring.summary(session, postmortem_id=postmortem_id, period=period)
+    return MonitoringSection(
+        watched_until=watched.window.ends_at,
+        stopped_by=watched.window.stopped_by,
+        sightings=[SightingLine(s.seen_at, s.kind, s.value, s.channel_id, VERDICT_LABELS[s.verdict]) for s in watched.sightings],
+        checkins=[CheckInLine(c.answered_at, CHECKIN_LABELS[c.answer], c.details) for c in watched.checkins],
     )
 
 

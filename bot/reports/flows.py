@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from bot.intel import misp, stix
+from bot.monitoring import service as monitoring
 from bot.postmortems import access
 from bot.postmortems import service as postmortems
 from bot.reports import assessments
@@ -106,7 +107,8 @@ def preview(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
         postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, channel_id=channel_id))
         if isinstance(postmortem, str):
             return Message(text=postmortem)
-        _, draft = reports.render(session, postmortem_id=postmortem.id, name_of=str, now=runtime.clock.now())
+        _, draft = reports.render(session, postmortem_id=postmortem.id, name_of=str, now=runtime.clock.now(),
+                                  monitor_period=runtime.settings.monitor_period)
         return report_blocks.preview(draft.summary_sections, postmortem_id=postmortem.id, version=draft.version)
 
 
@@ -119,7 +121,8 @@ def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int 
         if isinstance(postmortem, str):
             return Message(text=postmortem)
         claimed = reports.claim(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),
-                                name_of=lambda member: runtime.slack.user(member).name, previewed=version)
+                                name_of=lambda member: runtime.slack.user(member).name, previewed=version,
+                                monitor_period=runtime.settings.monitor_period)
         if isinstance(claimed, reports.Refusal):
             return Message(text=BEING_PUBLISHED if claimed is reports.Refusal.BEING_PUBLISHED
                            else ALREADY_PUBLISHED.format(version=version))
@@ -138,17 +141,12 @@ def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int 
                                    warning=MISP_FAILED.format(reason=misp_failure) if misp_failure else None)
 
 
-def _recorded_sightings(session: Any, *, postmortem_id: int) -> list[stix.SightingRecord]:
-    """Monitoring's hits for the export. Monitoring is not on this branch yet: none are recorded."""
-    return []
-
-
 def _stix_bundle(runtime: Runtime, *, postmortem_id: int) -> tuple[bytes, int]:
     """The post-mortem's STIX 2.1 bundle, and how many indicators it holds."""
     with transaction(runtime.sessions) as session:
         facts, records = stix.load(session, postmortem_id=postmortem_id)
         bundle = stix.build_bundle(facts=facts, indicator_records=records, published_at=runtime.clock.now(),
-                                   sightings=_recorded_sightings(session, postmortem_id=postmortem_id))
+                                   sightings=monitoring.records_for_export(session, postmortem_id=postmortem_id))
     return stix.serialize(bundle), sum(1 for item in bundle.objects if item.type == "indicator")
 
 

@@ -72,10 +72,11 @@ def _versions(session: Session, *, postmortem_id: int) -> list[ReportVersion]:
     ))
 
 
-def render(session: Session, *, postmortem_id: int, name_of: NameOf, now: datetime) -> tuple[report_data.ReportData, Published]:
+def render(session: Session, *, postmortem_id: int, name_of: NameOf, now: datetime,
+           monitor_period: timedelta | None = None) -> tuple[report_data.ReportData, Published]:
     """The report as publishing would make it now. A version saved but never posted (Slack failed) is
     made again under its own number rather than skipped."""
-    data = report_data.gather(session, postmortem_id=postmortem_id)
+    data = report_data.gather(session, postmortem_id=postmortem_id, monitor_period=monitor_period)
     versions = _versions(session, postmortem_id=postmortem_id)
     if versions and versions[0].summary_ts is None:
         number, previous = versions[0].version, versions[1] if len(versions) > 1 else None
@@ -97,11 +98,11 @@ class Refusal(enum.Enum):
 
 
 def claim(session: Session, *, postmortem: Postmortem, user_id: str, name_of: NameOf, now: datetime,
-          previewed: int | None = None) -> Published | Refusal:
+          previewed: int | None = None, monitor_period: timedelta | None = None) -> Published | Refusal:
     """Claim version N for publishing and store its rendering, before anything is posted. The database
     decides between clicks at once: a conditional insert of (post-mortem, N), or for a version whose
     posting failed, a conditional update. `previewed`: the version the clicked preview showed."""
-    data, published = render(session, postmortem_id=postmortem.id, name_of=name_of, now=now)
+    data, published = render(session, postmortem_id=postmortem.id, name_of=name_of, now=now, monitor_period=monitor_period)
     if previewed is not None and previewed < published.version:
         return Refusal.ALREADY_PUBLISHED
     rendering = dict(markdown=published.markdown, html=published.html, snapshot=json.dumps(snapshot(data)),

@@ -412,6 +412,13 @@ class SlackGateway:
             if failure.error != "already_archived":
                 raise
 
+    def unarchive_channel(self, *, channel: str) -> None:
+        try:
+            self._call("conversations.unarchive", channel=channel)
+        except SlackCallFailed as failure:
+            if failure.error != "not_archived":
+                raise
+
     def describe_channel(self, *, channel: str, topic: str, purpose: str) -> None:
         """`topic` and `purpose` come from `safe_text.topic`: escaped, defanged and within 250 characters."""
         self._call("conversations.setTopic", channel=channel, topic=topic)

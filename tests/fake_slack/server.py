@@ -572,6 +572,13 @@ class FakeSlack:
         channel.is_archived = True
         return {}
 
+    def _m_conversations_unarchive(self, args: dict[str, Any]) -> dict[str, Any]:
+        channel = self._channel(args["channel"])
+        if not channel.is_archived:
+            raise SlackError("not_archived")
+        channel.is_archived = False
+        return {}
+
     def _m_conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args["channel"])
         return {"members": sorted(channel.members), "response_metadata": {"next_cursor": ""}}

@@ -266,5 +266,6 @@ def test_close_refuses_until_published_then_archives_and_keeps_tracking(
         assert session.get(Postmortem, postmortem_id).status is PostmortemStatus.CLOSED
     assert slack.ask("note one more thing", user=LEAD, channel=channel).text.startswith("This post-mortem is closed")
     clock.current = BERLIN_DUE
-    assert dispatch_due(runtime, worker_id="w")["sent"] == 2  # 3 d and due-day reminders keep going after closing
+    # The 3 d and due-day reminders keep going after closing; the 1 d and 7 d monitoring check-ins come too.
+    assert dispatch_due(runtime, worker_id="w")["sent"] == 4
     assert OUTSIDER not in fake_slack.channels[channel].members

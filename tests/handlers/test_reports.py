@@ -16,7 +16,7 @@ from tests.handlers.test_questionnaire import ANSWERS, open_questionnaire
 from tests.support import FrozenClock, SlackSim, eventually, utc
 
 SECTION_IDS = ["incident-report", "timeline", "response-evaluation", "classification", "indicators",
-               "preventive-initiatives", "follow-up-actions", "lessons-learned", "participants"]
+               "preventive-initiatives", "follow-up-actions", "lessons-learned", "participants", "monitoring"]
 
 
 class Outline(HTMLParser):

@@ -1,0 +1,1 @@
+"""Monitoring after the incident: alert channels watched for a post-mortem's indicators, and check-ins."""
