@@ -17,8 +17,7 @@ from bot.settings import Settings
 from bot.slack.http import make_server
 from models import Base
 from models.db import make_engine, transaction, upgrade
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN
+from bot.slack.double import BOT_TOKEN, FakeSlack
 from tests.support import SIGNING_SECRET, FrozenClock, SlackSim, utc
 
 LEAD = "U0LEAD0001"  # America/New_York

@@ -16,7 +16,7 @@ from bot.runtime import build_runtime
 from bot.settings import Settings
 from models import Reminder, ReminderStatus
 from models.db import transaction
-from tests.fake_slack.server import BOT_TOKEN
+from bot.slack.double import BOT_TOKEN
 
 
 def main(worker_id: str) -> None:

@@ -15,8 +15,7 @@ from typing import Any
 
 from models import Participant, ParticipantRole, Postmortem, Severity
 from models.db import make_engine, make_session_factory, transaction
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN, BOT_USER_ID, TEAM_ID
+from bot.slack.double import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
 from tests.support import SIGNING_SECRET, eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

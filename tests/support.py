@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 from urllib.parse import urlencode
 
-from tests.fake_slack.server import TEAM_ID, FakeSlack
+from bot.slack.double import TEAM_ID, FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
 

@@ -23,8 +23,7 @@ from models import Indicator, Note, Reminder, ReminderStatus
 from models.db import make_engine, transaction, upgrade
 from tests.bot.test_dispatcher import make_meeting, review_channel  # noqa: F401 - a fixture used below
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN
+from bot.slack.double import BOT_TOKEN, FakeSlack
 from tests.serving import Served, seed_review
 from tests.support import SIGNING_SECRET, SlackSim, eventually, sign
 

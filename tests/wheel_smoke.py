@@ -98,8 +98,7 @@ def check(condition: bool, what: str) -> None:
 
 
 def smoke(work: Path) -> None:
-    from tests.fake_slack import FakeSlack
-    from tests.fake_slack.server import BOT_TOKEN
+    from bot.slack.double import BOT_TOKEN, FakeSlack
     from tests.support import SIGNING_SECRET, SlackSim
 
     wheel = build_wheel(work / "dist")

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import LEAD, RESPONDER_BERLIN
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN
+from bot.slack.double import BOT_TOKEN, FakeSlack
 from tests.handlers.test_start import REPORT
 from tests.support import SIGNING_SECRET, SlackSim, eventually, wait_for_dm
 

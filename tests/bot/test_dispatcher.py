@@ -19,7 +19,7 @@ from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
 from models import Participant, ParticipantRole, Postmortem, Reminder, ReminderStatus, Severity
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
+from bot.slack.double import FakeSlack
 from tests.support import FrozenClock, utc
 
 MEETING = utc(2026, 11, 23, 15, 0)
@@ -53,7 +53,7 @@ def statuses(runtime: Runtime) -> list[tuple[str, str, str]]:
 @pytest.fixture
 def review_channel(fake_slack: FakeSlack) -> str:
     fake_slack.channels.pop("G0REVIEW01", None)
-    from tests.fake_slack.server import BOT_USER_ID, Channel
+    from bot.slack.double import BOT_USER_ID, Channel
 
     fake_slack.channels["G0REVIEW01"] = Channel("G0REVIEW01", "pm-review", True, BOT_USER_ID, {BOT_USER_ID, LEAD})
     fake_slack.messages["G0REVIEW01"] = []

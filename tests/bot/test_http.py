@@ -25,7 +25,7 @@ from bot.runtime import build_runtime
 from bot.settings import Settings
 from bot.slack.http import MAX_BODY_BYTES
 from tests.conftest import LEAD, serving
-from tests.fake_slack.server import BOT_TOKEN
+from bot.slack.double import BOT_TOKEN
 from tests.support import SIGNING_SECRET, SlackSim
 
 

@@ -54,7 +54,7 @@ from models import (
     PostmortemStatus,
     Severity,
 )
-from tests.fake_slack.server import MESSAGE_BLOCK_LIMIT, MODAL_TITLE_LIMIT, _Contract
+from bot.slack.double import MESSAGE_BLOCK_LIMIT, MODAL_TITLE_LIMIT, _Contract
 from tests.hostile import fanged_values, hostile_text, leaks, no_live_slack_markup, texts_of, words_of
 
 FAST = settings(max_examples=40, deadline=None)

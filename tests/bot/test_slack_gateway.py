@@ -6,8 +6,7 @@ import pytest
 
 from bot.slack.gateway import SlackCallFailed, SlackGateway, SlackOutcomeUnknown, SlackRateLimited
 from tests.conftest import LEAD, RESPONDER_BERLIN
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN
+from bot.slack.double import BOT_TOKEN, FakeSlack
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from models import (Action, ActionStatus, Answer, AuditEntry, Indicator, Meeting, MeetingStatus, Note, Postmortem,
                     PostmortemStatus, Reminder, ReportVersion)
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
+from bot.slack.double import FakeSlack
 from tests.handlers.test_meetings import TUESDAY_1600, open_meeting_form, schedule
 from tests.handlers.test_notes import NOT_FOUND, membership_event, select_option
 from tests.handlers.test_questionnaire import ANSWERS, open_questionnaire

@@ -29,7 +29,7 @@ from models import (
     Severity,
 )
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
+from bot.slack.double import FakeSlack
 from tests.handlers.test_access import new_view
 from tests.handlers.test_actions import assign, pending
 from tests.handlers.test_notes import select_option

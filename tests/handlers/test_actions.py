@@ -11,7 +11,7 @@ from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
 from models import Action, ActionChange, ActionStatus, Postmortem, PostmortemStatus, Reminder
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO, SOME_BOT
-from tests.fake_slack import FakeSlack
+from bot.slack.double import FakeSlack
 from tests.handlers.test_reports import publish
 from tests.support import FrozenClock, SlackSim, eventually, notice_text, settled_view, utc, wait_for_dm
 

@@ -13,7 +13,7 @@ from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
 from models import Reminder
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
+from bot.slack.double import FakeSlack
 from tests.support import FrozenClock, SlackSim, eventually, settled_view, utc, wait_for_dm
 
 MONDAY_1500 = utc(2026, 11, 23, 15, 0)

@@ -11,8 +11,7 @@ from sqlalchemy import select
 from bot.slack import safe_text
 from models import Indicator, Note, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import _Contract
+from bot.slack.double import FakeSlack, _Contract
 from tests.handlers.test_meetings import TUESDAY_1600, invites, schedule
 from tests.handlers.test_notes import capture
 from tests.handlers.test_reports import documents, publish

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.notes.questionnaire import QUESTIONS
 from models import Answer, Indicator
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, SOME_BOT
-from tests.fake_slack import FakeSlack
+from bot.slack.double import FakeSlack
 from tests.support import SlackSim, eventually, notice_text, wait_for_dm
 
 ANSWERS = {

@@ -18,7 +18,7 @@ from bot.runtime import Runtime
 from handlers.guard import MODAL_TROUBLE, OUR_TROUBLE, SLACK_TROUBLE_SAVED
 from models import Action, ActionChange, Answer, Indicator, Meeting, Note, Reminder, ReminderStatus, ReportVersion
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
+from bot.slack.double import FakeSlack
 from tests.handlers.test_actions import BERLIN_DUE, assign, pending, press_owner_button
 from tests.handlers.test_meetings import MONDAY_1500, invites, open_meeting_form
 from tests.handlers.test_questionnaire import ANSWERS, answers_in_db, open_questionnaire

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.runtime import Runtime
 from models import Indicator, ReportVersion
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
+from bot.slack.double import FakeSlack
 from tests.handlers.test_questionnaire import ANSWERS, open_questionnaire
 from tests.support import FrozenClock, SlackSim, eventually, utc
 

@@ -19,7 +19,7 @@ from bot.settings import Settings
 from handlers.replies import FORM_FAILED, SAVE_FAILED
 from models import Action, Note, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, serving
-from tests.fake_slack import FakeSlack
+from bot.slack.double import FakeSlack
 from tests.handlers.test_actions import assign, press_owner_button
 from tests.handlers.test_meetings import MONDAY_1500
 from tests.handlers.test_start import REPORT, open_form

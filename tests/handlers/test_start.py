@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from models import Participant, ParticipantRole, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO, SOME_BOT
-from tests.fake_slack import FakeSlack
+from bot.slack.double import FakeSlack
 from tests.support import SlackSim, eventually, utc, wait_for_dm
 
 REPORT = {
