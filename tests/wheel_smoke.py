@@ -98,8 +98,8 @@ def check(condition: bool, what: str) -> None:
 
 
 def smoke(work: Path) -> None:
+    from bot.demo.signed_requests import SIGNING_SECRET, SlackSim
     from bot.slack.double import BOT_TOKEN, FakeSlack
-    from tests.support import SIGNING_SECRET, SlackSim
 
     wheel = build_wheel(work / "dist")
     print(f"wheel smoke: built {wheel.name}")

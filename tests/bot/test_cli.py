@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LEAD, RESPONDER_BERLIN
+from bot.demo.signed_requests import SIGNING_SECRET, SlackSim, eventually, wait_for_dm
 from bot.slack.double import BOT_TOKEN, FakeSlack
+from tests.conftest import LEAD, RESPONDER_BERLIN
 from tests.handlers.test_start import REPORT
-from tests.support import SIGNING_SECRET, SlackSim, eventually, wait_for_dm
 
 CLI = [sys.executable, "-m", "bot.cli"]
 

@@ -8,15 +8,16 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from bot.demo.signed_requests import SlackSim, eventually, settled_view, wait_for_dm
+from bot.slack.double import FakeSlack
 from models import (Action, ActionStatus, Answer, AuditEntry, Indicator, Meeting, MeetingStatus, Note, Postmortem,
                     PostmortemStatus, Reminder, ReportVersion)
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
-from bot.slack.double import FakeSlack
 from tests.handlers.test_meetings import TUESDAY_1600, open_meeting_form, schedule
 from tests.handlers.test_notes import NOT_FOUND, membership_event, select_option
 from tests.handlers.test_questionnaire import ANSWERS, open_questionnaire
 from tests.handlers.test_reports import documents, publish
-from tests.support import SlackSim, eventually, notice_text, settled_view, wait_for_dm
+from tests.support import notice_text
 
 CLOSED = "This post-mortem is closed."
 

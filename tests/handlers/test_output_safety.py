@@ -8,16 +8,17 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.clock import FrozenClock
+from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
 from bot.slack import safe_text
+from bot.slack.double import FakeSlack, _Contract
 from models import Indicator, Note, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
-from bot.slack.double import FakeSlack, _Contract
 from tests.handlers.test_meetings import TUESDAY_1600, invites, schedule
 from tests.handlers.test_notes import capture
 from tests.handlers.test_reports import documents, publish
 from tests.handlers.test_start import REPORT, open_form
 from tests.hostile import no_live_slack_markup, texts_of
-from tests.support import FrozenClock, SlackSim, eventually, wait_for_dm
 
 HOSTILE_TITLE = "<!channel> <http://x.example|click> & co"
 
