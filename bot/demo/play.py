@@ -57,11 +57,13 @@ def play(*, output_dir: Path, out: TextIO) -> DemoRun:
             with serving(runtime) as app_url:
                 dispatcher = start_scheduler(runtime)
                 transcript = Transcript(double, out)
+                transcript.say(f"The story's clock starts on {story.STORY_STARTS:%a %d %b %Y %H:%M} UTC, the day after "
+                               "the incident; it jumps ahead where the story waits for days.")
                 stage = story.Stage(double=double, slack=SlackSim(app_url, double), clock=clock, runtime=runtime,
                                     transcript=transcript)
                 try:
                     for number, (title, step) in enumerate(story.STEPS, start=1):
-                        transcript.progress(number, len(story.STEPS), f"{title}  ({clock.now():%a %d %b %H:%M} UTC)")
+                        transcript.progress(number, len(story.STEPS), title)
                         step(stage)
                         run.steps_done.append(title)
                 finally:

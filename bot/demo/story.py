@@ -118,6 +118,11 @@ class Stage:
             return settled_view(self.double, view["id"])
         return reply.get("view") or {}
 
+    def jump_to(self, moment: datetime, why: str) -> None:
+        """Move the story's clock: the app and its reminder dispatcher live at this moment from now on."""
+        self.clock.current = moment
+        self.transcript.say(f"  >> The clock jumps to {moment:%a %d %b %H:%M} UTC: {why}")
+
     def wait_for_response(self, fragment: str) -> dict[str, Any]:
         return eventually(lambda: next((r for r in reversed(self.double.responses) if fragment in r.get("text", "")), None),
                           what=f"an answer containing {fragment!r}")
@@ -168,7 +173,7 @@ def schedule_the_meeting(stage: Stage) -> None:
     stage.seen["meeting_at"] = datetime.fromtimestamp(suggested, timezone.utc)
     t.say("  Maya keeps the suggested start and submits.")
     settled = stage.submit(view, user=MAYA, values={"starts_at": stage.seen["meeting_at"], "duration": "60",
-                                                    "location": "Zoom hxxps://northwind.zoom[.]us/j/88412",
+                                                    "location": "Zoom, meeting ID 884 1209 5533",
                                                     "agenda": _initial(view, "agenda")})
     t.modal(MAYA, settled, caption="sees")
     eventually(lambda: any(f["filename"] == "postmortem-review.ics" and f["channels"] for f in stage.double.files.values()),
@@ -193,8 +198,11 @@ def take_notes(stage: Stage) -> None:
     t.modal(PRIYA, settled, caption="sees")
     t.act(MAYA, "/postmortem note   (the form, for a lesson)")
     view = stage.new_view("note_form", lambda: stage.slack.command("note", user=MAYA, channel=stage.channel))
-    stage.submit(view, user=MAYA, values={
-        "category": "lesson", "text": "Push MFA is not enough against a real-time phishing proxy: move the VPN to FIDO2"})
+    t.modal(MAYA, view)
+    t.modal(MAYA, stage.submit(view, user=MAYA, values={
+        "category": "lesson", "text": "Push MFA is not enough against a real-time phishing proxy: move the VPN to FIDO2"}),
+        caption="sees")
+    t.act(MAYA, "/postmortem note   (the form, for what went well)")
     view = stage.new_view("note_form", lambda: stage.slack.command("note", user=MAYA, channel=stage.channel))
     stage.submit(view, user=MAYA, values={
         "category": "went_well", "text": "Impossible-travel alert fired within 90 minutes; session killed 21 minutes later"})
@@ -205,7 +213,7 @@ def capture_the_war_room(stage: Stage) -> None:
     t = stage.transcript
     for author, when, text in WAR_ROOM_MESSAGES:
         message = stage.double.add_message(stage.war_room, user=author, text=text)
-        t.say(f"  In #inc-2211-vpn-phishing, {t.person(author)} had written: {text}")
+        t.look()
         t.act(MAYA, "Add to post-mortem   (the message shortcut on it)")
         view = stage.new_view("note_form", lambda: stage.slack.interaction({
             "type": "message_action", "callback_id": "add_to_postmortem", "user": {"id": MAYA},
@@ -232,19 +240,16 @@ def answer_the_questions(stage: Stage) -> None:
 
 def meeting_reminder(stage: Stage) -> None:
     t = stage.transcript
-    reminder_at = stage.seen["meeting_at"] - timedelta(minutes=15)
-    t.say(f"  The clock jumps to {reminder_at:%a %d %b %H:%M} UTC, 15 minutes before the meeting; the dispatcher wakes.")
-    stage.clock.current = reminder_at
+    stage.jump_to(stage.seen["meeting_at"] - timedelta(minutes=15), "15 minutes before the meeting. The dispatcher wakes.")
     eventually(lambda: any("Reminder: the post-mortem review meeting" in m["text"] for m in stage.double.messages[stage.channel]),
                what="the meeting reminder in the channel")
-    wait_for_dm(stage.double, MAYA, "post-mortem review of")  # Maya has not answered the questions: she is nudged
+    wait_for_dm(stage.double, MAYA, ":alarm_clock:")  # Maya has not answered the questions: she is nudged
     t.look()
 
 
 def classify_and_count(stage: Stage) -> None:
     t = stage.transcript
-    stage.clock.current = stage.seen["meeting_at"] + timedelta(hours=2)
-    t.say(f"  After the meeting ({stage.clock.current:%a %d %b %H:%M} UTC).")
+    stage.jump_to(stage.seen["meeting_at"] + timedelta(hours=2), "the meeting is over.")
     t.act(MAYA, "/postmortem classify")
     view = stage.new_view("classification", lambda: stage.slack.command("classify", user=MAYA, channel=stage.channel))
     t.modal(MAYA, view)
@@ -267,8 +272,8 @@ def assign_follow_ups(stage: Stage) -> None:
         name = stage.double.users[owner]["name"]
         t.act(MAYA, f"/postmortem action @{name} {due} {task}")
         stage.slack.ask(f"action <@{owner}|{name}> {due} {task}", user=MAYA, channel=stage.channel)
-        wait_for_dm(stage.double, owner, "New follow-up")
-    t.look()
+        wait_for_dm(stage.double, owner, task)
+        t.look()
 
 
 def follow_up_reminder(stage: Stage) -> None:
@@ -282,10 +287,9 @@ def follow_up_reminder(stage: Stage) -> None:
             .order_by(Reminder.due_at).first()
         assert first is not None, "no follow-up reminder was planned"
         due_at, owner = first.due_at.replace(tzinfo=timezone.utc), first.recipient_id
-    t.say(f"  The clock jumps a week ahead to {due_at:%a %d %b %H:%M} UTC: the start of {t.person(owner)}'s "
-          "working day, 3 days before the action is due. The dispatcher wakes.")
     sent_before = len(stage.double.dm_messages(owner))
-    stage.clock.current = due_at + timedelta(minutes=1)
+    stage.jump_to(due_at, f"the start of {t.person(owner)}'s working day, 3 days before the action is due. "
+                          "The dispatcher wakes.")
     eventually(lambda: len(stage.double.dm_messages(owner)) > sent_before, what="the follow-up reminder")
     t.look()
 

@@ -40,6 +40,7 @@ class Transcript:
     # -- the story's voice --------------------------------------------------------------------------
     def progress(self, number: int, total: int, title: str) -> None:
         self.out.write(f"\n[{number:>2}/{total}] {title}\n{'=' * min(WIDTH, len(title) + 8)}\n")
+        self.out.flush()
 
     def act(self, user_id: str, doing: str) -> None:
         """A person does something in Slack; what they see next is theirs."""
@@ -57,6 +58,9 @@ class Transcript:
         return f"{user.get('real_name', user_id)} ({city})" if user_id != BOT_USER_ID else "postmortem-bot"
 
     def modal(self, user_id: str, view: dict[str, Any], *, caption: str = "sees the form") -> None:
+        if not view.get("blocks"):
+            self.say(f"  {self.person(user_id)}'s form closes.")
+            return
         self.say(f"  {self.person(user_id)} {caption}:")
         self.say(render_view(view, self._reader(user_id)), indent=4)
 
@@ -66,7 +70,10 @@ class Transcript:
         messages, calls, responses = self._news()
         for channel_id, message in messages:
             where, reader = self._audience(channel_id)
-            self.say(f"  {where} sees:")
+            if message.get("user") != BOT_USER_ID:  # someone's own message, e.g. in the war room
+                self.say(f"  {self.person(message['user'])} writes in {self._channel_label(channel_id)}:")
+            else:
+                self.say(f"  {where} sees:")
             self.say(render_message(message, self._reader(reader)), indent=4)
         for call in calls:
             if call.method == "chat.postEphemeral":
