@@ -40,7 +40,7 @@ def test_every_step_happens_in_order_and_the_files_are_listed(demo: tuple[subpro
     progress = re.findall(r"^\[\s*(\d+)/(\d+)\] (.+)$", done.stdout, flags=re.MULTILINE)
     assert progress == [(str(n), str(len(story.STEPS)), title) for n, (title, _) in enumerate(story.STEPS, start=1)]
     for output in OUTPUTS:
-        assert f"  out/{output.name}  ({output.what})" in done.stdout  # the folder as given: --output out
+        assert f"  out/{output.name}  {output.what}" in done.stdout  # the folder as given: --output out
 
 
 def test_the_transcript_shows_what_each_person_saw(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:

@@ -53,14 +53,16 @@ def block_kit_builder_link(blocks: list[dict[str, Any]]) -> str:
     return BLOCK_KIT_BUILDER + quote(json.dumps({"blocks": blocks}, separators=(",", ":")), safe="")
 
 
+# One line per file. To come: Output("scorecard.png", ...) from bot/scorecard/ and Output("indicators.stix.json", ...)
+# from bot/indicators/stix.py (see the module docstring).
 OUTPUTS: tuple[Output, ...] = (
     Output("report.md", "the published report, Markdown", lambda p: p.shared_file(".md")),
-    Output("report.html", "the published report, HTML (open it in a browser)", lambda p: p.shared_file(".html")),
+    Output("report.html", "the published report, HTML: open it in a browser", lambda p: p.shared_file(".html")),
     Output("slack-summary.json", "the Slack summary as Block Kit JSON",
            lambda p: json.dumps({"blocks": summary_blocks(p)}, indent=2).encode()),
-    Output("slack-summary-block-kit-builder.url", "the summary in Slack's Block Kit Builder (paste in a browser)",
+    Output("slack-summary-block-kit-builder.url", "open it to see the summary in Slack's Block Kit Builder",
            lambda p: (block_kit_builder_link(summary_blocks(p)) + "\n").encode()),
-    Output("postmortem-review.ics", "the meeting invite (iCalendar)", lambda p: p.shared_file(".ics")),
+    Output("postmortem-review.ics", "the meeting invite, iCalendar", lambda p: p.shared_file(".ics")),
 )
 
 

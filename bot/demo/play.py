@@ -75,5 +75,5 @@ def play(*, output_dir: Path, out: TextIO) -> DemoRun:
         double.stop()
     out.write(f"\nDone in {time.monotonic() - started:.1f} s. The files:\n")
     for output, path in run.outputs:
-        out.write(f"  {path}  ({output.what})\n")
+        out.write(f"  {path}  {output.what}\n")
     return run

@@ -56,7 +56,7 @@ INCIDENT_REPORT = {
 WAR_ROOM_MESSAGES = (
     (PRIYA, utc(2026, 11, 16, 15, 14), "Impossible travel on d.okafor: VPN login from 203.0.113.77 (NL) while she "
                                        "is in Bangalore. Phish came from helpdesk@northwind-vpn-support.com, link "
-                                       "hxxps://northwind-vpn-support[.]com/vpn/auth.php"),
+                                       "https://northwind-vpn-support.com/vpn/auth.php"),
     (JONAS, utc(2026, 11, 16, 15, 31), "Session killed on vpn-fra-01, 203.0.113.77 and 198.51.100.23 blocked at the "
                                        "edge firewall"),
 )
@@ -193,7 +193,7 @@ def take_notes(stage: Stage) -> None:
     view = stage.new_view("note_form", lambda: stage.slack.command("note", user=PRIYA, channel=stage.channel))
     settled = stage.submit(view, user=PRIYA, values={
         "category": "timeline", "occurred_at": utc(2026, 11, 16, 13, 42),
-        "text": "d.okafor entered her credentials on hxxps://northwind-vpn-support[.]com/vpn/auth.php and approved "
+        "text": "d.okafor entered her credentials on https://northwind-vpn-support.com/vpn/auth.php and approved "
                 "the MFA push (EDR browser history)"})
     t.modal(PRIYA, settled, caption="sees")
     t.act(MAYA, "/postmortem note   (the form, for a lesson)")
