@@ -177,6 +177,14 @@ def fill(view: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
+def new_view(fake: FakeSlack, callback_id: str, open_it: Callable[[], Any]) -> dict[str, Any]:
+    """Open a modal and wait for that one (not an earlier modal with the same callback)."""
+    opened = len(fake.views)
+    open_it()
+    return eventually(lambda: len(fake.views) > opened and fake.latest_view().get("callback_id") == callback_id
+                      and fake.latest_view(), what=f"the {callback_id} modal")
+
+
 def settled_view(fake: FakeSlack, view_id: str, *, timeout: float = 10.0) -> dict[str, Any]:
     """The modal a submission ends on: submissions that need Slack are acked with a "Saving…" notice
     and then updated with what happened."""

@@ -13,11 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sqlalchemy import select
+
+from bot.actions.service import BEFORE_DUE
 from bot.clock import FrozenClock
-from bot.demo.signed_requests import SlackSim, eventually, settled_view, wait_for_dm
+from bot.demo.signed_requests import SlackSim, eventually, new_view, settled_view, wait_for_dm
 from bot.demo.transcript import Transcript
 from bot.runtime import Runtime
 from bot.slack.double import BOT_USER_ID, FakeSlack
+from models import Postmortem, Reminder, ReminderStatus
+from models.db import transaction
 
 MAYA = "U0MAYA0001"  # security lead, the facilitator
 JONAS = "U0JONAS001"  # network engineer
@@ -103,11 +108,7 @@ class Stage:
 
     def new_view(self, callback_id: str, open_it: Callable[[], Any]) -> dict[str, Any]:
         """Open a modal and wait for it to be filled in (it opens at once with a loading notice)."""
-        opened = len(self.double.views)
-        open_it()
-        return eventually(lambda: len(self.double.views) > opened and
-                          self.double.latest_view().get("callback_id") == callback_id and self.double.latest_view(),
-                          what=f"the {callback_id} form")
+        return new_view(self.double, callback_id, open_it)
 
     def submit(self, view: dict[str, Any], *, user: str, values: dict[str, Any]) -> dict[str, Any]:
         """Submit a form; returns what the modal ends on."""
@@ -149,11 +150,8 @@ def report_the_incident(stage: Stage) -> None:
 
 
 def open_the_private_channel(stage: Stage) -> None:
-    from models import Postmortem
-    from models.db import transaction
-
     with transaction(stage.runtime.sessions) as session:
-        postmortem = session.query(Postmortem).one()
+        postmortem = session.scalars(select(Postmortem)).one()
         stage.postmortem_id, stage.channel = postmortem.id, postmortem.channel_id or ""
     channel = stage.double.channels[stage.channel]
     eventually(lambda: stage.double.pins.get(stage.channel), what="the pinned kickoff")
@@ -204,8 +202,9 @@ def take_notes(stage: Stage) -> None:
         caption="sees")
     t.act(MAYA, "/postmortem note   (the form, for what went well)")
     view = stage.new_view("note_form", lambda: stage.slack.command("note", user=MAYA, channel=stage.channel))
-    stage.submit(view, user=MAYA, values={
-        "category": "went_well", "text": "Impossible-travel alert fired within 90 minutes; session killed 21 minutes later"})
+    t.modal(MAYA, stage.submit(view, user=MAYA, values={
+        "category": "went_well", "text": "Impossible-travel alert fired within 90 minutes; session killed 21 minutes later"}),
+        caption="sees")
     t.look()
 
 
@@ -277,16 +276,12 @@ def assign_follow_ups(stage: Stage) -> None:
 
 
 def follow_up_reminder(stage: Stage) -> None:
-    from bot.actions.service import BEFORE_DUE
-    from models import Reminder, ReminderStatus
-    from models.db import transaction
-
     t = stage.transcript
     with transaction(stage.runtime.sessions) as session:
-        first = session.query(Reminder).filter(Reminder.kind == BEFORE_DUE, Reminder.status == ReminderStatus.PENDING) \
-            .order_by(Reminder.due_at).first()
+        first = session.scalars(select(Reminder).where(Reminder.kind == BEFORE_DUE, Reminder.status == ReminderStatus.PENDING)
+                                .order_by(Reminder.due_at).limit(1)).first()
         assert first is not None, "no follow-up reminder was planned"
-        due_at, owner = first.due_at.replace(tzinfo=timezone.utc), first.recipient_id
+        due_at, owner = first.due_at, first.recipient_id
     sent_before = len(stage.double.dm_messages(owner))
     stage.jump_to(due_at, f"the start of {t.person(owner)}'s working day, 3 days before the action is due. "
                           "The dispatcher wakes.")
