@@ -98,6 +98,12 @@ def _demo(output_dir: Path) -> int:
     from bot import logs
     from bot.demo.play import play
 
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)  # before the story, so a bad folder is said at once
+    except OSError as error:
+        print(f"postmortem-bot demo: could not create {output_dir} ({_one_line(error)}). Pick another folder with "
+              "--output.", file=sys.stderr)
+        return 1
     logs.configure(level="WARNING", log_format="text")  # the transcript tells the story; only trouble is logged
     try:
         play(output_dir=output_dir, out=sys.stdout)

@@ -16,6 +16,7 @@ import pytest
 from icalendar import Calendar
 from markdown_it import MarkdownIt
 
+from bot.cli import main
 from bot.demo import story
 from bot.demo.outputs import BLOCK_KIT_BUILDER, OUTPUTS
 from bot.slack.double import SPECS_DIR, _Contract, specs_available
@@ -98,3 +99,14 @@ def test_the_invite_is_icalendar_for_the_three_time_zones(demo: tuple[subprocess
     [event] = invite.walk("VEVENT")
     assert invite["METHOD"] == "REQUEST" and str(event["SUMMARY"]) == f"Post-mortem review: {story.TITLE}"
     assert sorted(str(a) for a in event.get("ATTENDEE")) == sorted(f"mailto:{email}" for *_, email in story.PEOPLE)
+
+
+def test_a_folder_it_cannot_create_is_said_in_one_line_before_anything_plays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    assert main(["demo", "--output", str(a_file / "out")]) == 1
+    said = capsys.readouterr()
+    assert said.out == "" and said.err.startswith(f"postmortem-bot demo: could not create {a_file / 'out'} (")
+    assert said.err.endswith("Pick another folder with --output.\n") and "Traceback" not in said.err

@@ -51,7 +51,7 @@ def test_serve_without_signing_secret_and_malformed_values(tmp_path: Path) -> No
 
 def test_help_explains_every_command(tmp_path: Path) -> None:
     top = run_cli("--help", env={}, cwd=tmp_path).stdout
-    assert all(name in top for name in ("run", "serve", "db"))
+    assert all(name in top for name in ("run", "serve", "db", "demo"))
     serve = run_cli("serve", "--help", env={}, cwd=tmp_path).stdout
     assert "--host" in serve and "--port" in serve
     assert "upgrade" in run_cli("db", "--help", env={}, cwd=tmp_path).stdout
