@@ -6,7 +6,6 @@ from __future__ import annotations
 import tempfile
 import time
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -26,17 +25,10 @@ from models.db import upgrade
 TICK_SECONDS = 0.2
 
 
-@dataclass
-class DemoRun:
-    steps_done: list[str] = field(default_factory=list)
-    outputs: list[tuple[Output, Path]] = field(default_factory=list)
-
-
-def play(*, output_dir: Path, out: TextIO) -> DemoRun:
-    """Play the story, writing the transcript to `out` and the files to `output_dir`. A step that does not
-    happen raises AssertionError naming what it waited for."""
+def play(*, output_dir: Path, out: TextIO) -> list[tuple[Output, Path]]:
+    """Play the story, writing the transcript to `out` and the files to `output_dir`; returns the files written.
+    A step that does not happen raises AssertionError naming what it waited for."""
     started = time.monotonic()
-    run = DemoRun()
     out.write("postmortem-bot demo: the real app against a Slack double, on a temporary SQLite database.\n")
     if not specs_available():
         out.write(f"(Slack's specs are not at {SPECS_DIR}: the double skips its schema checks.)\n")
@@ -65,15 +57,14 @@ def play(*, output_dir: Path, out: TextIO) -> DemoRun:
                     for number, (title, step) in enumerate(story.STEPS, start=1):
                         transcript.progress(number, len(story.STEPS), title)
                         step(stage)
-                        run.steps_done.append(title)
                 finally:
                     dispatcher.stop()
                 played = Played(double=double, runtime=runtime, postmortem_id=stage.postmortem_id,
                                 channel_id=stage.channel, summary=stage.seen["summary"])
-                run.outputs = write_outputs(played, output_dir)
+                written = write_outputs(played, output_dir)
     finally:
         double.stop()
     out.write(f"\nDone in {time.monotonic() - started:.1f} s. The files:\n")
-    for output, path in run.outputs:
+    for output, path in written:
         out.write(f"  {path}  {output.what}\n")
-    return run
+    return written
