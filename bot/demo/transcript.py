@@ -174,21 +174,19 @@ def _render_block(block: dict[str, Any], reader: Reader) -> list[str]:
         lines = _wrapped(reader.text(block["text"]["text"])) if block.get("text") else []
         lines += [f"  {line}" for field in block.get("fields", []) for line in _wrapped(reader.text(field["text"]))]
         if block.get("accessory"):
-            lines.append("  " + _element(block["accessory"], reader))
+            lines.append("  " + _element(block["accessory"]))
         return lines
     if kind == "context":
         parts = [reader.text(e["text"]) if "text" in e else f"({e.get('alt_text', 'image')})" for e in block["elements"]]
         return [f"  {line}" for line in _wrapped(" · ".join(parts))]
     if kind == "actions":
-        return [" ".join(_element(element, reader) for element in block["elements"])]
+        return [" ".join(_element(element) for element in block["elements"])]
     if kind == "input":
         return [f"{block['label']['text']}: {_input_value(block['element'], reader)}"]
-    if kind == "rich_text":
-        return _wrapped(reader.text(json.dumps(block)))
     return [f"({kind} block)"]
 
 
-def _element(element: dict[str, Any], reader: Reader) -> str:
+def _element(element: dict[str, Any]) -> str:
     kind = element.get("type")
     if kind == "button":
         return f"[{element['text']['text']}]"
