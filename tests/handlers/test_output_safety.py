@@ -196,7 +196,7 @@ def test_topic_dm_texts_notes_list_and_actions_heading_hold_no_live_mention(
                   user=LEAD, channel=postmortem.channel_id)
     dm = wait_for_dm(fake_slack, RESPONDER_BERLIN, "New follow-up")
     assert dm["text"] == "New follow-up: Tell @here about this (hxxp://x[.]example)"
-    slack.command("note look at <!everyone>", user=LEAD, channel=postmortem.channel_id)
+    slack.ask("note look at <!everyone>", user=LEAD, channel=postmortem.channel_id)  # saved before the list below
     notes = slack.ask("notes", user=LEAD, channel=postmortem.channel_id).json()
     everything = slack.ask("actions all", user=LEAD, channel=postmortem.channel_id).json()
     assert everything["blocks"][0]["text"]["text"] == \
