@@ -1,4 +1,4 @@
-# Two commands do all the set-up from a fresh clone: `make run` and `make test`.
+# From a fresh clone, each of `make demo`, `make run` and `make test` does all the set-up it needs.
 # Each builds the virtual environment in .venv the first time (needs python3 >= 3.11).
 
 PYTHON ?= python3
@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install run serve migrate test smoke benchmark clean
+.PHONY: install demo screenshot run serve migrate test smoke benchmark clean
 
 $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "postmortem-bot needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
@@ -16,6 +16,15 @@ $(INSTALLED): pyproject.toml
 	@touch $(INSTALLED)
 
 install: $(INSTALLED)
+
+## See it work, no Slack needed: the real app plays a security post-mortem against a built-in Slack double
+## and writes the report, the Slack summary and the invite to demo-output/.
+demo: $(INSTALLED)
+	$(BIN)/postmortem-bot demo
+
+## The README's picture of the demo's HTML report (docs/report-screenshot.png); needs Chromium.
+screenshot: demo
+	$(BIN)/python scripts/screenshot_report.py
 
 ## Socket Mode (SLACK_BOT_TOKEN, SLACK_APP_TOKEN)
 run: $(INSTALLED)
@@ -40,4 +49,4 @@ benchmark: $(INSTALLED)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) *.egg-info build dist
+	rm -rf $(VENV) *.egg-info build dist demo-output

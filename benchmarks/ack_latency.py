@@ -36,12 +36,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
 
+from bot.demo.signed_requests import SIGNING_SECRET, eventually, sign  # noqa: E402
+from bot.slack.double import BOT_TOKEN, TEAM_ID, FakeSlack  # noqa: E402
 from models import Note, Postmortem  # noqa: E402
 from models.db import make_engine  # noqa: E402
-from tests.fake_slack import FakeSlack  # noqa: E402
-from tests.fake_slack.server import BOT_TOKEN, TEAM_ID  # noqa: E402
 from tests.serving import Served, free_port, seed_review  # noqa: E402
-from tests.support import SIGNING_SECRET, eventually, sign  # noqa: E402
 
 SENDER_PROCESSES = 2
 THREADS_PER_SENDER = 25

@@ -23,10 +23,9 @@ from bot import actions  # noqa: E402
 from bot.reminders.dispatcher import dispatch_due  # noqa: E402
 from bot.runtime import build_runtime  # noqa: E402
 from bot.settings import Settings  # noqa: E402
+from bot.slack.double import BOT_TOKEN, FakeSlack  # noqa: E402
 from models import Action, Postmortem, Reminder, Severity  # noqa: E402
 from models.db import upgrade  # noqa: E402
-from tests.fake_slack import FakeSlack  # noqa: E402
-from tests.fake_slack.server import BOT_TOKEN  # noqa: E402
 
 
 def seed(runtime, fake: FakeSlack, count: int) -> list[str]:  # type: ignore[no-untyped-def]

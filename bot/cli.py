@@ -1,4 +1,4 @@
-"""`postmortem-bot`: run (Socket Mode), serve (HTTP), db upgrade."""
+"""`postmortem-bot`: run (Socket Mode), serve (HTTP), db upgrade, demo."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.settings import ConfigurationError, Settings, load_settings
 
@@ -50,6 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands.add_parser(
         "upgrade", help="Apply the schema migrations to DATABASE_URL.", description="Apply the schema migrations to DATABASE_URL."
     )
+    demo = commands.add_parser(
+        "demo",
+        help="See it work without Slack: play a security post-mortem against a Slack double and write its files.",
+        description="Start the real app against a built-in Slack double on a temporary SQLite database, play a "
+        "post-mortem from incident report to close as its people would, show what each of them saw, and write "
+        "the report, the Slack summary and the meeting invite. Needs no tokens and no Slack workspace.",
+    )
+    demo.add_argument("--output", type=Path, default=Path("demo-output"), metavar="DIR",
+                      help="folder for the files it writes (default: ./demo-output)")
     return parser
 
 
@@ -67,6 +77,8 @@ def _positive(text: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "demo":  # its own settings: no tokens, no .env, a temporary database
+        return _demo(args.output)
     required = {"run": ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"), "serve": ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")}
     try:
         settings = load_settings(require=required.get(args.command, ()))
@@ -80,6 +92,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "run":
         return _run_socket_mode(settings)
     return _serve(settings, host=args.host, port=args.port, workers=args.workers)
+
+
+def _demo(output_dir: Path) -> int:
+    from bot import logs
+    from bot.demo.play import play
+
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)  # before the story, so a bad folder is said at once
+    except OSError as error:
+        print(f"postmortem-bot demo: could not create {output_dir} ({_one_line(error)}). Pick another folder with "
+              "--output.", file=sys.stderr)
+        return 1
+    logs.configure(level="WARNING", log_format="text")  # the transcript tells the story; only trouble is logged
+    try:
+        play(output_dir=output_dir, out=sys.stdout)
+    except AssertionError as error:
+        print(f"postmortem-bot demo: stopped: {error}. Nothing is wrong with your Slack: the demo uses none.",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -3,24 +3,22 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
-from bot.app import create_app
+from bot.clock import FrozenClock
+from bot.demo.serving import serving
+from bot.demo.signed_requests import SIGNING_SECRET, SlackSim
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
-from bot.slack.http import make_server
+from bot.slack.double import BOT_TOKEN, FakeSlack
 from models import Base
 from models.db import make_engine, transaction, upgrade
 from tests.fake_misp import FakeMisp
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN
-from tests.support import SIGNING_SECRET, FrozenClock, SlackSim, utc
+from tests.support import utc
 
 LEAD = "U0LEAD0001"  # America/New_York
 RESPONDER_BERLIN = "U0BERLIN01"
@@ -113,26 +111,6 @@ def app_url(runtime: Runtime) -> Iterator[str]:
         yield url
 
 
-@contextmanager
-def serving(runtime: Runtime, *, with_slack: bool = True) -> Iterator[str]:
-    """The real app for `runtime`, served over HTTP on a free port (without Slack: health and readiness only)."""
-    server = make_server(create_app(runtime) if with_slack else None, runtime, host="127.0.0.1", port=0)  # type: ignore[arg-type]
-    stop = threading.Event()
-
-    def serve() -> None:
-        # Closing waitress from another thread races its select(); stop the loop here, then close.
-        while not stop.is_set():
-            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
-        server.close()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}/"
-    stop.set()
-    thread.join(timeout=5)
-    runtime.engine.dispose()
-
-
 @pytest.fixture
 def slack(app_url: str, fake_slack: FakeSlack) -> SlackSim:
     return SlackSim(app_url, fake_slack)
@@ -150,9 +128,9 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def started(slack: SlackSim, fake_slack: FakeSlack, runtime: Runtime):  # type: ignore[no-untyped-def]
     """A post-mortem set up through the real flow: (postmortem id, review channel id)."""
+    from bot.demo.signed_requests import wait_for_dm
     from models import Postmortem
     from tests.handlers.test_start import REPORT, open_form
-    from tests.support import wait_for_dm
 
     view = open_form(slack, fake_slack)
     slack.submit_view(view, user=LEAD, values=REPORT)

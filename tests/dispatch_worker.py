@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import build_runtime
 from bot.settings import Settings
+from bot.slack.double import BOT_TOKEN
 from models import Reminder, ReminderStatus
 from models.db import transaction
-from tests.fake_slack.server import BOT_TOKEN
 
 
 def main(worker_id: str) -> None:

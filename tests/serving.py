@@ -13,11 +13,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from bot.demo.signed_requests import SIGNING_SECRET, eventually
+from bot.slack.double import BOT_TOKEN, BOT_USER_ID, TEAM_ID, FakeSlack
 from models import Participant, ParticipantRole, Postmortem, Severity
 from models.db import make_engine, make_session_factory, transaction
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN, BOT_USER_ID, TEAM_ID
-from tests.support import SIGNING_SECRET, eventually
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

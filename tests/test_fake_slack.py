@@ -8,8 +8,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from tests.fake_slack import SPECS_DIR, FakeSlack, specs_available
-from tests.fake_slack.server import BOT_TOKEN
+from bot.slack.double import BOT_TOKEN, SPECS_DIR, FakeSlack, specs_available
 
 needs_specs = pytest.mark.skipif(not specs_available(), reason=f"Slack specs not found at {SPECS_DIR}")
 

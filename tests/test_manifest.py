@@ -12,8 +12,8 @@ import yaml
 from jsonschema import Draft7Validator
 from slack_sdk import WebClient
 
+from bot.slack.double import SPECS_DIR, specs_available
 from tests.conftest import REPO_ROOT
-from tests.fake_slack import SPECS_DIR, specs_available
 
 needs_specs = pytest.mark.skipif(
     not specs_available(), reason=f"Slack specs not found at {SPECS_DIR} (../shared is absent in a bare clone)"

@@ -20,16 +20,15 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select, text, update
 
+from bot.demo.signed_requests import SIGNING_SECRET, SlackSim, eventually, sign
 from bot.runtime import build_runtime
 from bot.settings import Settings
+from bot.slack.double import BOT_TOKEN, FakeSlack
 from models import Indicator, Note, Reminder, ReminderStatus
 from models.db import make_engine, transaction, upgrade
 from tests.bot.test_dispatcher import make_meeting, review_channel  # noqa: F401 - a fixture used below
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN
 from tests.serving import Served, seed_review
-from tests.support import SIGNING_SECRET, SlackSim, eventually, sign
 
 PHRASE = "ZEBRA-CROSSING-7731"  # planted in everything people type in the log-hygiene run
 

@@ -3,8 +3,9 @@
 Builds a wheel from a clean copy of the source tree, installs it into a fresh virtual environment
 outside the tree, starts `postmortem-bot serve` from there (working directory outside the tree, so
 nothing can be imported from the source) against the in-repo Slack double, then checks
-`GET /healthz`, `GET /readyz` and a signed `/postmortem help`. Any file the code reads that the
-wheel leaves out fails this. Run it with `make smoke` (CI runs it from `.ci/run`).
+`GET /healthz`, `GET /readyz` and a signed `/postmortem help`, then plays `postmortem-bot demo` with
+the runtime dependencies alone (no test extras). Any file the code reads that the wheel leaves out
+fails this. Run it with `make smoke` (CI runs it from `.ci/run`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVE_COMMAND = ["postmortem-bot", "serve", "--host", "0.0.0.0"]
 # Never part of a build: caches, local databases and environments, earlier build output.
 NOT_SOURCE = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", "*.db", "*.db-wal", "*.db-shm",
-              ".env", ".pytest_cache", ".hypothesis")
+              ".env", ".pytest_cache", ".hypothesis", "demo-output")
 
 
 def build_wheel(destination: Path) -> Path:
@@ -98,9 +99,8 @@ def check(condition: bool, what: str) -> None:
 
 
 def smoke(work: Path) -> None:
-    from tests.fake_slack import FakeSlack
-    from tests.fake_slack.server import BOT_TOKEN
-    from tests.support import SIGNING_SECRET, SlackSim
+    from bot.demo.signed_requests import SIGNING_SECRET, SlackSim
+    from bot.slack.double import BOT_TOKEN, FakeSlack
 
     wheel = build_wheel(work / "dist")
     print(f"wheel smoke: built {wheel.name}")
@@ -124,6 +124,11 @@ def smoke(work: Path) -> None:
         check(get(url + "readyz")[0] == 200, "GET /readyz is 200 (database reachable, schema at head)")
         reply = SlackSim(url, fake_slack).command("help", user="U0SMOKE001")
         check(reply.status == 200 and "`/postmortem start`" in reply.body, "signed `/postmortem help` shows the help")
+        demo = subprocess.run(["postmortem-bot", "demo", "--output", "demo-output"], cwd=run_dir, env=environment,
+                              capture_output=True, text=True, timeout=300)
+        failure = "" if demo.returncode == 0 else f":\n{demo.stderr}"
+        check(demo.returncode == 0 and (run_dir / "demo-output" / "report.html").is_file(),
+              f"`postmortem-bot demo` plays to the end and writes its files{failure}")
     except BaseException:
         log.flush()
         print((work / "serve.log").read_text(), file=sys.stderr)

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.demo.signed_requests import SIGNING_SECRET, SlackSim, eventually, wait_for_dm
+from bot.slack.double import BOT_TOKEN, FakeSlack
 from tests.conftest import LEAD, RESPONDER_BERLIN
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN
 from tests.handlers.test_start import REPORT
-from tests.support import SIGNING_SECRET, SlackSim, eventually, wait_for_dm
 
 CLI = [sys.executable, "-m", "bot.cli"]
 
@@ -52,7 +51,7 @@ def test_serve_without_signing_secret_and_malformed_values(tmp_path: Path) -> No
 
 def test_help_explains_every_command(tmp_path: Path) -> None:
     top = run_cli("--help", env={}, cwd=tmp_path).stdout
-    assert all(name in top for name in ("run", "serve", "db"))
+    assert all(name in top for name in ("run", "serve", "db", "demo"))
     serve = run_cli("serve", "--help", env={}, cwd=tmp_path).stdout
     assert "--host" in serve and "--port" in serve
     assert "upgrade" in run_cli("db", "--help", env={}, cwd=tmp_path).stdout

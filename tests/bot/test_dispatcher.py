@@ -12,15 +12,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.clock import FrozenClock
 from bot.meetings import service as meetings
 from bot.meetings.service import DM_REMINDER, MeetingRequest
 from bot.reminders import service as reminders
 from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
+from bot.slack.double import FakeSlack
 from models import Participant, ParticipantRole, Postmortem, Reminder, ReminderStatus, Severity
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
-from tests.support import FrozenClock, utc
+from tests.support import utc
 
 MEETING = utc(2026, 11, 23, 15, 0)
 
@@ -53,7 +54,7 @@ def statuses(runtime: Runtime) -> list[tuple[str, str, str]]:
 @pytest.fixture
 def review_channel(fake_slack: FakeSlack) -> str:
     fake_slack.channels.pop("G0REVIEW01", None)
-    from tests.fake_slack.server import BOT_USER_ID, Channel
+    from bot.slack.double import BOT_USER_ID, Channel
 
     fake_slack.channels["G0REVIEW01"] = Channel("G0REVIEW01", "pm-review", True, BOT_USER_ID, {BOT_USER_ID, LEAD})
     fake_slack.messages["G0REVIEW01"] = []
@@ -144,8 +145,8 @@ def test_two_processes_send_each_reminder_exactly_once(
 def test_the_scheduler_wakes_the_dispatcher(
     runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
 ) -> None:
+    from bot.demo.signed_requests import eventually
     from bot.reminders.dispatcher import start_scheduler
-    from tests.support import eventually
 
     make_meeting(runtime)
     clock.current = MEETING - timedelta(hours=24)
@@ -227,8 +228,8 @@ def test_meeting_across_the_new_york_dst_change(
 def test_stopping_puts_claimed_but_unsent_reminders_back_and_lets_the_one_being_sent_finish(
     runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
 ) -> None:
+    from bot.demo.signed_requests import eventually
     from bot.reminders.dispatcher import RunningDispatcher
-    from tests.support import eventually
 
     make_meeting(runtime)
     clock.current = MEETING + timedelta(minutes=-10)  # all eight reminders (24 h and 15 min) due, none expired

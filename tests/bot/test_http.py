@@ -21,12 +21,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.demo.serving import serving
+from bot.demo.signed_requests import SIGNING_SECRET, SlackSim
 from bot.runtime import build_runtime
 from bot.settings import Settings
+from bot.slack.double import BOT_TOKEN
 from bot.slack.http import MAX_BODY_BYTES
-from tests.conftest import LEAD, serving
-from tests.fake_slack.server import BOT_TOKEN
-from tests.support import SIGNING_SECRET, SlackSim
+from tests.conftest import LEAD
 
 
 def raw_request(url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None

@@ -36,6 +36,7 @@ from bot.reports import rendering
 from bot.reports.data import ActionLine, Attributed, ReportData, TimelineEntry
 from bot.slack import safe_text, usage
 from bot.slack.blocks import Message, notice_view
+from bot.slack.double import MESSAGE_BLOCK_LIMIT, MODAL_TITLE_LIMIT, _Contract
 from bot.working_time import SlotSuggestion
 from models import (
     Action,
@@ -54,7 +55,6 @@ from models import (
     PostmortemStatus,
     Severity,
 )
-from tests.fake_slack.server import MESSAGE_BLOCK_LIMIT, MODAL_TITLE_LIMIT, _Contract
 from tests.hostile import fanged_values, hostile_text, leaks, no_live_slack_markup, texts_of, words_of
 
 FAST = settings(max_examples=40, deadline=None)

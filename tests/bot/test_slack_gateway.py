@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from bot.slack.double import BOT_TOKEN, FakeSlack
 from bot.slack.gateway import SlackCallFailed, SlackGateway, SlackOutcomeUnknown, SlackRateLimited
 from tests.conftest import LEAD, RESPONDER_BERLIN
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN
 
 
 @pytest.fixture

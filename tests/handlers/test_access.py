@@ -3,11 +3,12 @@ purges it, closed means read-only on every path, and leaving the review channel 
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select, update
 
+from bot.demo.signed_requests import SlackSim, eventually, new_view, settled_view, wait_for_dm
+from bot.slack.double import FakeSlack
 from models import (
     Action,
     ActionStatus,
@@ -23,12 +24,11 @@ from models import (
     ReportVersion,
 )
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
 from tests.handlers.test_meetings import TUESDAY_1600, open_meeting_form, schedule
 from tests.handlers.test_notes import NOT_FOUND, membership_event, select_option
 from tests.handlers.test_questionnaire import ANSWERS, open_questionnaire
 from tests.handlers.test_reports import documents, publish
-from tests.support import SlackSim, eventually, notice_text, settled_view, wait_for_dm
+from tests.support import notice_text
 
 CLOSED = "This post-mortem is closed."
 
@@ -42,14 +42,6 @@ def note_menu(slack: SlackSim, channel: str, *, user: str, text: str) -> dict[st
     """The overflow menu of the listed note holding `text`, as `user` sees it."""
     listing = slack.ask("notes", user=user, channel=channel).json()
     return next(b["accessory"] for b in listing["blocks"] if text in b.get("text", {}).get("text", ""))
-
-
-def new_view(fake: FakeSlack, callback_id: str, open_it: Callable[[], Any]) -> dict[str, Any]:
-    """Open a modal and wait for that one (not an earlier modal with the same callback)."""
-    opened = len(fake.views)
-    open_it()
-    return eventually(lambda: len(fake.views) > opened and fake.latest_view().get("callback_id") == callback_id
-                      and fake.latest_view(), what=f"the {callback_id} modal")
 
 
 def close_in_db(in_transaction: Any, postmortem_id: int) -> None:

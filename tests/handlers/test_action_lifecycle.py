@@ -11,8 +11,11 @@ from typing import Any
 from sqlalchemy import event, func, select
 
 from bot.actions import flows as action_flows
+from bot.clock import FrozenClock
+from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
 from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
+from bot.slack.double import FakeSlack
 from models import (
     Action,
     ActionCategory,
@@ -29,12 +32,11 @@ from models import (
     Severity,
 )
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
 from tests.handlers.test_access import new_view
 from tests.handlers.test_actions import assign, pending
 from tests.handlers.test_notes import select_option
 from tests.handlers.test_reports import documents, publish
-from tests.support import FrozenClock, SlackSim, eventually, notice_text, utc, wait_for_dm
+from tests.support import notice_text, utc
 
 REASON_NEEDED = "Say why it's being cancelled, so the others know."
 CANCEL_FORMAT = "Use `/postmortem action cancel &lt;number&gt; &lt;why&gt;`; `/postmortem actions` lists the numbers."

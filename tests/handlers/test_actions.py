@@ -7,13 +7,15 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.clock import FrozenClock
+from bot.demo.signed_requests import SlackSim, eventually, settled_view, wait_for_dm
 from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
+from bot.slack.double import FakeSlack
 from models import Action, ActionChange, ActionStatus, Postmortem, PostmortemStatus, Reminder
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO, SOME_BOT
-from tests.fake_slack import FakeSlack
 from tests.handlers.test_reports import publish
-from tests.support import FrozenClock, SlackSim, eventually, notice_text, settled_view, utc, wait_for_dm
+from tests.support import notice_text, utc
 
 MALFORMED = ("I couldn't read that. Use `/postmortem action @owner YYYY-MM-DD what to do`, for example "
              "`/postmortem action @ana 2026-12-15 Rotate VPN certificates`, or `/postmortem action` alone for the form.")

@@ -8,13 +8,15 @@ from typing import Any
 from icalendar import Calendar
 from sqlalchemy import select
 
+from bot.clock import FrozenClock
+from bot.demo.signed_requests import SlackSim, eventually, settled_view, wait_for_dm
 from bot.meetings.service import DEFAULT_AGENDA
 from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
+from bot.slack.double import FakeSlack
 from models import Reminder
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
-from tests.support import FrozenClock, SlackSim, eventually, settled_view, utc, wait_for_dm
+from tests.support import utc
 
 MONDAY_1500 = utc(2026, 11, 23, 15, 0)
 TUESDAY_1600 = utc(2026, 11, 24, 16, 0)

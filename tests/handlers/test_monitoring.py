@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.clock import FrozenClock
+from bot.demo.signed_requests import SIGNING_SECRET, SlackSim, eventually, wait_for_dm
 from bot.monitoring import flows as monitoring_flows
 from bot.monitoring import service as monitoring
 from bot.monitoring import watchlist
@@ -17,13 +19,12 @@ from bot.reminders.dispatcher import dispatch_due
 from bot.reports import service as reports
 from bot.runtime import Runtime
 from bot.settings import ConfigurationError, Settings, load_settings
+from bot.slack.double import BOT_TOKEN, BOT_USER_ID, FakeSlack
 from models import CheckIn, CheckInAnswer, Postmortem, PostmortemStatus, Sighting, Verdict
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN, BOT_USER_ID
 from tests.handlers.test_reports import publish
 from tests.races import at_once, most_in_flight, on_postgresql
-from tests.support import SIGNING_SECRET, FrozenClock, SlackSim, eventually, notice_text, utc, wait_for_dm
+from tests.support import notice_text, utc
 
 SIEM_BOT = "B0SIEMBOT1"
 INDICATORS_NOTE = ("note Lure came from hr@evil-login.com, payload hxxp://evil-login[.]com/vpn[.]exe "

@@ -10,15 +10,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.clock import FrozenClock
+from bot.demo.signed_requests import SIGNING_SECRET, SlackSim, eventually, wait_for_dm
 from bot.monitoring import service as monitoring
 from bot.reminders.dispatcher import dispatch_due
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.slack.double import BOT_TOKEN, FakeSlack
 from models import Reminder, ReminderStatus
 from tests.conftest import LEAD
 from tests.fake_misp import MISP_KEY, FakeMisp
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN
 from tests.handlers.test_monitoring import (  # noqa: F401 - fixtures used below
     alert_channel,
     bot_alert,
@@ -27,7 +28,6 @@ from tests.handlers.test_monitoring import (  # noqa: F401 - fixtures used below
     watched,
 )
 from tests.handlers.test_reports import publish
-from tests.support import SIGNING_SECRET, FrozenClock, SlackSim, eventually, wait_for_dm
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from bot.demo.signed_requests import SlackSim, eventually
+from bot.slack.double import FakeSlack, _Contract
 from models import AuditEntry, Indicator, Note, NoteCategory, Postmortem, PostmortemStatus
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import _Contract
-from tests.support import SlackSim, eventually, notice_text, utc
+from tests.support import notice_text, utc
 
 NOT_FOUND = "I can't find a post-mortem you take part in here. Ask its facilitator to add you, or run this in the review channel."
 

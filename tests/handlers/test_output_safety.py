@@ -8,17 +8,17 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.clock import FrozenClock
+from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
 from bot.slack import safe_text
+from bot.slack.double import FakeSlack, _Contract
 from models import Indicator, Note, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import _Contract
 from tests.handlers.test_meetings import TUESDAY_1600, invites, schedule
 from tests.handlers.test_notes import capture
 from tests.handlers.test_reports import documents, publish
 from tests.handlers.test_start import REPORT, open_form
 from tests.hostile import no_live_slack_markup, texts_of
-from tests.support import FrozenClock, SlackSim, eventually, wait_for_dm
 
 HOSTILE_TITLE = "<!channel> <http://x.example|click> & co"
 
@@ -196,7 +196,7 @@ def test_topic_dm_texts_notes_list_and_actions_heading_hold_no_live_mention(
                   user=LEAD, channel=postmortem.channel_id)
     dm = wait_for_dm(fake_slack, RESPONDER_BERLIN, "New follow-up")
     assert dm["text"] == "New follow-up: Tell @here about this (hxxp://x[.]example)"
-    slack.command("note look at <!everyone>", user=LEAD, channel=postmortem.channel_id)
+    slack.ask("note look at <!everyone>", user=LEAD, channel=postmortem.channel_id)  # saved before the list below
     notes = slack.ask("notes", user=LEAD, channel=postmortem.channel_id).json()
     everything = slack.ask("actions all", user=LEAD, channel=postmortem.channel_id).json()
     assert everything["blocks"][0]["text"]["text"] == \

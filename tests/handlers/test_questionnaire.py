@@ -6,11 +6,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
 from bot.notes.questionnaire import QUESTIONS
+from bot.slack.double import FakeSlack
 from models import Answer, Indicator
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, SOME_BOT
-from tests.fake_slack import FakeSlack
-from tests.support import SlackSim, eventually, notice_text, wait_for_dm
+from tests.support import notice_text
 
 ANSWERS = {
     "time_to_resolution": "About 23 hours",

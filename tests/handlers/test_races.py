@@ -10,20 +10,22 @@ from typing import Any
 from sqlalchemy import func, select
 
 from bot.actions import flows as action_flows
+from bot.clock import FrozenClock
+from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
 from bot.meetings.service import DEFAULT_AGENDA
 from bot.reminders import service as reminders
 from bot.reminders.dispatcher import dispatch_due
 from bot.reports.flows import ALREADY_PUBLISHED, BEING_PUBLISHED
 from bot.runtime import Runtime
+from bot.slack.double import FakeSlack
 from handlers.guard import MODAL_TROUBLE, OUR_TROUBLE, SLACK_TROUBLE_SAVED
 from models import Action, ActionChange, Answer, Indicator, Meeting, Note, Reminder, ReminderStatus, ReportVersion
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
 from tests.handlers.test_actions import BERLIN_DUE, assign, pending, press_owner_button
 from tests.handlers.test_meetings import MONDAY_1500, invites, open_meeting_form
 from tests.handlers.test_questionnaire import ANSWERS, answers_in_db, open_questionnaire
 from tests.races import at_once, most_in_flight, on_postgresql
-from tests.support import FrozenClock, SlackSim, eventually, utc, wait_for_dm
+from tests.support import utc
 
 SHARED_URL = "http://c2-beacon.example.net/gate"
 

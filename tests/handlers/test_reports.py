@@ -8,12 +8,14 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.clock import FrozenClock
+from bot.demo.signed_requests import SlackSim, eventually
 from bot.runtime import Runtime
+from bot.slack.double import FakeSlack
 from models import Indicator, ReportVersion
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO
-from tests.fake_slack import FakeSlack
 from tests.handlers.test_questionnaire import ANSWERS, open_questionnaire
-from tests.support import FrozenClock, SlackSim, eventually, utc
+from tests.support import utc
 
 SECTION_IDS = ["incident-report", "timeline", "response-evaluation", "classification", "indicators",
                "preventive-initiatives", "follow-up-actions", "lessons-learned", "participants", "monitoring"]

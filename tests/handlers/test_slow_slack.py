@@ -14,16 +14,19 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.clock import FrozenClock
+from bot.demo.serving import serving
+from bot.demo.signed_requests import Reply, SlackSim, eventually, settled_view, wait_for_dm
 from bot.runtime import Runtime, build_runtime
 from bot.settings import Settings
+from bot.slack.double import FakeSlack
 from handlers.replies import FORM_FAILED, SAVE_FAILED
 from models import Action, Note, Postmortem
-from tests.conftest import LEAD, RESPONDER_BERLIN, serving
-from tests.fake_slack import FakeSlack
+from tests.conftest import LEAD, RESPONDER_BERLIN
 from tests.handlers.test_actions import assign, press_owner_button
 from tests.handlers.test_meetings import MONDAY_1500
 from tests.handlers.test_start import REPORT, open_form
-from tests.support import FrozenClock, Reply, SlackSim, eventually, notice_text, settled_view, wait_for_dm
+from tests.support import notice_text
 
 ACK_DEADLINE = 3.0  # Slack's: an answer later than this is a failed request
 NEWCOMER = "U0NEWBIE01"

@@ -6,10 +6,11 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
+from bot.slack.double import FakeSlack
 from models import Participant, ParticipantRole, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN, RESPONDER_TOKYO, SOME_BOT
-from tests.fake_slack import FakeSlack
-from tests.support import SlackSim, eventually, utc, wait_for_dm
+from tests.support import utc
 
 REPORT = {
     "title": "VPN credential phishing",

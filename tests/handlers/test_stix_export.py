@@ -8,17 +8,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.demo.signed_requests import SIGNING_SECRET, SlackSim, eventually
 from bot.postmortems.access import NOT_FOUND
 from bot.reports.flows import EXPORT_USAGE
 from bot.settings import Settings
+from bot.slack.double import BOT_TOKEN, FakeSlack
 from models import MispPush
 from tests.bot.test_stix import of_type, valid_stix
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN
 from tests.fake_misp import MISP_KEY, FakeMisp
-from tests.fake_slack import FakeSlack
-from tests.fake_slack.server import BOT_TOKEN
 from tests.handlers.test_reports import publish
-from tests.support import SIGNING_SECRET, SlackSim, eventually
 
 NOTE = "note Phishing from hr@evil-login.com, payload at http://evil-login.com/vpn\\x.php, C2 198.51.100.7"
 PATTERNS = {"[email-addr:value = 'hr@evil-login.com']", "[domain-name:value = 'evil-login.com']",

@@ -1,0 +1,70 @@
+"""`postmortem-bot demo`: the real app (its Bolt listeners, services, database code and reminder dispatcher) on a
+temporary SQLite database, against the Slack double, playing a security post-mortem from report to close."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import TextIO
+
+from bot.clock import FrozenClock
+from bot.demo import story
+from bot.demo.outputs import Output, Played, write_outputs
+from bot.demo.serving import serving
+from bot.demo.signed_requests import SIGNING_SECRET, SlackSim
+from bot.demo.transcript import Transcript
+from bot.reminders.dispatcher import start_scheduler
+from bot.runtime import build_runtime
+from bot.settings import Settings
+from bot.slack.double import BOT_TOKEN, SPECS_DIR, FakeSlack, specs_available
+from models.db import upgrade
+
+# The dispatcher wakes this often; the story's clock jumps days, so a reminder fires within a fraction of a second.
+TICK_SECONDS = 0.2
+
+
+def play(*, output_dir: Path, out: TextIO) -> list[tuple[Output, Path]]:
+    """Play the story, writing the transcript to `out` and the files to `output_dir`; returns the files written.
+    A step that does not happen raises AssertionError naming what it waited for."""
+    started = time.monotonic()
+    out.write("postmortem-bot demo: the real app against a Slack double, on a temporary SQLite database.\n")
+    if not specs_available():
+        out.write(f"(Slack's specs are not at {SPECS_DIR}: the double skips its schema checks.)\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the double's note about missing specs, said above in one line
+        double = FakeSlack().start()
+    try:
+        story.add_people(double)
+        with tempfile.TemporaryDirectory(prefix="postmortem-demo-") as work:
+            settings = Settings(
+                _env_file=None, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+                SLACK_API_URL=double.api_url, DATABASE_URL=f"sqlite:///{Path(work) / 'demo.db'}",
+                SCHEDULER_TICK_SECONDS=TICK_SECONDS,
+            )
+            clock = FrozenClock(story.STORY_STARTS)
+            runtime = build_runtime(settings, clock=clock)
+            upgrade(runtime.engine)
+            with serving(runtime) as app_url:
+                dispatcher = start_scheduler(runtime)
+                transcript = Transcript(double, out)
+                transcript.say(f"The story's clock starts on {story.STORY_STARTS:%a %d %b %Y %H:%M} UTC, the day after "
+                               "the incident; it jumps ahead where the story waits for days.")
+                stage = story.Stage(double=double, slack=SlackSim(app_url, double), clock=clock, runtime=runtime,
+                                    transcript=transcript)
+                try:
+                    for number, (title, step) in enumerate(story.STEPS, start=1):
+                        transcript.progress(number, len(story.STEPS), title)
+                        step(stage)
+                finally:
+                    dispatcher.stop()
+                played = Played(double=double, runtime=runtime, postmortem_id=stage.postmortem_id,
+                                channel_id=stage.channel, summary=stage.seen["summary"])
+                written = write_outputs(played, output_dir)
+    finally:
+        double.stop()
+    out.write(f"\nDone in {time.monotonic() - started:.1f} s. The files:\n")
+    for output, path in written:
+        out.write(f"  {path}  {output.what}\n")
+    return written

@@ -1,0 +1,122 @@
+"""`postmortem-bot demo` end to end, as a user runs it: every step of the story happens, and every file it writes
+exists and parses."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from icalendar import Calendar
+from markdown_it import MarkdownIt
+from stix2validator import validate_string
+
+from bot.cli import main
+from bot.demo import story
+from bot.demo.outputs import BLOCK_KIT_BUILDER, OUTPUTS
+from bot.slack.double import SPECS_DIR, _Contract, specs_available
+from tests.conftest import REPO_ROOT
+from tests.handlers.test_reports import SECTION_IDS, Outline
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """One run of the command, in a fresh folder, on the story's fast clock (a few seconds)."""
+    work = tmp_path_factory.mktemp("demo")
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    done = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--output", "out"], cwd=work, env=environment,
+                          capture_output=True, text=True, timeout=120)
+    return done, work / "out"
+
+
+def test_every_step_happens_in_order_and_the_files_are_listed(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    done = demo[0]
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "ERROR" not in done.stderr
+    progress = re.findall(r"^\[\s*(\d+)/(\d+)\] (.+)$", done.stdout, flags=re.MULTILINE)
+    assert progress == [(str(n), str(len(story.STEPS)), title) for n, (title, _) in enumerate(story.STEPS, start=1)]
+    for output in OUTPUTS:
+        assert f"  out/{output.name}  {output.what}" in done.stdout  # the folder as given: --output out
+
+
+def test_the_transcript_shows_what_each_person_saw(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    transcript = demo[0].stdout
+    # The meeting suggestion weighs three time zones, and each invitee reads the time in their own.
+    assert "inside working hours for 2 of 3 participants" in transcript
+    for zone in ("EST", "CET", "IST"):
+        assert re.search(rf"You're invited to the post-mortem review .*\n.*{zone}", transcript), zone
+    assert "[Answer the review questions]" in transcript and "[Publish]" in transcript
+    # Typed fanged, shown defanged.
+    assert "hxxps://northwind-vpn-support[.]com/vpn/auth[.]php" in transcript
+    # Both reminders fired under the fast clock, through the real dispatcher.
+    assert ":alarm_clock: Reminder: the post-mortem review meeting starts" in transcript
+    assert "Coming up: due 2026-11-27" in transcript
+    assert "is closed and read-only" in transcript
+
+
+def test_the_report_files_hold_every_section_defanged(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    out = demo[1]
+    markdown = (out / "report.md").read_text()
+    headings = [token.content for token in MarkdownIt().parse(markdown) if token.type == "inline"
+                and token.map and markdown.splitlines()[token.map[0]].startswith("## ")]
+    assert headings == ["1. Incident report", "2. Timeline", "3. Response evaluation", "4. Random or targeted",
+                        "5. Indicators of compromise", "6. Preventive initiatives", "7. Follow-up actions",
+                        "8. Lessons learned", "9. Participants", "10. Monitoring"]
+    assert "| Threats detected or blocked by deployed tools | 57 |" in markdown
+    assert "Require phishing-resistant MFA \\(FIDO2 keys\\) on the VPN — owner Jonas Weber" in markdown
+    outline = Outline()
+    outline.feed((out / "report.html").read_text())
+    assert outline.sections == SECTION_IDS
+    for document in (markdown, (out / "report.html").read_text()):
+        assert "northwind-vpn-support.com" not in document and "203.0.113.77" not in document
+
+
+def summary(out: Path) -> list[dict[str, Any]]:
+    return list(json.loads((out / "slack-summary.json").read_text())["blocks"])
+
+
+@pytest.mark.skipif(not specs_available(), reason=f"Slack specs not found at {SPECS_DIR}")
+def test_the_summary_blocks_are_valid_block_kit(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    blocks = summary(demo[1])
+    assert blocks[0]["type"] == "header" and "Detection to resolution: 18 h 50 min" in json.dumps(blocks)
+    assert _Contract.load().block_errors(blocks) == []
+
+
+def test_the_block_kit_builder_link_opens_the_same_blocks(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    out = demo[1]
+    link = (out / "slack-summary-block-kit-builder.url").read_text().strip()
+    assert link.startswith(BLOCK_KIT_BUILDER)
+    assert json.loads(unquote(link[len(BLOCK_KIT_BUILDER):])) == {"blocks": summary(out)}
+
+
+def test_the_invite_is_icalendar_for_the_three_time_zones(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    invite = Calendar.from_ical((demo[1] / "postmortem-review.ics").read_bytes())
+    [event] = invite.walk("VEVENT")
+    assert invite["METHOD"] == "REQUEST" and str(event["SUMMARY"]) == f"Post-mortem review: {story.TITLE}"
+    assert sorted(str(a) for a in event.get("ATTENDEE")) == sorted(f"mailto:{email}" for *_, email in story.PEOPLE)
+
+
+def test_the_stix_bundle_validates_and_holds_the_stories_indicators(
+    demo: tuple[subprocess.CompletedProcess[str], Path]
+) -> None:
+    bundle = (demo[1] / "indicators.stix.json").read_text()
+    assert validate_string(bundle).is_valid
+    patterns = {item["pattern"] for item in json.loads(bundle)["objects"] if item["type"] == "indicator"}
+    assert "[domain-name:value = 'northwind-vpn-support.com']" in patterns
+
+
+def test_a_folder_it_cannot_create_is_said_in_one_line_before_anything_plays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    assert main(["demo", "--output", str(a_file / "out")]) == 1
+    said = capsys.readouterr()
+    assert said.out == "" and said.err.startswith(f"postmortem-bot demo: could not create {a_file / 'out'} (")
+    assert said.err.endswith("Pick another folder with --output.\n") and "Traceback" not in said.err
