@@ -3,8 +3,10 @@ attributes, and monitoring's hits as sightings.
 
 The event's uuid, and each attribute's, is derived from workspace, post-mortem and indicator (the
 attribute's is the STIX Indicator's), so a retried or repeated push finds the event it made before and
-updates it: MISP itself refuses a second event with the same uuid, so two pushes racing cannot make two.
-Attributes are added or updated, never removed: an indicator dropped from the post-mortem stays in
+adds to it: MISP itself refuses a second event with the same uuid, so two pushes racing cannot make two.
+Once the event exists it belongs to the analysts: a later push only adds the attributes it lacks (even
+ones an analyst deleted count as there), and never rewrites the event's fields or an attribute, so a
+cleared IDS flag or a wider distribution stands. An indicator dropped from the post-mortem stays in
 MISP for an analyst to judge. The title goes out normalised and defanged, like every export; values as
 they are (MISP needs the real ones).
 
@@ -102,38 +104,49 @@ def _checked(response: object, what: str) -> dict[str, object]:
     return response
 
 
-def _event(facts: stix.PostmortemFacts, records: Sequence[stix.IndicatorRecord]) -> MISPEvent:
+def _event(facts: stix.PostmortemFacts, records: Sequence[stix.IndicatorRecord], *,
+           present: frozenset[str] | None = None) -> MISPEvent:
+    """The whole new event; or, given the attribute uuids an existing one holds, only what it lacks."""
     event = MISPEvent()
     event.uuid = event_uuid(team_id=facts.team_id, postmortem_id=facts.postmortem_id)
-    event.info = f"Post-mortem: {safe_text.data_line(facts.title)}"
-    event.distribution = _YOUR_ORGANISATION_ONLY
-    event.threat_level_id = _THREAT_LEVELS.get(facts.severity, 4)
-    event.analysis = _ANALYSIS_COMPLETED
-    event.set_date(facts.detected_at.date())
+    if present is None:
+        event.info = f"Post-mortem: {safe_text.data_line(facts.title)}"
+        event.distribution = _YOUR_ORGANISATION_ONLY
+        event.threat_level_id = _THREAT_LEVELS.get(facts.severity, 4)
+        event.analysis = _ANALYSIS_COMPLETED
+        event.set_date(facts.detected_at.date())
     for record in sorted(records, key=lambda r: (r.kind, r.value)):
-        if record.kind not in MISP_TYPES:
+        uuid = _attribute_uuid(facts.team_id, facts.postmortem_id, record.kind, record.value)
+        if record.kind not in MISP_TYPES or uuid in (present or ()):
             continue
         misp_type = MISP_TYPES[record.kind]
-        event.add_attribute(misp_type, record.value, category=_CATEGORIES[misp_type], to_ids=True,
-                            uuid=_attribute_uuid(facts.team_id, facts.postmortem_id, record.kind, record.value),
+        event.add_attribute(misp_type, record.value, category=_CATEGORIES[misp_type], to_ids=True, uuid=uuid,
                             first_seen=record.first_seen_at)
     return event
 
 
+def _add_missing_attributes(misp: PyMISP, facts: stix.PostmortemFacts, records: Sequence[stix.IndicatorRecord]) -> None:
+    uuid = event_uuid(team_id=facts.team_id, postmortem_id=facts.postmortem_id)
+    # Deleted attributes too: an analyst's deletion is a verdict, not a gap to fill.
+    existing = _checked(misp.get_event(uuid, deleted=True), "read the event").get("Event")
+    present = frozenset(str(a.get("uuid")) for a in (existing or {}).get("Attribute", []) if isinstance(a, dict))
+    additions = _event(facts, records, present=present)
+    if additions.attributes:
+        _checked(misp.update_event(additions, event_id=uuid), "update the event")
+
+
 def push(settings: Settings, *, facts: stix.PostmortemFacts, records: Sequence[stix.IndicatorRecord]) -> str:
-    """Create or update the post-mortem's MISP event; returns its uuid. Raises MispFailed."""
+    """Create the post-mortem's MISP event, or add the indicators it lacks; returns its uuid. Raises MispFailed."""
     misp = _connect(settings)
     event = _event(facts, records)
     with _one_line_failures():
-        if misp.event_exists(event.uuid):
-            _checked(misp.update_event(event, event_id=event.uuid), "update the event")
-            return event.uuid
-        created = misp.add_event(event)
-        # Lost a race with another publish, or a retry after an answer that never came: it is there now.
-        if isinstance(created, dict) and "errors" in created and misp.event_exists(event.uuid):
-            _checked(misp.update_event(event, event_id=event.uuid), "update the event")
-        else:
-            _checked(created, "create the event")
+        if not misp.event_exists(event.uuid):
+            created = misp.add_event(event)
+            # Lost a race with another publish, or a retry after an answer that never came: it is there now.
+            if not (isinstance(created, dict) and "errors" in created and misp.event_exists(event.uuid)):
+                _checked(created, "create the event")
+                return event.uuid
+        _add_missing_attributes(misp, facts, records)
     return event.uuid
 
 

@@ -24,6 +24,8 @@ from models import Assessment, Classification, Indicator, Postmortem
 
 # A fixed namespace: the same post-mortem and indicator give the same ids in every installation's exports.
 NAMESPACE = uuid.UUID("5b0b3c1e-8f0e-4f43-9a59-2f5d1c0e7a11")
+# The workspace's Identity is one object in every bundle, and an object's `created` never changes.
+IDENTITY_CREATED = datetime(2026, 1, 1, tzinfo=UTC)
 
 # Where each kind of indicator sits in a STIX pattern (hash names with a hyphen are quoted).
 _PATTERN_PATHS = {
@@ -114,9 +116,9 @@ def build_bundle(*, facts: PostmortemFacts, indicator_records: Iterable[Indicato
     indicators not in `indicator_records`, are left out."""
     identity = stix2.Identity(
         id=f"identity--{object_uuid(facts.team_id, 'identity')}", name=f"Slack workspace {facts.team_id}",
-        identity_class="organization", created=_utc(facts.created_at), modified=_utc(facts.created_at),
+        identity_class="organization", created=IDENTITY_CREATED, modified=IDENTITY_CREATED,
     )
-    detected_at = _utc(facts.detected_at)
+    detected_at, published = _utc(facts.detected_at), _utc(published_at)
     incident = f"the post-mortem of a {facts.severity} security incident detected {detected_at:%Y-%m-%d %H:%M} UTC"
     by_value: dict[tuple[str, str], stix2.Indicator] = {}
     for record in sorted(indicator_records, key=lambda r: (r.kind, r.value)):
@@ -125,7 +127,8 @@ def build_bundle(*, facts: PostmortemFacts, indicator_records: Iterable[Indicato
         first_seen = _utc(record.first_seen_at)
         by_value[(record.kind, record.value)] = stix2.Indicator(
             id=f"indicator--{indicator_uuid(team_id=facts.team_id, postmortem_id=facts.postmortem_id, kind=record.kind, value=record.value)}",
-            created_by_ref=identity.id, created=first_seen, modified=first_seen,
+            # Labels, types and description follow the assessment: each export is the newest version.
+            created_by_ref=identity.id, created=first_seen, modified=max(first_seen, published),
             name=f"{_KIND_NAMES[record.kind]} {indicators.defanged(record.kind, record.value)}",
             description=f"Indicator of compromise from {incident}.", pattern=pattern(record.kind, record.value), pattern_type="stix",
             # In use since the incident at the latest, though a note may have named it only later.
@@ -143,7 +146,6 @@ def build_bundle(*, facts: PostmortemFacts, indicator_records: Iterable[Indicato
         )
         for hit in sightings if (hit.indicator_kind, hit.indicator_value) in by_value
     ]
-    published = _utc(published_at)
     report = stix2.Report(
         id=f"report--{object_uuid(facts.team_id, facts.postmortem_id, 'report')}",
         created_by_ref=identity.id, created=_utc(facts.created_at), modified=max(published, _utc(facts.created_at)),

@@ -157,6 +157,8 @@ def _push_to_misp(runtime: Runtime, *, postmortem_id: int) -> str | None:
         return None
     with transaction(runtime.sessions) as session:
         facts, records = stix.load(session, postmortem_id=postmortem_id)
+    if not records:  # nothing to share: no empty event for an analyst to open
+        return None
     event = misp.event_uuid(team_id=facts.team_id, postmortem_id=postmortem_id)
     try:
         misp.push(runtime.settings, facts=facts, records=records)

@@ -50,6 +50,24 @@ def test_publishing_again_updates_the_same_event_and_its_attributes(fake_misp: F
     assert len(event["Attribute"]) == 3  # matched by uuid: the two already there were not added twice
 
 
+def test_publishing_again_adds_only_new_indicators_and_keeps_what_an_analyst_changed(fake_misp: FakeMisp) -> None:
+    settings = misp_settings(fake_misp.url)
+    uuid = misp.push(settings, facts=FACTS, records=records(EVERY_KIND[:2]))
+    # An analyst shares the event, renames it and clears the IDS flag of an indicator found harmless.
+    event = fake_misp.events[uuid]
+    event.update(distribution="1", info="Phishing wave, VPN vendor lure", analysis="1")
+    harmless = event["Attribute"][0]
+    harmless.update(to_ids=False, comment="shared CDN, not malicious")
+    misp.push(settings, facts=FACTS, records=records(EVERY_KIND[:3]))
+    assert (event["distribution"], event["info"], event["analysis"]) == ("1", "Phishing wave, VPN vendor lure", "1")
+    assert (harmless["to_ids"], harmless["comment"]) == (False, "shared CDN, not malicious")
+    assert {value for _, _, value in attributes(fake_misp)} == {"198.51.100.7", "2001:db8::66", "evil-login.com"}
+    # Nothing new: MISP is not written to at all.
+    edits = len(fake_misp.calls("POST", "/events/edit/"))
+    misp.push(settings, facts=FACTS, records=records(EVERY_KIND[:3]))
+    assert len(fake_misp.calls("POST", "/events/edit/")) == edits
+
+
 def test_a_retry_after_the_answer_was_lost_finds_the_event_it_made(fake_misp: FakeMisp) -> None:
     settings = misp_settings(fake_misp.url)
     fake_misp.fail("POST", "/events/add", status=500, after_effect=True)  # created, but the bot never hears it

@@ -154,3 +154,24 @@ def test_indicator_forms_people_type_are_defanged_in_the_report_name() -> None:
     title = " ".join(INDICATOR_FORMS)
     [report] = of_type(bundle_of([], facts=replace(FACTS, title=title)), "report")
     assert not leaks(report["name"], fanged_values(title)) and "evil-dl[.]net" in report["name"]
+
+
+def test_the_workspace_identity_is_one_unchanging_object_in_every_bundle() -> None:
+    # STIX: objects with one id are versions of one object, and `created` never changes between them.
+    later = replace(FACTS, postmortem_id=8, created_at=FACTS.created_at + timedelta(days=30))
+    [first] = of_type(bundle_of(EVERY_KIND), "identity")
+    [second] = of_type(bundle_of(EVERY_KIND, facts=later), "identity")
+    assert first == second
+
+
+def test_an_indicator_that_changed_is_a_newer_version_of_itself() -> None:
+    # Consumers keep one version per (id, modified): a changed Indicator with the same `modified` is dropped.
+    def indicator_published(facts: stix.PostmortemFacts, published_at: datetime) -> dict[str, Any]:
+        built = stix.build_bundle(facts=facts, indicator_records=records(EVERY_KIND[:1]), sightings=[],
+                                  published_at=published_at)
+        return of_type(valid_stix(stix.serialize(built)), "indicator")[0]
+
+    before = indicator_published(replace(FACTS, classification=None, attack_vector=None), DETECTED + timedelta(days=1))
+    after = indicator_published(FACTS, DETECTED + timedelta(days=2))
+    assert before["id"] == after["id"] and before["labels"] != after["labels"]
+    assert after["modified"] > before["modified"] and after["created"] == before["created"]

@@ -130,3 +130,15 @@ def test_misp_failing_never_blocks_publishing_and_the_next_publish_retries(
     with in_transaction() as session:
         pushed = session.scalars(select(MispPush)).one()
     assert pushed.error is None and pushed.pushed_at is not None
+
+
+def test_publishing_without_indicators_makes_no_empty_misp_event(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], fake_misp: FakeMisp, in_transaction: Any
+) -> None:
+    _, channel = started
+    publish(slack, fake_slack, channel)
+    assert fake_slack.responses[-1]["text"] == f":white_check_mark: Report v1 is published in <#{channel}>."
+    assert not of_type(valid_stix(shared(fake_slack, ".stix.json")[0]["content"]), "indicator")
+    assert not fake_misp.requests and not fake_misp.events
+    with in_transaction() as session:
+        assert session.scalars(select(MispPush)).first() is None
