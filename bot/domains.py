@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import importlib
 
-REGISTERING_MODULES = ("bot.actions.flows", "bot.meetings.flows", "bot.monitoring.flows", "bot.notes.questionnaire_flows")
+REGISTERING_MODULES = ("bot.actions.flows", "bot.meetings.flows", "bot.monitoring.flows", "bot.notes.questionnaire_flows",
+                       "bot.reports.flows")
 
 
 def load_all() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.reminders import dispatcher
 from bot.reports import blocks as report_blocks
 from bot.reports import flows as report_flows
 from bot.reports.data import SCORECARD_LABELS
@@ -59,12 +60,15 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     def publish_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user_id, response_url = body["user"]["id"], body.get("response_url")
+        misp_pushes: list[int] = []  # planned rows not sent here are sent by the dispatcher
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
             # `<post-mortem id>:<version previewed>`: a second click on the same preview is the same publish.
             postmortem_id, _, version = action["value"].partition(":")
-            outcome = report_flows.publish(runtime, user_id=user_id, postmortem_id=int(postmortem_id),
-                                           version=int(version) if version else None)
-            tell(runtime, outcome, user_id=user_id, response_url=response_url, replace_original=True)
+            publication = report_flows.publish(runtime, user_id=user_id, postmortem_id=int(postmortem_id),
+                                               version=int(version) if version else None)
+            misp_pushes = publication.misp_pushes
+            tell(runtime, publication.message, user_id=user_id, response_url=response_url, replace_original=True)
+        dispatcher.send_now(runtime, reminder_ids=misp_pushes)
 
     @app.action(report_blocks.REDACTED_ACTION)
     def redacted_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from bot.actions import service as actions
 from bot.meetings import service as meetings
 from bot.monitoring import service as monitoring
 from bot.reminders import senders
+from bot.reports import flows as report_flows
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -63,7 +64,8 @@ def test_lower_layers_never_import_higher_ones(layer: str, forbidden: str) -> No
 def test_every_reminder_kind_has_a_sender_once_the_domains_are_loaded() -> None:
     domains.load_all()
     kinds = {meetings.CHANNEL_REMINDER, meetings.DM_REMINDER, actions.BEFORE_DUE, actions.AT_DUE, actions.OVERDUE,
-             actions.ESCALATION, monitoring.SIGHTING_NOTICE, monitoring.CHECKIN}
+             actions.ESCALATION, monitoring.SIGHTING_NOTICE, monitoring.CHECKIN, monitoring.MISP_SIGHTING,
+             report_flows.MISP_PUSH}
     assert kinds <= set(senders.registered())
 
 

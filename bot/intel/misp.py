@@ -44,6 +44,10 @@ _ANALYSIS_COMPLETED = 2
 TIMEOUT = (5.0, 20.0)
 
 
+# The recipient of the reminder rows that carry a push or a sighting to MISP (retried like any reminder).
+REMINDER_RECIPIENT = "misp"
+
+
 class MispFailed(Exception):
     """MISP could not be reached, refused, or answered something PyMISP could not read: every failure
     of a call to MISP ends as this, whose message is one short line for the facilitator."""

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.intel import misp
 from bot.intel.stix import SightingRecord
 from bot.monitoring.matcher import Watched
 from bot.reminders import service as reminders
@@ -26,7 +27,6 @@ from models.db import insert_if_absent, insert_ignoring_conflicts
 SIGHTING_NOTICE = "monitor_sighting"
 # A sighting reported to MISP (when configured): a reminder row too, so a MISP outage is retried.
 MISP_SIGHTING = "monitor_misp_sighting"
-MISP_RECIPIENT = "misp"
 CHECKIN = "monitor_checkin"
 
 
@@ -109,7 +109,7 @@ def record_sightings(session: Session, *, hits: list[Watched], channel_id: str, 
                                          subject_id=sighting.id, recipients=recipients, now=now)
         if to_misp:
             notices += reminders.plan_at_once(session, kind=MISP_SIGHTING, postmortem_id=postmortem.id,
-                                              subject_id=sighting.id, recipients=[MISP_RECIPIENT], now=now)
+                                              subject_id=sighting.id, recipients=[misp.REMINDER_RECIPIENT], now=now)
         new.append(NewSighting(sighting.id, notices))
     return new
 

@@ -52,11 +52,12 @@ def plan(
 
 
 def plan_at_once(session: Session, *, kind: str, postmortem_id: int, subject_id: int, recipients: list[str],
-                 now: datetime) -> list[int]:
+                 now: datetime, subject_version: int = 1) -> list[int]:
     """Reminders due now, one per recipient (a notice that a request sets off): their ids, for sending at
-    once; one that fails there is retried by the dispatcher like any other."""
+    once; one that fails there is retried by the dispatcher like any other. Planned again for the same
+    subject version, they are not planned twice."""
     rows = [_row(Planned(kind, recipient, now, None), postmortem_id=postmortem_id, subject_id=subject_id,
-                 subject_version=1) for recipient in recipients]
+                 subject_version=subject_version) for recipient in recipients]
     return [stored.id for row in rows if (stored := insert_if_absent(session, Reminder, row)) is not None]
 
 

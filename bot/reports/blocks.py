@@ -68,11 +68,11 @@ def preview(sections: list[str], *, postmortem_id: int, version: int) -> Message
 
 
 def published(*, version: int, channel_id: str, summary_channel: str | None, postmortem_id: int,
-              warning: str | None = None) -> Message:
+              note: str | None = None) -> Message:
     text = f":white_check_mark: Report v{version} is published in <#{channel_id}>."
     blocks: list[dict[str, Any]] = [SectionBlock(text=MarkdownTextObject(text=text)).to_dict()]
-    if warning:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=warning)]).to_dict())
+    if note:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]).to_dict())
     if summary_channel:
         blocks.append(ActionsBlock(elements=[ButtonElement(
             text="Post redacted summary", action_id=REDACTED_ACTION, value=str(postmortem_id),
@@ -80,7 +80,7 @@ def published(*, version: int, channel_id: str, summary_channel: str | None, pos
                      "text": {"type": "mrkdwn", "text": f"Only title, severity, classification, response times and the number of actions go to <#{summary_channel}>. No notes, answers, evidence or indicators."},
                      "confirm": {"type": "plain_text", "text": "Post it"}, "deny": {"type": "plain_text", "text": "Cancel"}},
         )]).to_dict())
-    return Message(text=f"{text}\n{warning}" if warning else text, blocks=blocks)
+    return Message(text=f"{text}\n{note}" if note else text, blocks=blocks)
 
 
 def redacted_summary(*, postmortem: Postmortem, classification: str | None, durations: list[tuple[str, Any]],

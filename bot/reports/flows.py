@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from typing import Any
 
 from bot.intel import misp, stix
 from bot.monitoring import service as monitoring
 from bot.postmortems import access
 from bot.postmortems import service as postmortems
+from bot.reminders import senders
+from bot.reminders import service as reminders
 from bot.reports import assessments
 from bot.reports import blocks as report_blocks
 from bot.reports import data as report_data
@@ -16,7 +19,7 @@ from bot.reports import service as reports
 from bot.runtime import Runtime
 from bot.slack import safe_text
 from bot.slack.blocks import Message
-from models import AttackVector, Classification, Postmortem, PostmortemStatus
+from models import AttackVector, Classification, Postmortem, PostmortemStatus, Reminder, ReminderStatus
 from models.db import transaction
 
 log = logging.getLogger(__name__)
@@ -27,7 +30,13 @@ ALREADY_PUBLISHED = "Report v{version} is already published. To publish later ch
 BEING_PUBLISHED = ("This report is already being published (a second click, or another window). "
                    "It will be in the review channel in a moment.")
 NO_SUMMARY_CHANNEL = "No summary channel is configured (REPORT_SUMMARY_CHANNEL), so there is nowhere to post it."
-MISP_FAILED = ":warning: The indicators did not reach MISP ({reason}). The report is published; the next publish tries again."
+MISP_ON_ITS_WAY = "The indicators are on their way to MISP; if MISP is down I keep trying."
+MISP_FAILED = (":warning: The indicators of *{title}* did not reach MISP yet ({reason}). The report is published; "
+               "I'll try again {tries} more times over the next 20 minutes.")
+MISP_GAVE_UP = (":warning: The indicators of *{title}* still did not reach MISP ({reason}), and I've stopped trying. "
+                "Publishing a new version tries again; the STIX file in the review channel has them all.")
+# The kind of reminder row that carries a publish's indicators to MISP, so an outage is retried.
+MISP_PUSH = "report_misp_push"
 EXPORT_USAGE = "Which export? `/postmortem export stix` uploads this post-mortem's indicators as a STIX 2.1 bundle."
 EXPORTED = ":white_check_mark: The STIX 2.1 bundle ({count}) is in <#{channel}>."
 
@@ -112,20 +121,28 @@ def preview(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
         return report_blocks.preview(draft.summary_sections, postmortem_id=postmortem.id, version=draft.version)
 
 
-def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int | None = None) -> Message:
-    """Claim and store version N (the one previewed, when given), then upload both documents and post the
-    summary: each part once, even across a retry after Slack failed half-way."""
+@dataclass(frozen=True)
+class Publication:
+    message: Message
+    # Reminder rows carrying the indicators to MISP: the handler sends them once it has answered.
+    misp_pushes: list[int] = field(default_factory=list)
+
+
+def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int | None = None) -> Publication:
+    """Claim and store version N (the one previewed, when given), then upload the documents and post the
+    summary: each part once, even across a retry after Slack failed half-way. The MISP push, when
+    configured, is planned as a reminder row: a slow or failing MISP never holds up the answer."""
     with transaction(runtime.sessions) as session:
         # A preview's Publish button outlives the close; a new version of a closed record is refused.
         postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id))
         if isinstance(postmortem, str):
-            return Message(text=postmortem)
+            return Publication(Message(text=postmortem))
         claimed = reports.claim(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),
                                 name_of=lambda member: runtime.slack.user(member).name, previewed=version,
                                 monitor_period=runtime.settings.monitor_period)
         if isinstance(claimed, reports.Refusal):
-            return Message(text=BEING_PUBLISHED if claimed is reports.Refusal.BEING_PUBLISHED
-                           else ALREADY_PUBLISHED.format(version=version))
+            return Publication(Message(text=BEING_PUBLISHED if claimed is reports.Refusal.BEING_PUBLISHED
+                                       else ALREADY_PUBLISHED.format(version=version)))
         channel_id, title = postmortem.channel_id, postmortem.title
         done = reports.posted_parts(session, postmortem_id=postmortem_id, version=claimed.version)
     assert channel_id is not None
@@ -135,10 +152,16 @@ def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int 
         with transaction(runtime.sessions) as session:
             reports.release(session, postmortem_id=postmortem_id, version=claimed.version)
         raise
-    misp_failure = _push_to_misp(runtime, postmortem_id=postmortem_id)
-    return report_blocks.published(version=claimed.version, channel_id=channel_id,
-                                   summary_channel=runtime.settings.report_summary_channel, postmortem_id=postmortem_id,
-                                   warning=MISP_FAILED.format(reason=misp_failure) if misp_failure else None)
+    pushes: list[int] = []
+    if misp.configured(runtime.settings):
+        with transaction(runtime.sessions) as session:
+            pushes = reminders.plan_at_once(session, kind=MISP_PUSH, postmortem_id=postmortem_id, subject_id=postmortem_id,
+                                            subject_version=claimed.version, recipients=[misp.REMINDER_RECIPIENT],
+                                            now=runtime.clock.now())
+    message = report_blocks.published(version=claimed.version, channel_id=channel_id,
+                                      summary_channel=runtime.settings.report_summary_channel,
+                                      postmortem_id=postmortem_id, note=MISP_ON_ITS_WAY if pushes else None)
+    return Publication(message, pushes)
 
 
 def _stix_bundle(runtime: Runtime, *, postmortem_id: int) -> tuple[bytes, int]:
@@ -150,24 +173,36 @@ def _stix_bundle(runtime: Runtime, *, postmortem_id: int) -> tuple[bytes, int]:
     return stix.serialize(bundle), sum(1 for item in bundle.objects if item.type == "indicator")
 
 
-def _push_to_misp(runtime: Runtime, *, postmortem_id: int) -> str | None:
-    """Push the indicators when MISP is configured; why it failed, if it did. The failure is recorded
-    and never undoes the publish: the next publish pushes again."""
+@senders.sends(MISP_PUSH)
+def send_misp_push(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
+    """Sender of MISP_PUSH: the indicators as the post-mortem's one MISP event. Each attempt is recorded; a
+    failure is retried by the dispatcher, and the facilitator hears of the first one."""
     if not misp.configured(runtime.settings):
-        return None
+        return ReminderStatus.SKIPPED
+    postmortem_id = reminder.postmortem_id
     with transaction(runtime.sessions) as session:
         facts, records = stix.load(session, postmortem_id=postmortem_id)
+        postmortem = session.get_one(Postmortem, postmortem_id)
+        facilitator, title = postmortem.facilitator_id, postmortem.title
     if not records:  # nothing to share: no empty event for an analyst to open
-        return None
-    event = misp.event_uuid(team_id=facts.team_id, postmortem_id=postmortem_id)
+        return ReminderStatus.SKIPPED
     try:
         misp.push(runtime.settings, facts=facts, records=records)
         failure = None
     except misp.MispFailed as error:
         failure = str(error)
     with transaction(runtime.sessions) as session:
-        misp.record(session, postmortem_id=postmortem_id, event=event, now=runtime.clock.now(), failure=failure)
-    return failure
+        misp.record(session, postmortem_id=postmortem_id, now=runtime.clock.now(), failure=failure,
+                    event=misp.event_uuid(team_id=facts.team_id, postmortem_id=postmortem_id))
+    if failure is None:
+        return ReminderStatus.SENT
+    shown = {"title": safe_text.mrkdwn_line(title), "reason": safe_text.mrkdwn_line(failure)}
+    if reminder.attempts == 1:
+        runtime.slack.post_message(channel=facilitator,
+                                   text=MISP_FAILED.format(**shown, tries=reminders.MAX_ATTEMPTS - 1))
+    elif reminder.attempts >= reminders.MAX_ATTEMPTS:
+        runtime.slack.post_message(channel=facilitator, text=MISP_GAVE_UP.format(**shown))
+    raise senders.TryLater(failure)
 
 
 def export_stix(runtime: Runtime, *, user_id: str, channel_id: str, what: str) -> Message:

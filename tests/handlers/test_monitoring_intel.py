@@ -58,7 +58,7 @@ def test_a_sighting_reaches_misp_once_and_a_misp_outage_is_retried(
 ) -> None:
     _, channel = watched
     publish(slack, fake_slack, channel)
-    [event] = fake_misp.events.values()
+    [event] = eventually(lambda: list(fake_misp.events.values()), what="the MISP event")
     c2 = next(a for a in event["Attribute"] if a["value"] == "203.0.113.66")
 
     fake_misp.fail("POST", "/sightings/add", status=500)
