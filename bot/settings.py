@@ -34,6 +34,7 @@ EXPECTED_SHAPE = {
     "ACTION_REMINDERS": "durations before the due moment like 3d,1d or 90m",
     "ACTION_OVERDUE_EVERY": "a duration like 2d",
     "ACTION_ESCALATE_AFTER": "a duration like 5d",
+    "SECURITY_LEADS": "a Slack user group ID like S0123456789",
 }
 
 _DURATION = re.compile(r"^(\d+)([dhm])$")
@@ -85,6 +86,8 @@ class Settings(BaseSettings):
     action_overdue_every: str = Field(default="2d", validation_alias="ACTION_OVERDUE_EVERY")
     action_escalate_after: str = Field(default="5d", validation_alias="ACTION_ESCALATE_AFTER")
     escalation_channel: str | None = Field(default=None, validation_alias="ESCALATION_CHANNEL")
+    # The user group whose members see the whole security scorecard (facilitators see their own rows).
+    security_leads: str | None = Field(default=None, validation_alias="SECURITY_LEADS")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -152,6 +155,13 @@ class Settings(BaseSettings):
     @classmethod
     def _channel_shape(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^[CG][A-Z0-9]{6,}$", value):
+            raise ValueError("malformed")
+        return value
+
+    @field_validator("security_leads")
+    @classmethod
+    def _user_group_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^S[A-Z0-9]{6,}$", value):
             raise ValueError("malformed")
         return value
 
