@@ -6,7 +6,7 @@ from slack_bolt import App
 
 from bot import logs
 from bot.runtime import Runtime
-from handlers import actions, meetings, members, notes, questionnaire, reports, start
+from handlers import actions, meetings, members, notes, questionnaire, reports, scorecard, start
 from handlers.router import SubcommandRouter
 
 
@@ -20,4 +20,5 @@ def register_all(app: App, runtime: Runtime) -> None:
     questionnaire.register(app, runtime)
     actions.register(app, runtime, router)
     members.register(app, runtime)
+    scorecard.register(app, runtime, router)
     router.register(app)
