@@ -9,6 +9,7 @@ from bot.reports.data import CLASSIFICATION_LABELS, SCORECARD_LABELS, VECTOR_LAB
 from bot.scorecard.service import MEASURES, DurationFigure, Figures, Scorecard
 from bot.slack import safe_text
 from bot.slack.blocks import Message
+from models import AttackVector, Classification
 
 POST_ACTION = "scorecard_post"
 TREND_POINTS_SHOWN = 12
@@ -51,12 +52,20 @@ def _incidents(current: Figures, previous: Figures | None) -> str:
     severities = ", ".join(
         f"{severity.value} {count}" + (f" ({previous.by_severity[severity]})" if previous else "")
         for severity, count in current.by_severity.items())
-    vectors = ", ".join(f"{VECTOR_LABELS[v] if v else 'not classified'} {count}"
-                        for v, count in sorted(current.by_vector.items(), key=lambda item: -item[1])) or "none"
-    kinds = ", ".join(f"{CLASSIFICATION_LABELS[c] if c else 'Not classified'} {count}"
-                      for c, count in sorted(current.by_classification.items(), key=lambda item: -item[1])) or "none"
+    vectors = ", ".join(f"{vector_label(vector)} {count}" for vector, count in vectors_by_count(current.by_vector)) or "none"
+    kinds = ", ".join(f"{CLASSIFICATION_LABELS[kind] if kind else 'Not classified'} {current.by_classification[kind]}"
+                      for kind in (*Classification, None) if current.by_classification.get(kind)) or "none"
     return (f"*Incidents: {current.incidents}*{_count_change(current.incidents, previous.incidents if previous else None)}\n"
             f"By severity: {severities}\nBy attack vector: {vectors}\nRandom or targeted: {kinds}")
+
+
+def vector_label(vector: AttackVector | None) -> str:
+    return VECTOR_LABELS[vector] if vector is not None else "Not classified"
+
+
+def vectors_by_count(by_vector: dict[AttackVector | None, int]) -> list[tuple[AttackVector | None, int]]:
+    """Most incidents first; ties in the order of their names, so every database shows the same."""
+    return sorted(by_vector.items(), key=lambda item: (-item[1], vector_label(item[0])))
 
 
 def _missing(figure: DurationFigure, incidents: int, missing_as: str) -> str:

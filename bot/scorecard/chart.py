@@ -17,9 +17,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from bot.reports.data import VECTOR_LABELS  # noqa: E402
+from bot.scorecard.blocks import vector_label, vectors_by_count  # noqa: E402
 from bot.scorecard.service import MEASURES, Scorecard  # noqa: E402
-from models import AttackVector  # noqa: E402
 
 BACKGROUND = "#f4f4f2"
 INK = "#1d1c1d"
@@ -28,7 +27,6 @@ GRID = "#c8c8c4"
 SERIES_COLOURS = ("#0072b2", "#d55e00", "#009e73", "#cc79a7")
 BAR_COLOUR = "#0072b2"
 WIDTH_INCHES, HEIGHT_INCHES, DPI = 13.0, 4.2, 100
-NOT_CLASSIFIED = "Not classified"
 
 
 def render(card: Scorecard) -> bytes:
@@ -57,8 +55,8 @@ def render(card: Scorecard) -> bytes:
                               fontsize=8, color=INK)
     _style(closure_axes, "Actions closed on time (%)", keys, empty=not keys)
 
-    vectors = sorted(card.current.by_vector.items(), key=lambda item: (-item[1], _vector_label(item[0])))
-    names = [_vector_label(vector) for vector, _ in vectors]
+    vectors = vectors_by_count(card.current.by_vector)
+    names = [vector_label(vector) for vector, _ in vectors]
     vector_axes.barh(range(len(vectors)), [count for _, count in vectors], color=BAR_COLOUR)
     vector_axes.set_yticks(range(len(vectors)), names)
     vector_axes.invert_yaxis()
@@ -68,10 +66,6 @@ def render(card: Scorecard) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", facecolor=BACKGROUND)
     return buffer.getvalue()
-
-
-def _vector_label(vector: AttackVector | None) -> str:
-    return VECTOR_LABELS[vector] if vector is not None else NOT_CLASSIFIED
 
 
 def _style(axes: Axes, title: str, keys: list[str] | None, *, empty: bool) -> None:
@@ -93,10 +87,10 @@ def alt_text(card: Scorecard) -> str:
     current = card.current
     contain = current.durations["contain"].median
     share = current.follow_through.on_time_share
-    top = max(current.by_vector.items(), key=lambda item: item[1], default=None)
+    top = next(iter(vectors_by_count(current.by_vector)), None)
     parts = [f"Security scorecard chart, {card.period.label}: {current.incidents} incidents",
              f"median time to contain {contain / 3600:.1f} h" if contain is not None else "no containment times",
              f"{share:.0%} of actions closed on time" if share is not None else "no actions closed yet"]
     if top is not None:
-        parts.append(f"most common vector {_vector_label(top[0]).lower()} ({top[1]})")
+        parts.append(f"most common vector {vector_label(top[0]).lower()} ({top[1]})")
     return "; ".join(parts)
