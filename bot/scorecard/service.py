@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from bot.reports.data import SCORECARD_LABELS
 from bot.scorecard.periods import Period
@@ -251,20 +251,17 @@ def _reporting(session: Session, period: Period) -> Reporting:
 
 
 def recurring_incidents(session: Session, period: Period) -> int:
-    """Incidents of the period that share an indicator with an incident detected before them.
-
-    The monitoring issue adds here the incidents whose indicators were sighted again after the close."""
-    earlier_indicator, earlier = aliased(Indicator), aliased(Postmortem)
-    seen_before = exists(
-        select(earlier_indicator.id)
-        .join(earlier, earlier.id == earlier_indicator.postmortem_id)
-        .where(earlier_indicator.kind == Indicator.kind, earlier_indicator.value == Indicator.value,
-               earlier.detected_at < Postmortem.detected_at)
-    )
+    """Incidents of the period that share an indicator with an incident detected before them: those holding
+    an indicator whose first incident came earlier. (Grouped once, so no index on the indicator values is
+    needed.) The monitoring issue adds here the incidents whose indicators were sighted again after the close."""
+    first_seen = (select(Indicator.kind, Indicator.value, func.min(Postmortem.detected_at).label("first_detected"))
+                  .join(Postmortem, Postmortem.id == Indicator.postmortem_id)
+                  .group_by(Indicator.kind, Indicator.value).subquery())
     return session.scalar(
         select(func.count(func.distinct(Postmortem.id)))
         .join(Indicator, Indicator.postmortem_id == Postmortem.id)
-        .where(period.contains(Postmortem.detected_at), seen_before)
+        .join(first_seen, and_(first_seen.c.kind == Indicator.kind, first_seen.c.value == Indicator.value))
+        .where(period.contains(Postmortem.detected_at), first_seen.c.first_detected < Postmortem.detected_at)
     ) or 0
 
 
