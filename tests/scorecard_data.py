@@ -8,8 +8,10 @@ next to every post-mortem: detect (compromise -> detection), contain, resolve, d
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+
 from sqlalchemy.orm import Session
 
+from bot.scorecard.service import PREVENTIVE_FIELDS
 from models import (
     Action,
     ActionCategory,
@@ -107,10 +109,8 @@ def seed(session: Session) -> dict[int, int]:
         session.flush()
         ids[number] = postmortem.id
     for number, (classification, vector, figures) in ASSESSMENTS.items():
-        names = ("unpatched_vulnerabilities", "alert_volume", "false_alarms", "tickets_opened", "tickets_closed",
-                 "unauthorized_assets", "threats_blocked")
         session.add(Assessment(postmortem_id=ids[number], classification=classification, attack_vector=vector,
-                               rationale="", updated_at=utc(2026, 11, 1), **dict(zip(names, figures))))
+                               rationale="", updated_at=utc(2026, 11, 1), **dict(zip(PREVENTIVE_FIELDS, figures))))
     for index, (number, created, due, status, done_at) in enumerate(ACTIONS):
         action = Action(postmortem_id=ids[number], title=f"Follow-up {index}", owner_id=TOKYO, due_on=due,
                         priority=ActionPriority.MEDIUM, category=ActionCategory.OTHER, status=status, created_by=TOKYO,
