@@ -71,7 +71,7 @@ def vectors_by_count(by_vector: dict[AttackVector | None, int]) -> list[tuple[At
 def _missing(figure: DurationFigure, incidents: int, missing_as: str) -> str:
     if not figure.missing:
         return ""
-    verb = "has" if incidents == 1 else "have"
+    verb = "has" if figure.missing == 1 else "have"
     return f"\n    _{figure.missing} of {incidents} incidents {verb} no {missing_as}_"
 
 

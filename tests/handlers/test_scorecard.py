@@ -53,9 +53,10 @@ def test_lead_gets_the_quarter_compared_with_the_one_before_and_the_chart_in_the
     assert incidents.startswith("*Incidents: 5* (before: 3, +2)\nBy severity: critical 1 (1), high 2 (1), medium 1 (0), low 1 (1)")
     assert "Random or targeted: Random (opportunistic) 2, Targeted at us 1, Unknown 1, Not classified 1" in incidents
     assert "• Time to detect (compromise → detection): 15 h · 1 d · 14 h (before: median 1 d 6 h)\n" \
-           "    _1 of 5 incidents have no compromise time_" in times
+           "    _1 of 5 incidents has no compromise time_" in times
     assert "• Time to contain (detection → containment): 3 h · 8 h 48 min · 4 h 24 min (before: median 5 h)" in times
-    assert "• Dwell time (compromise → containment): 17 h 30 min · 1 d 9 h 18 min · 19 h 15 min" in times
+    assert "• Dwell time (compromise → containment): 17 h 30 min · 1 d 9 h 18 min · 19 h 15 min (before: median 18 h)\n" \
+           "    _1 of 5 incidents has no compromise or containment time_" in times
     assert "• 2026-07: 2 incidents; 15 h / 2 h 30 min / 1 d / 17 h 30 min; 50%" in trend
     assert "• 2026-08: 2 incidents; 2 h / 2 h 30 min / 12 h / 6 h; none closed" in trend
     assert follow == ("*Follow-through* — actions created: 6 (before: 1, +5)\n"
@@ -80,6 +81,7 @@ def test_facilitator_sees_the_figures_and_exports_only_their_own_postmortems(
 ) -> None:
     figures = slack.ask("scorecard all", user=RESPONDER_BERLIN).json()
     assert figures["text"] == "Security scorecard: all time: 12 incidents"  # aggregates cover every incident
+    assert "_4 of 12 incidents have no compromise time_" in text_of(figures)
 
     answer = slack.ask("scorecard export", user=RESPONDER_BERLIN)
     assert answer.text == (":white_check_mark: The export is in your DM with me: 3 post-mortems (all time), as CSV and JSON. "
@@ -104,6 +106,17 @@ def test_lead_exports_every_postmortem_with_typed_text_made_safe(
     rows = list(csv.DictReader(io.StringIO(exported["content"].decode("utf-8-sig"))))
     assert len(rows) == 5 and rows[1]["title"] == "'" + '=HYPERLINK("hxxp://evil[.]example/x","click")'
     assert (rows[1]["dwell_hours"], rows[1]["actions_overdue"]) == ("27.0", "1")
+
+
+def test_a_chart_slack_refuses_leaves_the_figures_and_says_so(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]
+) -> None:
+    fake_slack.inject("files.completeUploadExternal", error="invalid_channel")
+    answer = slack.ask("scorecard 2026-Q3", user=LEAD).json()
+    assert answer["text"] == "Security scorecard: 2026-Q3: 5 incidents"
+    assert answer["blocks"][-1]["elements"][0]["text"] == (
+        "I couldn't upload the chart (Slack said `invalid_channel`); the figures here are complete. "
+        "Run the command again in a minute for the chart.")
 
 
 def test_anyone_else_is_refused_kindly_and_gets_no_files(slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]) -> None:
