@@ -7,18 +7,13 @@ light and dark themes. It only draws what the service computed.
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
-import matplotlib
+from bot.scorecard.blocks import vector_label, vectors_by_count
+from bot.scorecard.service import MEASURES, Scorecard
 
-matplotlib.use("Agg")  # no display, ever: the bot runs headless
-
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from bot.scorecard.blocks import vector_label, vectors_by_count  # noqa: E402
-from bot.scorecard.service import MEASURES, Scorecard  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 BACKGROUND = "#f4f4f2"
 INK = "#1d1c1d"
@@ -31,6 +26,14 @@ WIDTH_INCHES, HEIGHT_INCHES, DPI = 13.0, 4.2, 100
 
 def render(card: Scorecard) -> bytes:
     """The PNG bytes (1300 x 420 px)."""
+    # Imported here: matplotlib takes about half a second to import, and only a process that draws pays it.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display, ever: the bot runs headless
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     figure = Figure(figsize=(WIDTH_INCHES, HEIGHT_INCHES), dpi=DPI, facecolor=BACKGROUND, layout="constrained")
     FigureCanvasAgg(figure)
     trend_axes, closure_axes, vector_axes = figure.subplots(1, 3, width_ratios=(1.3, 1.0, 1.0))
