@@ -40,6 +40,7 @@ EXPECTED_SHAPE = {
     "MONITOR_DAYS": "a number of days, e.g. 30",
     "MONITOR_CHANNELS": "channel IDs separated by commas, like C0123456789,G0123456789",
     "MONITOR_CHECKINS": "durations after the close like 1d,7d,30d",
+    "SECURITY_LEADS": "a Slack user group ID like S0123456789",
 }
 
 _DURATION = re.compile(r"^(\d+)([dhm])$")
@@ -99,6 +100,8 @@ class Settings(BaseSettings):
     monitor_days: int = Field(default=30, ge=0, validation_alias="MONITOR_DAYS")
     monitor_channels: str = Field(default="", validation_alias="MONITOR_CHANNELS")
     monitor_checkins: str = Field(default="1d,7d,30d", validation_alias="MONITOR_CHECKINS")
+    # The user group whose members see the whole security scorecard (facilitators see their own rows).
+    security_leads: str | None = Field(default=None, validation_alias="SECURITY_LEADS")
 
     @field_validator("slack_bot_token")
     @classmethod
@@ -185,6 +188,13 @@ class Settings(BaseSettings):
     @classmethod
     def _channel_shape(cls, value: str | None) -> str | None:
         if value is not None and not re.match(r"^[CG][A-Z0-9]{6,}$", value):
+            raise ValueError("malformed")
+        return value
+
+    @field_validator("security_leads")
+    @classmethod
+    def _user_group_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^S[A-Z0-9]{6,}$", value):
             raise ValueError("malformed")
         return value
 

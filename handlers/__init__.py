@@ -6,7 +6,7 @@ from slack_bolt import App
 
 from bot import logs
 from bot.runtime import Runtime
-from handlers import actions, meetings, members, monitoring, notes, questionnaire, reports, start
+from handlers import actions, meetings, members, monitoring, notes, questionnaire, reports, scorecard, start
 from handlers.router import SubcommandRouter
 
 
@@ -21,4 +21,5 @@ def register_all(app: App, runtime: Runtime) -> None:
     actions.register(app, runtime, router)
     members.register(app, runtime)
     monitoring.register(app, runtime, router)
+    scorecard.register(app, runtime, router)
     router.register(app)

@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot import home
 from bot.actions import blocks as action_blocks
 from bot.actions import flows as action_flows
 from bot.actions import service as actions
@@ -109,7 +110,7 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
         # Stored (or refused) by now: a failure to show it must not say it didn't go through.
         with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url, saved=True):
             if body.get("view", {}).get("type") == "home":
-                runtime.slack.publish_home(user_id=user_id, view=action_flows.home(runtime, user_id=user_id))
+                runtime.slack.publish_home(user_id=user_id, view=home.view(runtime, user_id=user_id))
             else:
                 tell(runtime, outcome, user_id=user_id, response_url=response_url)
 
@@ -151,7 +152,7 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
             with telling_user_of_failures(runtime, ack=ack, user_id=user_id, saved=True):
                 action_flows.announce_cancellation(runtime, action_id=action_id)
                 # The button may have been on the Home tab: show it without the cancelled action.
-                runtime.slack.publish_home(user_id=user_id, view=action_flows.home(runtime, user_id=user_id))
+                runtime.slack.publish_home(user_id=user_id, view=home.view(runtime, user_id=user_id))
 
     @app.action(action_blocks.OPEN_POSTMORTEM_ACTION)
     def open_postmortem_pressed(ack: Ack) -> None:
@@ -184,7 +185,7 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     def home_opened(event: dict[str, Any]) -> None:
         if event.get("tab") != "home":
             return
-        runtime.slack.publish_home(user_id=event["user"], view=action_flows.home(runtime, user_id=event["user"]))
+        runtime.slack.publish_home(user_id=event["user"], view=home.view(runtime, user_id=event["user"]))
 
 
 

@@ -111,6 +111,13 @@ def test_the_stix_bundle_validates_and_holds_the_stories_indicators(
     assert "[domain-name:value = 'northwind-vpn-support.com']" in patterns
 
 
+def test_the_scorecard_chart_is_a_png_with_something_drawn(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    from matplotlib import image
+
+    pixels = image.imread(demo[1] / "security-scorecard.png")
+    assert pixels.shape[0] > 200 and pixels.shape[1] > 600 and pixels.std() > 0.05
+
+
 def test_a_folder_it_cannot_create_is_said_in_one_line_before_anything_plays(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -85,3 +85,13 @@ def test_history_shows_message_metadata_only_when_asked(fake_slack: FakeSlack, c
     assert "metadata" not in client.conversations_history(channel=channel)["messages"][0]
     with_metadata = client.conversations_history(channel=channel, include_all_metadata=True)["messages"][0]
     assert with_metadata["metadata"] == {"event_type": "postmortem_kickoff", "event_payload": {"postmortem_id": 1}}
+
+
+@needs_specs
+def test_user_groups_and_direct_messages_follow_slacks_contract(fake_slack: FakeSlack, client: WebClient) -> None:
+    fake_slack.add_user_group("S0LEADS001", members=["U0LEAD0001"])
+    assert client.usergroups_users_list(usergroup="S0LEADS001")["users"] == ["U0LEAD0001"]
+    assert error_of(lambda: client.usergroups_users_list(usergroup="S0NOSUCH01")) == "no_such_subteam"
+    assert error_of(lambda: client.api_call("usergroups.users.list", params={})) == "invalid_arguments"
+    assert client.conversations_open(users="U0LEAD0001")["channel"]["id"] == "D0LEAD0001"
+    assert error_of(lambda: client.conversations_open(users="U0NOBODY01")) == "user_not_found"

@@ -30,7 +30,7 @@ class Played:
     summary: dict[str, Any]
 
     def shared_file(self, suffix: str) -> bytes:
-        """The content of the latest file shared in a channel whose name ends with `suffix`."""
+        """The content of the latest file shared in a channel or DM whose name ends with `suffix`."""
         shared = [f for f in self.double.files.values() if f["channels"] and f["filename"].endswith(suffix)]
         if not shared:
             raise LookupError(f"no file ending in {suffix} was shared")
@@ -62,6 +62,8 @@ OUTPUTS: tuple[Output, ...] = (
     Output("postmortem-review.ics", "the meeting invite, iCalendar", lambda p: p.shared_file(".ics")),
     Output("indicators.stix.json", "the indicators as a STIX 2.1 bundle, shared with the report",
            lambda p: p.shared_file(".stix.json")),
+    Output("security-scorecard.png", "the security scorecard's chart, as Maya got it in her DM",
+           lambda p: p.shared_file(".png")),
 )
 
 

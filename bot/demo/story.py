@@ -315,6 +315,16 @@ def close_it(stage: Stage) -> None:
     t.say(f"  #{stage.double.channels[stage.channel].name} is archived; the follow-ups stay tracked.")
 
 
+def look_at_the_scorecard(stage: Stage) -> None:
+    t = stage.transcript
+    t.act(MAYA, "/postmortem scorecard all")
+    stage.slack.command("scorecard all", user=MAYA, channel=stage.channel)
+    stage.wait_for_response("Security scorecard")
+    eventually(lambda: any(f["filename"].endswith(".png") for f in stage.double.files.values()),
+               what="the scorecard chart in Maya's DM")
+    t.look()
+
+
 STEPS: tuple[tuple[str, Callable[[Stage], None]], ...] = (
     ("Maya reports the incident", report_the_incident),
     ("The private review channel opens", open_the_private_channel),
@@ -327,6 +337,7 @@ STEPS: tuple[tuple[str, Callable[[Stage], None]], ...] = (
     ("Follow-up actions with owners", assign_follow_ups),
     ("Fast clock: a follow-up reminder fires", follow_up_reminder),
     ("Maya publishes the report", publish_the_report),
+    ("Maya looks at the security scorecard", look_at_the_scorecard),
     ("Maya closes the post-mortem", close_it),
 )
 

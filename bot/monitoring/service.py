@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import CompoundSelect, func, select, union, update
 from sqlalchemy.orm import Session
 
 from bot.intel import misp
@@ -166,6 +166,13 @@ def answer_checkin(session: Session, *, reminder_id: int, postmortem_id: int, an
     return insert_if_absent(session, CheckIn, dict(
         postmortem_id=postmortem_id, reminder_id=reminder_id, answer=answer, details=details, answered_by=user_id,
         answered_at=now))
+
+
+def came_back() -> CompoundSelect:
+    """The ids of post-mortems that came back after the close: a sighting judged a recurrence, or a check-in
+    answered "Something's back" (a query the scorecard combines with its own)."""
+    return union(select(Sighting.postmortem_id).where(Sighting.verdict == Verdict.RECURRENCE),
+                 select(CheckIn.postmortem_id).where(CheckIn.answer == CheckInAnswer.SOMETHING_BACK))
 
 
 def recurrences(session: Session, *, postmortem_ids: Iterable[int]) -> dict[int, int]:

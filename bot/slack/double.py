@@ -143,6 +143,7 @@ class FakeSlack:
         self.home_views: dict[str, dict[str, Any]] = {}
         self.files: dict[str, dict[str, Any]] = {}
         self.triggers: dict[str, float] = {}
+        self.user_groups: dict[str, list[str]] = {}
         self.used_triggers: set[str] = set()
         self.injected: dict[str, list[Injected]] = {}
         self.rate_limits: dict[str, int] = {}  # method -> calls allowed per wall-clock second
@@ -197,6 +198,10 @@ class FakeSlack:
             self.channels[channel.id] = channel
             self.messages[channel.id] = []
             return channel.id
+
+    def add_user_group(self, group_id: str, *, members: list[str]) -> None:
+        with self.lock:
+            self.user_groups[group_id] = list(members)
 
     def add_message(self, channel_id: str, *, user: str, text: str) -> dict[str, Any]:
         """A message someone posted (not the bot), e.g. in the incident war room."""
@@ -587,6 +592,19 @@ class FakeSlack:
     def _m_conversations_members(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args["channel"])
         return {"members": sorted(channel.members), "response_metadata": {"next_cursor": ""}}
+
+    def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A 1:1 DM with the bot (`users` names one person); multi-person DMs are not modelled."""
+        users = [u.strip() for u in str(args.get("users") or "").split(",") if u.strip()]
+        if len(users) != 1:
+            raise SlackError("not_implemented_in_fake" if users else "users_list_not_supplied")
+        return {"channel": {"id": self._channel(users[0]).id}}
+
+    def _m_usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        members = self.user_groups.get(args["usergroup"])
+        if members is None:
+            raise SlackError("no_such_subteam")
+        return {"users": list(members)}
 
     def _m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._channel(args["channel"], for_writing=True)

@@ -53,6 +53,7 @@ PACED_PER_CHANNEL = frozenset({"chat.postMessage"})
 # Repeating these after a lost answer could create a second channel, message or upload.
 NOT_SAFE_TO_REPEAT = frozenset({"conversations.create", "chat.postMessage", "views.open"})
 MEMBERS_CACHE_SECONDS = 30
+USER_GROUP_CACHE_SECONDS = 60
 
 # When the work in progress is what an HTTP answer to Slack waits on (time.monotonic() deadline).
 _answer_due: ContextVar[float | None] = ContextVar("slack_answer_due", default=None)
@@ -207,6 +208,8 @@ class SlackGateway:
                                   retry_handlers=self._helper_retry_handlers())
         self._users: TtlCache[SlackUser] = TtlCache(ttl_seconds=USER_CACHE_SECONDS, clock=monotonic)
         self._members: TtlCache[frozenset[str]] = TtlCache(ttl_seconds=MEMBERS_CACHE_SECONDS, clock=monotonic)
+        self._user_groups: TtlCache[frozenset[str]] = TtlCache(ttl_seconds=USER_GROUP_CACHE_SECONDS, clock=monotonic)
+        self._dm_channels: TtlCache[str] = TtlCache(ttl_seconds=USER_CACHE_SECONDS, clock=monotonic)
 
     def _helper_retry_handlers(self) -> list[RetryHandler]:
         return [
@@ -330,6 +333,11 @@ class SlackGateway:
                 channel=channel, filename=filename, content=content, title=title, initial_comment=comment
             )
 
+    def dm_channel(self, *, user_id: str) -> str:
+        """The id of the bot's DM with `user_id` (conversations.open), for what must go to that person alone."""
+        return self._dm_channels.get_or_load(
+            user_id, lambda: str(self._call("conversations.open", users=user_id)["channel"]["id"]))
+
     def pin(self, *, channel: str, ts: str) -> None:
         try:
             self._call("pins.add", channel=channel, timestamp=ts)
@@ -359,6 +367,11 @@ class SlackGateway:
     def known_user(self, user_id: str) -> SlackUser | None:
         """The user as last seen, however long ago, without asking Slack (for work before an ack)."""
         return self._users.peek(user_id)
+
+    def user_group_members(self, *, user_group: str) -> frozenset[str]:
+        """usergroups.users.list, remembered for a minute: every scorecard request and Home tab asks."""
+        return self._user_groups.get_or_load(
+            user_group, lambda: frozenset(self._call("usergroups.users.list", usergroup=user_group).get("users", [])))
 
     # -- channels ------------------------------------------------------------------------------
     def create_private_channel(self, *, name: str) -> str:

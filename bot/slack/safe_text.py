@@ -39,6 +39,7 @@ _MRKDWN_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _INLINE_MARKDOWN = re.compile(r"([\\`*_\[\]()|~!#<>&])")
 _JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
 _ICAL_BACKSLASH = re.compile(r"\\(?=[nN;,\\])")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # -- on the way in ---------------------------------------------------------------------------------
@@ -148,6 +149,19 @@ def file_name(text: str | None, *, limit: int = FILE_NAME) -> str:
     """A file name that every system accepts: ASCII letters, digits and hyphens."""
     ascii_text = unicodedata.normalize("NFKD", normalise(text)).encode("ascii", "ignore").decode()
     return re.sub(r"[^A-Za-z0-9]+", "-", ascii_text).strip("-").lower()[:limit].rstrip("-") or "postmortem"
+
+
+def export_text(text: str | None) -> str:
+    """A value in a data export (JSON, CSV): normalised and defanged, otherwise as typed (the format's
+    own writer escapes it)."""
+    return indicators.defang(normalise(text))
+
+
+def csv_cell(text: str | None) -> str:
+    """A CSV cell a spreadsheet shows as text: defanged, and a cell that a spreadsheet would read as a
+    formula (starting with = + - @, a tab or a carriage return) gets a leading apostrophe."""
+    value = export_text(text)
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 # -- shared machinery ------------------------------------------------------------------------------

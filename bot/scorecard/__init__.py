@@ -1,0 +1,1 @@
+"""The security scorecard: figures across incidents, their chart, and the export."""
