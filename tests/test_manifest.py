@@ -19,7 +19,7 @@ needs_specs = pytest.mark.skipif(
     not specs_available(), reason=f"Slack specs not found at {SPECS_DIR} (../shared is absent in a bare clone)"
 )
 MANIFEST = yaml.safe_load((REPO_ROOT / "manifest.yml").read_text())
-GATEWAY = REPO_ROOT / "bot" / "slack_gateway.py"
+GATEWAY = REPO_ROOT / "bot" / "slack" / "gateway.py"
 
 
 def web_api_methods_called() -> set[str]:
