@@ -114,10 +114,13 @@ def insert_ignoring_conflicts(session: Session, model: type[DeclarativeBase], ro
     return len(session.execute(statement).all())
 
 
-def insert_if_absent(session: Session, model: type[Model], row: dict[str, Any]) -> Model | None:
-    """One `INSERT ... ON CONFLICT DO NOTHING RETURNING`: the stored row as an ORM object, or None when
-    another request stored it first (the caller reads that one). One round trip for the common case."""
-    return session.scalars(_insert_doing_nothing_on_conflict(session, model).values(row).returning(model)).one_or_none()
+def insert_if_absent(session: Session, model: type[DeclarativeBase], row: dict[str, Any]) -> Any | None:
+    """One `INSERT ... ON CONFLICT DO NOTHING RETURNING id`: the new row's primary key, or None when
+    another request stored it first (the caller reads that one). A Core statement: the caller has the
+    row it wrote and needs no ORM object built from the database's copy of it."""
+    table: Table = model.__table__  # type: ignore[assignment]
+    statement = _insert_doing_nothing_on_conflict(session, table).values(row).returning(*table.primary_key.columns)
+    return session.execute(statement).scalar_one_or_none()
 
 
 def upsert(session: Session, model: type[DeclarativeBase], row: dict[str, Any], *, key: list[str],
