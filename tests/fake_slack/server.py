@@ -75,6 +75,13 @@ RESET = (0, {}, b"")
 RESPONSE_URL = "response_url"
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of clients opening connections at once (a
+    # benchmark's answers) overflowed it, and each dropped SYN came back a second later.
+    request_queue_size = 128
+
+
 @dataclass
 class Channel:
     id: str
@@ -152,8 +159,7 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
         self.add_user(BOT_USER_ID, name="postmortem-bot", is_bot=True)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------------
