@@ -87,14 +87,14 @@ class _PostgresInsert(postgresql.Insert):
     inherit_cache = True
 
 
-def _insert_doing_nothing_on_conflict(session: Session, target: Any) -> Any:
+def _insert_doing_nothing_on_conflict(dialect_name: str, target: Any) -> Any:
     """`INSERT ... ON CONFLICT DO NOTHING` (any unique key) whose compiled SQL SQLAlchemy caches.
 
     SQLAlchemy 2.0 marks the dialects' inserts uncacheable because a conflict clause's target and SET
     may vary; then every execution compiles the statement again, a seventh of the CPU a stored note
     cost. An ON CONFLICT DO NOTHING without a target holds nothing that varies, so these subclasses
     give it a cache key (the values stay bound parameters)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_name == "postgresql":
         statement: Any = _PostgresInsert(target)
         statement._post_values_clause = _PostgresDoNothing()
     else:
@@ -110,8 +110,8 @@ def insert_ignoring_conflicts(session: Session, model: type[DeclarativeBase], ro
         return 0
     table: Table = model.__table__  # type: ignore[assignment]
     # Counted from RETURNING: a driver's rowcount for a multi-row insert is not reliable (psycopg gives -1).
-    statement = _insert_doing_nothing_on_conflict(session, table).values(rows).returning(*table.primary_key.columns)
-    return len(session.execute(statement).all())
+    statement = _insert_doing_nothing_on_conflict(session.get_bind().dialect.name, table).values(rows)
+    return len(session.execute(statement.returning(*table.primary_key.columns)).all())
 
 
 def insert_if_absent(session: Session, model: type[DeclarativeBase], row: dict[str, Any]) -> Any | None:
@@ -119,8 +119,14 @@ def insert_if_absent(session: Session, model: type[DeclarativeBase], row: dict[s
     another request stored it first (the caller reads that one). A Core statement: the caller has the
     row it wrote and needs no ORM object built from the database's copy of it."""
     table: Table = model.__table__  # type: ignore[assignment]
-    statement = _insert_doing_nothing_on_conflict(session, table).values(row).returning(*table.primary_key.columns)
-    return session.execute(statement).scalar_one_or_none()
+    return session.execute(_returning_id(session.get_bind().dialect.name, table), row).scalar_one_or_none()
+
+
+@cache
+def _returning_id(dialect_name: str, table: Table) -> Any:
+    """One statement per table, its values bound at execution: its cache key is computed once, not
+    from every row's values again."""
+    return _insert_doing_nothing_on_conflict(dialect_name, table).returning(*table.primary_key.columns)
 
 
 def upsert(session: Session, model: type[DeclarativeBase], row: dict[str, Any], *, key: list[str],
