@@ -13,6 +13,9 @@ from handlers.router import SubcommandRouter
 def register_all(app: App, runtime: Runtime) -> None:
     router = SubcommandRouter(runtime)
     app.use(logs.request_context_middleware(lambda: (name for name, _ in router.summaries())))
+    # First: Bolt tries listeners in registration order, each match costing a call that inspects its
+    # arguments; most requests under load are slash commands, and no other listener takes one.
+    router.register(app)
     start.register(app, runtime, router)
     notes.register(app, runtime, router)
     meetings.register(app, runtime, router)
@@ -22,4 +25,3 @@ def register_all(app: App, runtime: Runtime) -> None:
     members.register(app, runtime)
     monitoring.register(app, runtime, router)
     scorecard.register(app, runtime, router)
-    router.register(app)

@@ -47,7 +47,7 @@ class FormInput:
 def quick(runtime: Runtime, *, channel_id: str, user_id: str, text: str) -> Message:
     """`/postmortem note <text>` in a review channel."""
     with transaction(runtime.sessions) as session:
-        postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
+        postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id, for_change=True)
         if postmortem is None:
             return _text(access.NOT_FOUND)
         now = runtime.clock.now()

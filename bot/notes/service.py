@@ -89,7 +89,7 @@ def add(
         raise NoteRefused(problem)
     # The dedupe key decides in the database: a repeated delivery arriving at the same moment waits for
     # the first one's commit and then finds its note, instead of failing (and losing) anything.
-    stored = insert_if_absent(session, Note, dict(
+    row = dict(
         postmortem_id=postmortem.id,
         author_id=author_id,
         category=draft.category,
@@ -100,12 +100,13 @@ def add(
         dedupe_key=dedupe_key,
         created_at=now,
         updated_at=now,
-    ))
-    created = stored is not None
-    note = stored or session.scalars(select(Note).where(Note.dedupe_key == dedupe_key)).one()
-    if created:
-        indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
-    return note, created
+    )
+    note_id = insert_if_absent(session, Note, row)
+    if note_id is None:
+        return session.scalars(select(Note).where(Note.dedupe_key == dedupe_key)).one(), False
+    indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
+    # What was just written, not read back: a detached copy for the answer (the session never flushes it).
+    return Note(id=note_id, **row), True
 
 
 def edit(session: Session, *, note: Note, postmortem: Postmortem, user_id: str, draft: NoteDraft, now: datetime) -> None:

@@ -15,6 +15,7 @@ from models import Participant, Postmortem, PostmortemStatus
 # One answer for "no post-mortem here" and "not yours", so a refusal reveals nothing.
 NOT_FOUND = "I can't find a post-mortem you take part in here. Ask its facilitator to add you, or run this in the review channel."
 CLOSED = "This post-mortem is closed."
+_SHARE_LOCKED = "postmortems_share_locked"  # session.info key: (transaction, post-mortem ids)
 
 
 def require_open(session: Session, postmortem: Postmortem, *, refusal: type[Exception], exclusive: bool = False) -> None:
@@ -26,9 +27,12 @@ def require_open(session: Session, postmortem: Postmortem, *, refusal: type[Exce
     flight committed before deciding that no other field holds an indicator. (SQLite runs one writer
     at a time and ignores the lock.)
     """
-    status = session.scalar(
-        select(Postmortem.status).where(Postmortem.id == postmortem.id).with_for_update(read=not exclusive)
-    )
+    if not exclusive and postmortem.id in _share_locked(session):
+        status = postmortem.status  # read with the row under this lock (in_channel for_change)
+    else:
+        status = session.scalar(
+            select(Postmortem.status).where(Postmortem.id == postmortem.id).with_for_update(read=not exclusive)
+        )
     if status is PostmortemStatus.CLOSED:
         raise refusal(CLOSED)
 
@@ -39,9 +43,25 @@ def is_participant(runtime: Runtime, postmortem: Postmortem, *, user_id: str) ->
     return user_id in runtime.slack.channel_members(channel=postmortem.channel_id)
 
 
-def in_channel(session: Session, runtime: Runtime, *, channel_id: str, user_id: str) -> Postmortem | None:
-    """The post-mortem whose review channel this is, if `user_id` takes part in it."""
-    postmortem = session.scalars(select(Postmortem).where(Postmortem.channel_id == channel_id)).one_or_none()
+def _share_locked(session: Session) -> set[int]:
+    """Post-mortems read under require_open's shared lock in the session's current transaction."""
+    transaction, ids = session.info.get(_SHARE_LOCKED, (None, set()))
+    if transaction is not session.get_transaction():
+        ids = set()
+        session.info[_SHARE_LOCKED] = (session.get_transaction(), ids)
+    return ids
+
+
+def in_channel(session: Session, runtime: Runtime, *, channel_id: str, user_id: str,
+               for_change: bool = False) -> Postmortem | None:
+    """The post-mortem whose review channel this is, if `user_id` takes part in it. `for_change`: read
+    it under require_open's shared row lock, so the change that follows needs no second read."""
+    query = select(Postmortem).where(Postmortem.channel_id == channel_id)
+    if for_change:
+        query = query.with_for_update(read=True).execution_options(populate_existing=True)
+    postmortem = session.scalars(query).one_or_none()
+    if postmortem is not None and for_change:
+        _share_locked(session).add(postmortem.id)
     if postmortem is None or not is_participant(runtime, postmortem, user_id=user_id):
         return None
     return postmortem

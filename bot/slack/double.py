@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import socket
 import threading
 import time
 import warnings
@@ -72,6 +73,15 @@ class Injected:
 
 # `_api`'s answer when the connection is to be closed without a response.
 RESET = (0, {}, b"")
+# inject() takes this for the answers posted to response_urls.
+RESPONSE_URL = "response_url"
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # socketserver listens with a backlog of 5: a burst of clients opening connections at once (a
+    # benchmark's answers) overflowed it, and each dropped SYN came back a second later.
+    request_queue_size = 128
 
 
 @dataclass
@@ -150,11 +160,12 @@ class FakeSlack:
         self.delays: dict[str, float] = {}  # method -> seconds each call takes
         self._window: dict[str, tuple[int, int]] = {}  # method -> (second, calls in it)
         self.rate_limited = 0  # how many 429s the rate limits answered
+        self.connections_opened = 0  # TCP connections accepted (clients may keep them alive)
+        self._open_connections: set[socket.socket] = set()
         self._ids = itertools.count(1)
         self._ts = itertools.count(1)
         self.add_user(BOT_USER_ID, name="postmortem-bot", is_bot=True)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -173,6 +184,12 @@ class FakeSlack:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def close_kept_connections(self) -> None:
+        """Close the connections clients keep open between requests, as a server's idle timeout does."""
+        with self.lock:
+            for connection in self._open_connections:
+                connection.shutdown(socket.SHUT_RDWR)
 
     # -- arranging state from tests ---------------------------------------------------------------
     def add_user(
@@ -286,6 +303,20 @@ class FakeSlack:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keeps connections open between requests, as Slack does (every answer has a Content-Length).
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with fake.lock:
+                    fake.connections_opened += 1
+                    fake._open_connections.add(self.connection)
+
+            def finish(self) -> None:
+                with fake.lock:
+                    fake._open_connections.discard(self.connection)
+                super().finish()
+
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
@@ -315,6 +346,13 @@ class FakeSlack:
 
     def _response_url(self, path: str, raw: bytes) -> tuple[int, dict[str, str], bytes]:
         with self.lock:
+            pending = self.injected.get(RESPONSE_URL, [])
+            if pending:  # inject(RESPONSE_URL, ...): status (429 with retry_after) or reset, nothing recorded
+                failure = pending.pop(0)
+                if failure.reset:
+                    return RESET
+                return failure.status, {"Content-Type": "text/plain", "Retry-After": str(failure.retry_after or 1)}, \
+                    b"refused"
             message = json.loads(raw or b"{}")
             message["response_url"] = self.url + path.lstrip("/")
             self.responses.append(message)

@@ -13,7 +13,10 @@ Retries follow what a failure says about the call:
 
 from __future__ import annotations
 
+import http.client
+import json
 import logging
+import ssl
 import threading
 import time
 from collections import defaultdict, deque
@@ -22,6 +25,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -33,6 +37,8 @@ from slack_sdk.http_retry import (
     RetryState,
 )
 from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.proxy_env_variable_loader import load_http_proxy_from_env
+from slack_sdk.web.internal_utils import get_user_agent
 from slack_sdk.webhook import WebhookClient
 
 from bot import metrics
@@ -43,6 +49,7 @@ log = logging.getLogger(__name__)
 RETRIES_ON_RATE_LIMIT = 3
 RETRIES_ON_SERVER_ERROR = 2
 RETRIES_ON_CONNECTION_ERROR = 2
+CONNECTION_RETRY_BACKOFF_SECONDS = 0.5
 SERVER_ERROR_BACKOFF_SECONDS = 0.5
 USER_CACHE_SECONDS = 300
 MAX_RETRY_AFTER_SECONDS = 60.0
@@ -164,7 +171,7 @@ def _retry_after(headers: Any) -> float:
 
 
 class CappedRetryAfterHandler(RetryHandler):
-    """For the helpers slack_sdk drives itself (response_url, file uploads): wait Retry-After up to a cap."""
+    """For the helpers slack_sdk drives itself (file uploads, response_url through a proxy): wait Retry-After up to a cap."""
 
     def __init__(self, *, max_retry_after: float, sleep: Callable[[float], None]) -> None:
         super().__init__(max_retry_count=RETRIES_ON_RATE_LIMIT)
@@ -183,6 +190,75 @@ class CappedRetryAfterHandler(RetryHandler):
         state.next_attempt_requested = True
         self._sleep(_retry_after(response.headers))
         state.increment_current_attempt()
+
+
+# -- answers to response_urls over kept-alive connections ---------------------------------------
+# Every slash command is answered through its response_url. A fresh connection per answer (what
+# slack_sdk's webhook client opens) costs a TCP, and with https a TLS, handshake each time: about a
+# fifth of the CPU a stored note cost. Each thread keeps one open connection per host and reuses it;
+# Slack's hooks host keeps connections alive.
+_Connection = http.client.HTTPConnection | http.client.HTTPSConnection
+# What a kept connection that the server closed while idle raises before any answer. A timeout is not
+# among them: the server may have taken a post it was slow to answer, so that one is never sent again.
+CLOSED_WHILE_IDLE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]
+
+
+class KeptAliveConnections:
+    """One connection per (thread, scheme, host, port), opened on first use and kept while the server
+    keeps it. Threads never share a connection, so no lock is needed around a request."""
+
+    def __init__(self, *, timeout: float, user_agent: str) -> None:
+        self._timeout = timeout
+        self._user_agent = user_agent
+        self._local = threading.local()
+        self._tls = ssl.create_default_context()
+
+    def post_json(self, url: str, body: dict[str, Any]) -> Reply:
+        """POST `body` as JSON. Raises OSError (or http.client.HTTPException) when no answer came back.
+
+        A connection kept from an earlier post may have been closed by the server in the meantime
+        (idle timeout): that shows as CLOSED_WHILE_IDLE, and the post is sent once more on a fresh
+        connection. A failure on a fresh connection is the caller's to handle."""
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.hostname or "", parts.port)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        payload = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json;charset=utf-8", "User-Agent": self._user_agent}
+        connections: dict[tuple[str, str, int | None], _Connection] = self._local.__dict__.setdefault("connections", {})
+        kept = connections.pop(key, None)
+        if kept is not None:
+            try:
+                return self._send(connections, key, kept, path, payload, headers)
+            except CLOSED_WHILE_IDLE:
+                pass
+        return self._send(connections, key, self._connect(key), path, payload, headers)
+
+    def _send(self, connections: dict[tuple[str, str, int | None], _Connection], key: tuple[str, str, int | None],
+              connection: _Connection, path: str, payload: bytes, headers: dict[str, str]) -> Reply:
+        try:
+            connection.request("POST", path, body=payload, headers=headers)
+            response = connection.getresponse()
+            response.read()
+        except BaseException:
+            connection.close()
+            raise
+        if response.will_close:
+            connection.close()
+        else:
+            connections[key] = connection
+        return Reply(status=response.status, headers=dict(response.getheaders()))
+
+    def _connect(self, key: tuple[str, str, int | None]) -> _Connection:
+        scheme, host, port = key
+        if scheme == "https":
+            return http.client.HTTPSConnection(host, port, timeout=self._timeout, context=self._tls)
+        return http.client.HTTPConnection(host, port, timeout=self._timeout)
 
 
 @dataclass(frozen=True)
@@ -206,6 +282,9 @@ class SlackGateway:
         self.web_client = WebClient(token=token, base_url=base_url, timeout=timeout, retry_handlers=[])
         self._uploads = WebClient(token=token, base_url=base_url, timeout=timeout,
                                   retry_handlers=self._helper_retry_handlers())
+        self._timeout = timeout
+        self._proxy = load_http_proxy_from_env()
+        self._answers = KeptAliveConnections(timeout=timeout, user_agent=get_user_agent())
         self._users: TtlCache[SlackUser] = TtlCache(ttl_seconds=USER_CACHE_SECONDS, clock=monotonic)
         self._members: TtlCache[frozenset[str]] = TtlCache(ttl_seconds=MEMBERS_CACHE_SECONDS, clock=monotonic)
         self._user_groups: TtlCache[frozenset[str]] = TtlCache(ttl_seconds=USER_GROUP_CACHE_SECONDS, clock=monotonic)
@@ -305,23 +384,53 @@ class SlackGateway:
     def respond(
         self, *, response_url: str, text: str, blocks: list[dict[str, Any]] | None = None, replace_original: bool = False
     ) -> None:
-        """Ephemeral answer to the user who ran a slash command or pressed a button."""
-        webhook = WebhookClient(response_url, timeout=10, retry_handlers=self._helper_retry_handlers())
+        """Ephemeral answer to the user who ran a slash command or pressed a button, over a kept-alive
+        connection (KeptAliveConnections)."""
+        body: dict[str, Any] = {"text": text, "response_type": "ephemeral", "replace_original": replace_original,
+                                "unfurl_links": False, "unfurl_media": False}
+        if blocks is not None:
+            body["blocks"] = blocks
+        if self._proxy is not None:  # a proxy: slack_sdk's client knows how to go through it
+            self._respond_through_proxy(response_url, body)
+            return
+        rate_limited = lost = 0
+        while True:
+            try:
+                reply = self._answers.post_json(response_url, body)
+            except CLOSED_WHILE_IDLE + (ConnectionRefusedError,) as error:  # nothing was taken: safe to send again
+                lost += 1
+                if lost > RETRIES_ON_CONNECTION_ERROR:
+                    metrics.count_slack_call("response_url", "connection_error")
+                    raise SlackCallFailed("response_url", "connection_error") from error
+                self._sleep(CONNECTION_RETRY_BACKOFF_SECONDS * lost)
+                continue
+            except (OSError, http.client.HTTPException) as error:
+                metrics.count_slack_call("response_url", "connection_error")
+                raise SlackCallFailed("response_url", "connection_error") from error
+            if reply.status == 429 and rate_limited < RETRIES_ON_RATE_LIMIT and \
+                    _retry_after(reply.headers) <= self._max_retry_after:
+                metrics.count_rate_limited("response_url")
+                rate_limited += 1
+                self._sleep(_retry_after(reply.headers))
+                continue
+            self._count_answer(reply.status)
+            return
+
+    def _respond_through_proxy(self, response_url: str, body: dict[str, Any]) -> None:
+        webhook = WebhookClient(response_url, timeout=self._timeout, proxy=self._proxy,
+                                retry_handlers=self._helper_retry_handlers())
         try:
-            response = webhook.send(
-                text=text,
-                blocks=blocks,
-                response_type="ephemeral",
-                replace_original=replace_original,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            response = webhook.send_dict(body)
         except OSError as error:
             metrics.count_slack_call("response_url", "connection_error")
             raise SlackCallFailed("response_url", "connection_error") from error
-        metrics.count_slack_call("response_url", "ok" if response.status_code == 200 else f"http_{response.status_code}")
-        if response.status_code != 200:
-            raise SlackCallFailed("response_url", f"http_{response.status_code}")
+        self._count_answer(response.status_code)
+
+    @staticmethod
+    def _count_answer(status: int) -> None:
+        metrics.count_slack_call("response_url", "ok" if status == 200 else f"http_{status}")
+        if status != 200:
+            raise SlackCallFailed("response_url", f"http_{status}")
 
     def update_message(self, *, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         self._call("chat.update", channel=channel, ts=ts, text=text, blocks=blocks)

@@ -10,8 +10,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from bot.notes import flows as note_flows
 from bot.notes import service as notes
+from bot.postmortems import access
 from bot.runtime import Runtime
+from bot.slack.double import BOT_USER_ID, FakeSlack
 from models import Indicator, Note, Participant, ParticipantRole, Postmortem, PostmortemStatus, Severity
 from tests.support import utc
 
@@ -101,5 +104,35 @@ def test_a_note_in_flight_when_the_postmortem_closes_is_refused(runtime: Runtime
         closing.close()
     thread.join(timeout=10)
     assert isinstance(outcome.get("error"), notes.NoteRefused) and str(outcome["error"]) == "This post-mortem is closed."
+    with runtime.sessions() as session:
+        assert session.scalars(select(Note)).all() == []
+
+
+def test_a_quick_note_reads_its_postmortem_under_the_lock_so_a_close_waits_or_refuses_it(
+    runtime: Runtime, postmortem_id: int, fake_slack: FakeSlack
+) -> None:
+    """`/postmortem note` reads the post-mortem and its status in one locking read (no second one)."""
+    channel = fake_slack.add_channel("pm-race", members=[BOT_USER_ID, "ULEAD"], is_private=True)
+    with runtime.sessions.begin() as session:
+        session.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(channel_id=channel))
+
+    def close() -> None:
+        with runtime.sessions.begin() as session:
+            session.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
+
+    in_flight = runtime.sessions()
+    in_flight.begin()
+    try:
+        assert access.in_channel(in_flight, runtime, channel_id=channel, user_id="ULEAD", for_change=True) is not None
+        thread, outcome = in_thread(close)
+        time.sleep(BLOCKED_FOR)
+        assert thread.is_alive(), f"the close did not wait for the note's read: {outcome}"
+    finally:
+        in_flight.close()
+    thread.join(timeout=10)
+    assert "error" not in outcome
+
+    answer = note_flows.quick(runtime, channel_id=channel, user_id="ULEAD", text="Written after the close")
+    assert answer.text == "This post-mortem is closed."
     with runtime.sessions() as session:
         assert session.scalars(select(Note)).all() == []

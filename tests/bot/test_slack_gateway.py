@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.slack.double import BOT_TOKEN, FakeSlack
+from bot.slack.double import BOT_TOKEN, RESPONSE_URL, FakeSlack
 from bot.slack.gateway import SlackCallFailed, SlackGateway, SlackOutcomeUnknown, SlackRateLimited
 from tests.conftest import LEAD, RESPONDER_BERLIN
 
@@ -149,3 +149,45 @@ def test_a_message_is_found_again_by_its_metadata(paced: SlackGateway, fake_slac
     assert paced.find_message(channel=channel, event_type="postmortem_kickoff", payload={"postmortem_id": 8}) is None
     assert paced.private_channel_named(name="pm-find") == channel
     assert paced.private_channel_named(name="pm-missing") is None
+
+
+def test_answers_to_response_urls_share_one_kept_alive_connection(gateway: SlackGateway, fake_slack: FakeSlack) -> None:
+    urls = [fake_slack.response_url() for _ in range(5)]
+    opened_before = fake_slack.connections_opened
+    for number, url in enumerate(urls):
+        gateway.respond(response_url=url, text=f"answer {number}")
+    assert [(r["response_url"], r["text"], r["unfurl_links"]) for r in fake_slack.responses] == \
+        [(url, f"answer {number}", False) for number, url in enumerate(urls)]
+    assert fake_slack.connections_opened - opened_before == 1
+
+
+def test_an_answer_on_a_connection_closed_while_idle_goes_out_once_on_a_new_one(
+    gateway: SlackGateway, fake_slack: FakeSlack
+) -> None:
+    first, second = fake_slack.response_url(), fake_slack.response_url()
+    gateway.respond(response_url=first, text="first")
+    fake_slack.close_kept_connections()
+    gateway.respond(response_url=second, text="second")
+    assert [r["text"] for r in fake_slack.responses if r["response_url"] == second] == ["second"]
+    assert fake_slack.connections_opened == 2
+
+
+def test_a_rate_limited_answer_waits_out_retry_after_and_a_refused_one_fails_truthfully(
+    paced: SlackGateway, fake_slack: FakeSlack, fake_time: FakeTime
+) -> None:
+    url = fake_slack.response_url()
+    fake_slack.inject(RESPONSE_URL, status=429, retry_after=3, times=2)
+    paced.respond(response_url=url, text="after the wait")
+    assert fake_time.sleeps == [3, 3]
+    assert [r["text"] for r in fake_slack.responses] == ["after the wait"]
+
+    fake_slack.inject(RESPONSE_URL, status=404)
+    with pytest.raises(SlackCallFailed) as failure:
+        paced.respond(response_url=fake_slack.response_url(), text="expired")
+    assert (failure.value.method, failure.value.error) == ("response_url", "http_404")
+    # Closed unanswered every time: once on the kept connection, then a first try and two retries on new ones.
+    fake_slack.inject(RESPONSE_URL, reset=True, times=4)
+    with pytest.raises(SlackCallFailed) as failure:
+        paced.respond(response_url=fake_slack.response_url(), text="never arrives")
+    assert failure.value.error == "connection_error"
+    assert [r["text"] for r in fake_slack.responses] == ["after the wait"]

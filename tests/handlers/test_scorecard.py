@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from matplotlib import image
 
+from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
 from bot.runtime import Runtime
 from bot.settings import Settings
+from bot.slack.double import FakeSlack
 from models.db import transaction
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN
-from bot.slack.double import FakeSlack
 from tests.scorecard_data import seed
-from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
 
 LEADS_GROUP = "S0SECLEADS"
 
