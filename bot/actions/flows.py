@@ -474,7 +474,7 @@ def send_owner_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus 
     # The next overdue step needs the owner's zone: looked up before sending, so a failure is retried like a send.
     owner_tz = runtime.slack.user(action.owner_id).tz if reminder.kind == actions.OVERDUE else None
     message = action_blocks.reminder(action, postmortem, kind=reminder.kind)
-    runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
+    senders.post_once(runtime, reminder, message)
     if owner_tz is None:
         return ReminderStatus.SENT
     timing, now = _timing(runtime), runtime.clock.now()
@@ -492,5 +492,5 @@ def send_escalation(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
             return ReminderStatus.SKIPPED
         action, postmortem = loaded
     message = action_blocks.escalation(action, postmortem)
-    runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
+    senders.post_once(runtime, reminder, message)
     return ReminderStatus.SENT

@@ -198,7 +198,7 @@ def send_channel_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatu
     if loaded is None:
         return ReminderStatus.SKIPPED
     message = meeting_blocks.channel_reminder(loaded[0])
-    runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
+    senders.post_once(runtime, reminder, message)
     return ReminderStatus.SENT
 
 
@@ -213,5 +213,5 @@ def send_dm_reminder(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
         if reminder.recipient_id in questionnaire.respondents(session, postmortem_id=postmortem.id):
             return ReminderStatus.SKIPPED
     message = meeting_blocks.questionnaire_nudge(meeting, postmortem)
-    runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
+    senders.post_once(runtime, reminder, message)
     return ReminderStatus.SENT

@@ -68,7 +68,7 @@ def send_sighting_notice(runtime: Runtime, reminder: Reminder) -> ReminderStatus
         permalink = None
     message = blocks.sighting(title=title, kind=sighting.kind, value=sighting.value, channel_id=sighting.channel_id,
                               permalink=permalink, seen_at=sighting.seen_at, sighting_id=sighting.id)
-    runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
+    senders.post_once(runtime, reminder, message)
     return ReminderStatus.SENT
 
 
@@ -167,7 +167,7 @@ def send_checkin(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
         if postmortem is None or postmortem.status is not PostmortemStatus.CLOSED:
             return ReminderStatus.SKIPPED
         message = blocks.checkin(title=postmortem.title, reminder_id=reminder.id)
-    runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
+    senders.post_once(runtime, reminder, message)
     return ReminderStatus.SENT
 
 

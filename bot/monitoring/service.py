@@ -95,10 +95,10 @@ def record_sightings(session: Session, *, hits: list[Watched], channel_id: str, 
         window = windows.get(hit.postmortem_id)
         if window is None or not window.covers(now) or hit.indicator_id not in current:
             continue
-        sighting = insert_if_absent(session, Sighting, dict(
+        sighting_id = insert_if_absent(session, Sighting, dict(
             postmortem_id=hit.postmortem_id, indicator_id=hit.indicator_id, kind=hit.kind, value=hit.value,
             channel_id=channel_id, message_ts=message_ts, seen_at=now, verdict=Verdict.PENDING))
-        if sighting is None:
+        if sighting_id is None:
             continue
         postmortem = session.get_one(Postmortem, hit.postmortem_id)
         recipients = [postmortem.facilitator_id]
@@ -106,11 +106,11 @@ def record_sightings(session: Session, *, hits: list[Watched], channel_id: str, 
         if channel:
             recipients.append(channel)
         notices = reminders.plan_at_once(session, kind=SIGHTING_NOTICE, postmortem_id=postmortem.id,
-                                         subject_id=sighting.id, recipients=recipients, now=now)
+                                         subject_id=sighting_id, recipients=recipients, now=now)
         if to_misp:
             notices += reminders.plan_at_once(session, kind=MISP_SIGHTING, postmortem_id=postmortem.id,
-                                              subject_id=sighting.id, recipients=[misp.REMINDER_RECIPIENT], now=now)
-        new.append(NewSighting(sighting.id, notices))
+                                              subject_id=sighting_id, recipients=[misp.REMINDER_RECIPIENT], now=now)
+        new.append(NewSighting(sighting_id, notices))
     return new
 
 
@@ -161,8 +161,8 @@ def plan_checkins(session: Session, *, postmortem: Postmortem, offsets: tuple[ti
 
 
 def answer_checkin(session: Session, *, reminder_id: int, postmortem_id: int, answer: CheckInAnswer, details: str,
-                   user_id: str, now: datetime) -> CheckIn | None:
-    """The stored answer, or None when this check-in was answered already (the first answer counts)."""
+                   user_id: str, now: datetime) -> int | None:
+    """The stored answer's id, or None when this check-in was answered already (the first answer counts)."""
     return insert_if_absent(session, CheckIn, dict(
         postmortem_id=postmortem_id, reminder_id=reminder_id, answer=answer, details=details, answered_by=user_id,
         answered_at=now))

@@ -8,10 +8,12 @@ process that dispatches knows every sender.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from bot.reminders.service import SentThen
+from bot.slack.blocks import Message
 from models import Reminder, ReminderStatus
 
 if TYPE_CHECKING:
@@ -46,3 +48,22 @@ def sends(*kinds: str) -> Callable[[Sender], Sender]:
 
 def registered() -> Mapping[str, Sender]:
     return MappingProxyType(_SENDERS)
+
+
+# Every reminder's message carries its id, so that a retry can tell whether an earlier attempt went out.
+REMINDER_EVENT = "postmortem_reminder"
+_LOOK_BACK = timedelta(minutes=1)
+
+
+def post_once(runtime: Runtime, reminder: Reminder, message: Message) -> None:
+    """Post a reminder's message to its recipient. A retry looks for it first: an earlier attempt's answer
+    may have been lost after Slack posted it, and the recipient must not get it twice."""
+    payload = {"reminder_id": reminder.id}
+    if reminder.attempts > 1:
+        recipient = reminder.recipient_id
+        channel = runtime.slack.dm_channel(user_id=recipient) if recipient.startswith(("U", "W")) else recipient
+        since = f"{(reminder.planned_for - _LOOK_BACK).timestamp():.6f}"
+        if runtime.slack.find_message(channel=channel, event_type=REMINDER_EVENT, payload=payload, newer_than=since):
+            return
+    runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks,
+                               metadata={"event_type": REMINDER_EVENT, "event_payload": payload})

@@ -58,7 +58,7 @@ def plan_at_once(session: Session, *, kind: str, postmortem_id: int, subject_id:
     subject version, they are not planned twice."""
     rows = [_row(Planned(kind, recipient, now, None), postmortem_id=postmortem_id, subject_id=subject_id,
                  subject_version=subject_version) for recipient in recipients]
-    return [stored.id for row in rows if (stored := insert_if_absent(session, Reminder, row)) is not None]
+    return [stored for row in rows if (stored := insert_if_absent(session, Reminder, row)) is not None]
 
 
 def _row(planned: Planned, *, postmortem_id: int, subject_id: int, subject_version: int) -> dict[str, object]:

@@ -103,6 +103,22 @@ def test_failed_send_is_retried_with_backoff_then_failed_and_others_still_go_out
     assert (failed.recipient_id, failed.attempts, failed.last_error) == (RESPONDER_TOKYO, reminders.MAX_ATTEMPTS, "is_archived")
 
 
+@pytest.mark.parametrize("took_effect", [True, False], ids=["posted-then-lost", "never-posted"])
+def test_a_reminder_whose_answer_was_lost_reaches_each_recipient_once(
+    took_effect: bool, runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
+) -> None:
+    make_meeting(runtime, participants=[LEAD])
+    clock.current = MEETING - timedelta(hours=24)
+    for recipient in (LEAD, review_channel):  # a DM and a channel post: each loses its answer
+        fake_slack.inject("chat.postMessage", reset=True, effect_first=took_effect, channel=recipient)
+    assert dispatch_due(runtime, worker_id="w1")["pending"] == 2
+    assert len(fake_slack.dm_messages(LEAD)) == len(fake_slack.messages[review_channel]) == int(took_effect)
+    clock.advance(reminders.RETRY_DELAYS[0])
+    assert dispatch_due(runtime, worker_id="w1")["sent"] == 2
+    assert len(fake_slack.dm_messages(LEAD)) == len(fake_slack.messages[review_channel]) == 1
+    assert {status for *_, status in statuses(runtime) if status != "pending"} == {"sent"}
+
+
 def test_a_claim_left_by_a_dead_process_is_failed_not_resent(
     runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
 ) -> None:
