@@ -3,6 +3,7 @@ exists and parses."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -20,9 +21,11 @@ from stix2validator import validate_string
 from bot.cli import main
 from bot.demo import story
 from bot.demo.outputs import BLOCK_KIT_BUILDER, OUTPUTS
-from bot.slack.double import SPECS_DIR, _Contract, specs_available
+from bot.demo.transcript import Transcript
+from bot.slack.double import SPECS_DIR, FakeSlack, _Contract, specs_available
 from tests.conftest import REPO_ROOT
 from tests.handlers.test_reports import SECTION_IDS, Outline
+from tests.hostile import fanged_values, leaks
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +61,33 @@ def test_the_transcript_shows_what_each_person_saw(demo: tuple[subprocess.Comple
     assert ":alarm_clock: Reminder: the post-mortem review meeting starts" in transcript
     assert "Coming up: due 2026-11-27" in transcript
     assert "is closed and read-only" in transcript
+
+
+def test_the_transcript_never_shows_an_indicator_fanged(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    typed = [text for *_, text in story.WAR_ROOM_MESSAGES] + [str(v) for v in story.INCIDENT_REPORT.values()]
+    fanged = fanged_values(*typed)
+    assert "203.0.113.77" in fanged and "https://northwind-vpn-support.com/vpn/auth.php" in fanged
+    assert leaks(demo[0].stdout, fanged) == []
+
+
+def test_what_people_write_is_shown_defanged_and_cannot_drive_the_terminal() -> None:
+    double = FakeSlack().start()
+    try:
+        double.add_user("U0ANA00001", name="Ana", tz="Europe/Lisbon")
+        war_room = double.add_channel("war-room", members=["U0ANA00001"])
+        shown = io.StringIO()
+        transcript = Transcript(double, shown)
+        double.add_message(war_room, user="U0ANA00001",
+                           text="<!channel> \x1b[2J\x1b]0;owned\x07 see <https://evil-login.com/x|evil-login.com> 198.51.100.7")
+        transcript.act("U0ANA00001", "/postmortem note from evil-login.com \x1b[31m")
+        transcript.look()
+    finally:
+        double.stop()
+    text = shown.getvalue()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "<!channel>" not in text and "@channel" in text
+    assert leaks(text, ["evil-login.com", "https://evil-login.com/x", "198.51.100.7"]) == []
+    assert "evil-login[.]com" in text and "198[.]51[.]100[.]7" in text
 
 
 def test_the_report_files_hold_every_section_defanged(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
