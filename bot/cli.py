@@ -16,6 +16,7 @@ from bot.settings import ConfigurationError, Settings, load_settings
 
 EXIT_CONFIGURATION = 2
 EXIT_TERMINATED = 128 + 15  # what a shell reports for a process ended by SIGTERM
+EXIT_INTERRUPTED = 128 + 2  # and by Ctrl-C (SIGINT)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +97,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _demo(output_dir: Path) -> int:
     from bot import logs
-    from bot.demo.play import play
 
     try:
         output_dir.mkdir(parents=True, exist_ok=True)  # before the story, so a bad folder is said at once
@@ -106,7 +106,17 @@ def _demo(output_dir: Path) -> int:
         return 1
     logs.configure(level="WARNING", log_format="text")  # the transcript tells the story; only trouble is logged
     try:
+        from bot.demo.play import play
+
         play(output_dir=output_dir, out=sys.stdout)
+    except KeyboardInterrupt:
+        # play() has stopped the double, the app and the dispatcher; a listener still finishing its request
+        # would log each failed call to the double, which is not trouble but the Ctrl-C.
+        logging.disable(logging.CRITICAL)
+        print(flush=True)  # past the terminal's ^C
+        print("postmortem-bot demo: stopped (Ctrl-C) before the end; the files are written only when the story ends.",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     except AssertionError as error:
         print(f"postmortem-bot demo: stopped: {error}. Nothing is wrong with your Slack: the demo uses none.",
               file=sys.stderr)

@@ -7,6 +7,7 @@ import io
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,21 @@ def test_a_folder_it_cannot_create_is_said_in_one_line_before_anything_plays(
     said = capsys.readouterr()
     assert said.out == "" and said.err.startswith(f"postmortem-bot demo: could not create {a_file / 'out'} (")
     assert said.err.endswith("Pick another folder with --output.\n") and "Traceback" not in said.err
+
+
+def test_ctrl_c_mid_story_stops_it_at_once_in_one_line(tmp_path: Path) -> None:
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    demo = subprocess.Popen([sys.executable, "-m", "bot.cli", "demo", "--output", "out"], cwd=tmp_path, env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert demo.stdout is not None
+    for line in demo.stdout:  # mid-story: the app is answering, the dispatcher and both servers run
+        if line.startswith("[ 4/"):
+            break
+    demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    try:
+        rest, said = demo.communicate(timeout=60)  # a process that never ends fails here, not the suite
+    finally:
+        demo.kill()
+    assert demo.returncode == 130, said
+    assert said.startswith("postmortem-bot demo: stopped (Ctrl-C)") and said.count("\n") == 1, said
+    assert not (tmp_path / "out" / "report.md").exists()
