@@ -169,3 +169,10 @@ def test_ctrl_c_mid_story_stops_it_at_once_in_one_line(tmp_path: Path) -> None:
     assert demo.returncode == 130, said
     assert said.startswith("postmortem-bot demo: stopped (Ctrl-C)") and said.count("\n") == 1, said
     assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_it_speaks_to_someone_trying_the_bot_not_to_its_developers(
+    demo: tuple[subprocess.CompletedProcess[str], Path]
+) -> None:
+    done = demo[0]
+    assert "spec" not in done.stdout.lower() and done.stderr == ""
