@@ -23,6 +23,7 @@ from bot.cli import main
 from bot.demo import story
 from bot.demo.outputs import BLOCK_KIT_BUILDER, OUTPUTS
 from bot.demo.transcript import Transcript
+from bot.slack import safe_text
 from bot.slack.double import SPECS_DIR, FakeSlack, _Contract, specs_available
 from tests.conftest import REPO_ROOT
 from tests.handlers.test_reports import SECTION_IDS, Outline
@@ -106,6 +107,20 @@ def test_the_report_files_hold_every_section_defanged(demo: tuple[subprocess.Com
     assert outline.sections == SECTION_IDS
     for document in (markdown, (out / "report.html").read_text()):
         assert "northwind-vpn-support.com" not in document and "203.0.113.77" not in document
+
+
+def test_what_each_person_typed_is_in_the_published_report(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    """Each step's outcome, read back from the report: a note, answer or action the app had not saved is missing."""
+    markdown = (demo[1] / "report.md").read_text()
+    typed = [text for *_, text in story.WAR_ROOM_MESSAGES] + [task for *_, task in story.ACTIONS]
+    typed += [answer for answers in story.QUESTIONNAIRE.values() for answer in answers.values()]
+    typed += ["Proxy logs show 4 more staff opened the lure; none entered credentials",  # the notes
+              "d.okafor entered her credentials on https://northwind-vpn-support.com/vpn/auth.php",
+              "Push MFA is not enough against a real-time phishing proxy",
+              "Impossible-travel alert fired within 90 minutes"]
+    assert [text for text in typed if safe_text.markdown(text) not in markdown] == []
+    assert "- Classification: Targeted at us\n- Attack vector: Phishing" in markdown
+    assert "- Maya Chen — facilitator\n- Jonas Weber — responder\n- Priya Raman — responder" in markdown
 
 
 def summary(out: Path) -> list[dict[str, Any]]:
