@@ -71,13 +71,13 @@ class Transcript:
         messages, calls, responses = self._news()
         for channel_id, message in messages:
             where, reader = self._audience(channel_id)
-            shown = render_message(message, self._reader(reader))
             if message.get("user") != BOT_USER_ID:  # someone's own message, e.g. in the war room: as typed
                 self.say(f"  {self.person(message['user'])} writes in {self._channel_label(channel_id)}:")
-                shown = safe_text.terminal(shown)
+                typed = self._reader(reader).text(str(message.get("text", "")))
+                self.say("\n".join(_wrapped(safe_text.terminal(typed))), indent=4)
             else:
                 self.say(f"  {where} sees:")
-            self.say(shown, indent=4)
+                self.say(render_message(message, self._reader(reader)), indent=4)
         for call in calls:
             if call.method == "chat.postEphemeral":
                 self.say(f"  only {self.person(call.args['user'])} sees (in {self._channel_label(call.args['channel'])}):")
@@ -150,7 +150,7 @@ class Reader:
 def render_message(message: dict[str, Any], reader: Reader) -> str:
     blocks = _json(message.get("blocks")) or []
     if not blocks:
-        return reader.text(str(message.get("text", "")))
+        return "\n".join(_wrapped(reader.text(str(message.get("text", "")))))
     return render_blocks(blocks, reader)
 
 
