@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -30,14 +31,16 @@ from tests.handlers.test_reports import SECTION_IDS, Outline
 from tests.hostile import fanged_values, leaks
 
 
+def play_demo(work: Path, **environment: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--output", "out"], cwd=work, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **environment}, text=True, timeout=120)
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """One run of the command, in a fresh folder, on the story's fast clock (a few seconds)."""
     work = tmp_path_factory.mktemp("demo")
-    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--output", "out"], cwd=work, env=environment,
-                          capture_output=True, text=True, timeout=120)
-    return done, work / "out"
+    return play_demo(work), work / "out"
 
 
 def test_every_step_happens_in_order_and_the_files_are_listed(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
@@ -191,3 +194,23 @@ def test_it_speaks_to_someone_trying_the_bot_not_to_its_developers(
 ) -> None:
     done = demo[0]
     assert "spec" not in done.stdout.lower() and done.stderr == ""
+
+
+def test_the_bots_own_configuration_in_the_environment_changes_nothing(
+    tmp_path: Path, demo: tuple[subprocess.CompletedProcess[str], Path]
+) -> None:
+    """Someone who runs the real bot has its settings exported: the demo must neither use them (their MISP, their
+    database, their reminder plan) nor complain about them."""
+    with socket.socket() as closed:  # a port nobody listens on: a demo that calls it would say so
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+    (tmp_path / ".env").write_text(f"SLACK_API_URL={nowhere}\n")
+    done = play_demo(tmp_path, SLACK_BOT_TOKEN="xoxb-their-real-token", SLACK_SIGNING_SECRET="theirs",
+                     SLACK_API_URL=nowhere, DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none",
+                     MISP_URL=nowhere, MISP_KEY="their-misp-key", WORKING_HOURS="22:00-23:00", RECOVERY_GAP_HOURS="72",
+                     MEETING_REMINDERS="2h", ACTION_REMINDERS="1d", REPORT_SUMMARY_CHANNEL="C0THEIRS01",
+                     MONITOR_CHANNELS="C0ALERTS01", LOG_LEVEL="DEBUG", LOG_FORMAT="json")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    # The same story, line for line (in any order: a listener's messages may land on either side of a look).
+    timing = re.compile(r"^Done in [\d.]+ s", flags=re.MULTILINE)
+    assert sorted(timing.sub("", done.stdout).splitlines()) == sorted(timing.sub("", demo[0].stdout).splitlines())

@@ -9,6 +9,8 @@ import warnings
 from pathlib import Path
 from typing import TextIO
 
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
 from bot.clock import FrozenClock
 from bot.demo import story
 from bot.demo.outputs import Output, Played, write_outputs
@@ -25,6 +27,19 @@ from models.db import upgrade
 TICK_SECONDS = 0.2
 
 
+class DemoSettings(Settings):
+    """Settings from the demo alone. Someone who runs the real bot keeps its tokens, database, MISP, channels and
+    reminder plan in the environment or a .env file: the demo must not post to, push to or plan by them."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)  # pydantic-settings' names for the sources; only the first one counts here
+
+
 def play(*, output_dir: Path, out: TextIO) -> list[tuple[Output, Path]]:
     """Play the story, writing the transcript to `out` and the files to `output_dir`; returns the files written.
     A step that does not happen raises AssertionError naming what it waited for."""
@@ -38,8 +53,8 @@ def play(*, output_dir: Path, out: TextIO) -> list[tuple[Output, Path]]:
     try:
         story.add_people(double)
         with tempfile.TemporaryDirectory(prefix="postmortem-demo-") as work:
-            settings = Settings(
-                _env_file=None, SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            settings = DemoSettings(
+                SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
                 SLACK_API_URL=double.api_url, DATABASE_URL=f"sqlite:///{Path(work) / 'demo.db'}",
                 SCHEDULER_TICK_SECONDS=TICK_SECONDS,
             )
