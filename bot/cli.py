@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,10 +99,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _demo(output_dir: Path) -> int:
     from bot import logs
 
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)  # before the story, so a bad folder is said at once
+    try:  # before the story, so a folder it cannot make or write in is said at once
+        output_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=output_dir).close()
     except OSError as error:
-        print(f"postmortem-bot demo: could not create {output_dir} ({_one_line(error)}). Pick another folder with "
+        reason = error.strerror or _one_line(error)  # not the name of the probe file
+        print(f"postmortem-bot demo: could not write to {output_dir} ({reason}). Pick another folder with "
               "--output.", file=sys.stderr)
         return 1
     logs.configure(level="WARNING", log_format="text")  # the transcript tells the story; only trouble is logged
@@ -122,6 +125,9 @@ def _demo(output_dir: Path) -> int:
     except AssertionError as error:
         print(f"postmortem-bot demo: stopped: {error}. Nothing is wrong with your Slack: the demo uses none.",
               file=sys.stderr)
+        return 1
+    except OSError as error:  # the folder filled up or went away while the story played
+        print(f"postmortem-bot demo: stopped: {_one_line(error)}.", file=sys.stderr)
         return 1
     return 0
 

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -167,7 +168,7 @@ def test_a_folder_it_cannot_create_is_said_in_one_line_before_anything_plays(
     a_file.write_text("")
     assert main(["demo", "--output", str(a_file / "out")]) == 1
     said = capsys.readouterr()
-    assert said.out == "" and said.err.startswith(f"postmortem-bot demo: could not create {a_file / 'out'} (")
+    assert said.out == "" and said.err.startswith(f"postmortem-bot demo: could not write to {a_file / 'out'} (")
     assert said.err.endswith("Pick another folder with --output.\n") and "Traceback" not in said.err
 
 
@@ -214,3 +215,16 @@ def test_the_bots_own_configuration_in_the_environment_changes_nothing(
     # The same story, line for line (in any order: a listener's messages may land on either side of a look).
     timing = re.compile(r"^Done in [\d.]+ s", flags=re.MULTILINE)
     assert sorted(timing.sub("", done.stdout).splitlines()) == sorted(timing.sub("", demo[0].stdout).splitlines())
+
+
+def test_a_folder_it_may_not_write_in_is_said_in_one_line_before_anything_plays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)  # as root, no folder refuses; a read-only mount would
+    assert main(["demo", "--output", str(tmp_path)]) == 1
+    said = capsys.readouterr()
+    assert said.out == "" and said.err == (f"postmortem-bot demo: could not write to {tmp_path} (Permission denied). "
+                                           "Pick another folder with --output.\n")
