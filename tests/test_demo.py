@@ -127,6 +127,17 @@ def test_what_each_person_typed_is_in_the_published_report(demo: tuple[subproces
     assert "- Maya Chen — facilitator\n- Jonas Weber — responder\n- Priya Raman — responder" in markdown
 
 
+def test_every_file_for_people_shows_the_indicators_defanged(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    """Only the STIX patterns, which machines read, hold the real values."""
+    out = demo[1]
+    fanged = fanged_values(*[text for *_, text in story.WAR_ROOM_MESSAGES], str(story.INCIDENT_REPORT["identified_how"]))
+    for name in ("report.md", "report.html", "slack-summary.json", "postmortem-review.ics"):
+        assert leaks((out / name).read_text(), fanged) == [], name
+    assert leaks(unquote((out / "slack-summary-block-kit-builder.url").read_text()), fanged) == []
+    stix = json.loads((out / "indicators.stix.json").read_text())
+    assert leaks(json.dumps([{k: v for k, v in o.items() if k != "pattern"} for o in stix["objects"]]), fanged) == []
+
+
 def summary(out: Path) -> list[dict[str, Any]]:
     return list(json.loads((out / "slack-summary.json").read_text())["blocks"])
 
