@@ -12,7 +12,9 @@ $(INSTALLED): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "postmortem-bot needs Python 3.11 or newer; set PYTHON=python3.11 (or newer)")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[postgres,test]'
+	@# setuptools tells every editable install of a flat layout to beware of same-named folders (a Python warning,
+	@# not trouble: this folder is the project); pip's own warnings and errors still show.
+	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[postgres,test]'
 	@touch $(INSTALLED)
 
 install: $(INSTALLED)

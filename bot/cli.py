@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from bot.settings import ConfigurationError, Settings, load_settings
 
 EXIT_CONFIGURATION = 2
 EXIT_TERMINATED = 128 + 15  # what a shell reports for a process ended by SIGTERM
+EXIT_INTERRUPTED = 128 + 2  # and by Ctrl-C (SIGINT)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,20 +98,36 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _demo(output_dir: Path) -> int:
     from bot import logs
-    from bot.demo.play import play
 
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)  # before the story, so a bad folder is said at once
+    try:  # before the story, so a folder it cannot make or write in is said at once
+        output_dir.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=output_dir).close()
     except OSError as error:
-        print(f"postmortem-bot demo: could not create {output_dir} ({_one_line(error)}). Pick another folder with "
+        reason = error.strerror or _one_line(error)  # not the name of the probe file
+        print(f"postmortem-bot demo: could not write to {output_dir} ({reason}). Pick another folder with "
               "--output.", file=sys.stderr)
         return 1
     logs.configure(level="WARNING", log_format="text")  # the transcript tells the story; only trouble is logged
+    # The demo's dispatcher wakes every 0.2 s: a tick skipped while the last one still runs is the plan, not trouble.
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
     try:
+        from bot.demo.play import play
+
         play(output_dir=output_dir, out=sys.stdout)
+    except KeyboardInterrupt:
+        # play() has stopped the double, the app and the dispatcher; a listener still finishing its request
+        # would log each failed call to the double, which is not trouble but the Ctrl-C.
+        logging.disable(logging.CRITICAL)
+        print(flush=True)  # past the terminal's ^C
+        print("postmortem-bot demo: stopped (Ctrl-C) before the end; the files are written only when the story ends.",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     except AssertionError as error:
         print(f"postmortem-bot demo: stopped: {error}. Nothing is wrong with your Slack: the demo uses none.",
               file=sys.stderr)
+        return 1
+    except OSError as error:  # the folder filled up or went away while the story played
+        print(f"postmortem-bot demo: stopped: {_one_line(error)}.", file=sys.stderr)
         return 1
     return 0
 

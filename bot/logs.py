@@ -123,13 +123,16 @@ class _RequestFields(logging.Filter):
 
 
 class _BodyScrubber(logging.Filter):
-    """slack_bolt prints whole request bodies in a few messages; keep what happened, drop the body."""
+    """slack_bolt prints whole request bodies in a few messages; keep what happened, drop the body. It also warns
+    at every start that is no news: the app gives Bolt the gateway's client on purpose, and Bolt reads
+    SLACK_BOT_TOKEN from the environment by itself, then says that token goes unused."""
 
     REPLACEMENTS = {
         "Invalid request signature detected": "rejected a request: invalid or stale signature",
         "A global middleware": "a global middleware gave no response",
         "Unhandled request": "no listener took this request",
         "Responding with": None,  # DEBUG: the ack's body, often the user's own text echoed back
+        "As you gave `client` as well, `token` will be unused": None,
     }
 
     def filter(self, record: logging.LogRecord) -> bool:

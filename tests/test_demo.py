@@ -3,11 +3,15 @@ exists and parses."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -20,19 +24,24 @@ from stix2validator import validate_string
 from bot.cli import main
 from bot.demo import story
 from bot.demo.outputs import BLOCK_KIT_BUILDER, OUTPUTS
-from bot.slack.double import SPECS_DIR, _Contract, specs_available
+from bot.demo.transcript import Transcript
+from bot.slack import safe_text
+from bot.slack.double import SPECS_DIR, FakeSlack, _Contract, specs_available
 from tests.conftest import REPO_ROOT
 from tests.handlers.test_reports import SECTION_IDS, Outline
+from tests.hostile import fanged_values, leaks
+
+
+def play_demo(work: Path, **environment: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--output", "out"], cwd=work, capture_output=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **environment}, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """One run of the command, in a fresh folder, on the story's fast clock (a few seconds)."""
     work = tmp_path_factory.mktemp("demo")
-    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    done = subprocess.run([sys.executable, "-m", "bot.cli", "demo", "--output", "out"], cwd=work, env=environment,
-                          capture_output=True, text=True, timeout=120)
-    return done, work / "out"
+    return play_demo(work), work / "out"
 
 
 def test_every_step_happens_in_order_and_the_files_are_listed(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
@@ -60,6 +69,33 @@ def test_the_transcript_shows_what_each_person_saw(demo: tuple[subprocess.Comple
     assert "is closed and read-only" in transcript
 
 
+def test_the_transcript_never_shows_an_indicator_fanged(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    typed = [text for *_, text in story.WAR_ROOM_MESSAGES] + [str(v) for v in story.INCIDENT_REPORT.values()]
+    fanged = fanged_values(*typed)
+    assert "203.0.113.77" in fanged and "https://northwind-vpn-support.com/vpn/auth.php" in fanged
+    assert leaks(demo[0].stdout, fanged) == []
+
+
+def test_what_people_write_is_shown_defanged_and_cannot_drive_the_terminal() -> None:
+    double = FakeSlack().start()
+    try:
+        double.add_user("U0ANA00001", name="Ana", tz="Europe/Lisbon")
+        war_room = double.add_channel("war-room", members=["U0ANA00001"])
+        shown = io.StringIO()
+        transcript = Transcript(double, shown)
+        double.add_message(war_room, user="U0ANA00001",
+                           text="<!channel> \x1b[2J\x1b]0;owned\x07 see <https://evil-login.com/x|evil-login.com> 198.51.100.7")
+        transcript.act("U0ANA00001", "/postmortem note from evil-login.com \x1b[31m")
+        transcript.look()
+    finally:
+        double.stop()
+    text = shown.getvalue()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "<!channel>" not in text and "@channel" in text
+    assert leaks(text, ["evil-login.com", "https://evil-login.com/x", "198.51.100.7"]) == []
+    assert "evil-login[.]com" in text and "198[.]51[.]100[.]7" in text
+
+
 def test_the_report_files_hold_every_section_defanged(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
     out = demo[1]
     markdown = (out / "report.md").read_text()
@@ -75,6 +111,31 @@ def test_the_report_files_hold_every_section_defanged(demo: tuple[subprocess.Com
     assert outline.sections == SECTION_IDS
     for document in (markdown, (out / "report.html").read_text()):
         assert "northwind-vpn-support.com" not in document and "203.0.113.77" not in document
+
+
+def test_what_each_person_typed_is_in_the_published_report(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    """Each step's outcome, read back from the report: a note, answer or action the app had not saved is missing."""
+    markdown = (demo[1] / "report.md").read_text()
+    typed = [text for *_, text in story.WAR_ROOM_MESSAGES] + [task for *_, task in story.ACTIONS]
+    typed += [answer for answers in story.QUESTIONNAIRE.values() for answer in answers.values()]
+    typed += ["Proxy logs show 4 more staff opened the lure; none entered credentials",  # the notes
+              "d.okafor entered her credentials on https://northwind-vpn-support.com/vpn/auth.php",
+              "Push MFA is not enough against a real-time phishing proxy",
+              "Impossible-travel alert fired within 90 minutes"]
+    assert [text for text in typed if safe_text.markdown(text) not in markdown] == []
+    assert "- Classification: Targeted at us\n- Attack vector: Phishing" in markdown
+    assert "- Maya Chen — facilitator\n- Jonas Weber — responder\n- Priya Raman — responder" in markdown
+
+
+def test_every_file_for_people_shows_the_indicators_defanged(demo: tuple[subprocess.CompletedProcess[str], Path]) -> None:
+    """Only the STIX patterns, which machines read, hold the real values."""
+    out = demo[1]
+    fanged = fanged_values(*[text for *_, text in story.WAR_ROOM_MESSAGES], str(story.INCIDENT_REPORT["identified_how"]))
+    for name in ("report.md", "report.html", "slack-summary.json", "postmortem-review.ics"):
+        assert leaks((out / name).read_text(), fanged) == [], name
+    assert leaks(unquote((out / "slack-summary-block-kit-builder.url").read_text()), fanged) == []
+    stix = json.loads((out / "indicators.stix.json").read_text())
+    assert leaks(json.dumps([{k: v for k, v in o.items() if k != "pattern"} for o in stix["objects"]]), fanged) == []
 
 
 def summary(out: Path) -> list[dict[str, Any]]:
@@ -125,5 +186,63 @@ def test_a_folder_it_cannot_create_is_said_in_one_line_before_anything_plays(
     a_file.write_text("")
     assert main(["demo", "--output", str(a_file / "out")]) == 1
     said = capsys.readouterr()
-    assert said.out == "" and said.err.startswith(f"postmortem-bot demo: could not create {a_file / 'out'} (")
+    assert said.out == "" and said.err.startswith(f"postmortem-bot demo: could not write to {a_file / 'out'} (")
     assert said.err.endswith("Pick another folder with --output.\n") and "Traceback" not in said.err
+
+
+def test_ctrl_c_mid_story_stops_it_at_once_in_one_line(tmp_path: Path) -> None:
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    demo = subprocess.Popen([sys.executable, "-m", "bot.cli", "demo", "--output", "out"], cwd=tmp_path, env=environment,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert demo.stdout is not None
+    for line in demo.stdout:  # mid-story: the app is answering, the dispatcher and both servers run
+        if line.startswith("[ 4/"):
+            break
+    demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    try:
+        rest, said = demo.communicate(timeout=60)  # a process that never ends fails here, not the suite
+    finally:
+        demo.kill()
+    assert demo.returncode == 130, said
+    assert said.startswith("postmortem-bot demo: stopped (Ctrl-C)") and said.count("\n") == 1, said
+    assert not (tmp_path / "out" / "report.md").exists()
+
+
+def test_it_speaks_to_someone_trying_the_bot_not_to_its_developers(
+    demo: tuple[subprocess.CompletedProcess[str], Path]
+) -> None:
+    done = demo[0]
+    assert "spec" not in done.stdout.lower() and done.stderr == ""
+
+
+def test_the_bots_own_configuration_in_the_environment_changes_nothing(
+    tmp_path: Path, demo: tuple[subprocess.CompletedProcess[str], Path]
+) -> None:
+    """Someone who runs the real bot has its settings exported: the demo must neither use them (their MISP, their
+    database, their reminder plan) nor complain about them."""
+    with socket.socket() as closed:  # a port nobody listens on: a demo that calls it would say so
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+    (tmp_path / ".env").write_text(f"SLACK_API_URL={nowhere}\n")
+    done = play_demo(tmp_path, SLACK_BOT_TOKEN="xoxb-their-real-token", SLACK_SIGNING_SECRET="theirs",
+                     SLACK_API_URL=nowhere, DATABASE_URL="postgresql+psycopg://nobody@127.0.0.1:1/none",
+                     MISP_URL=nowhere, MISP_KEY="their-misp-key", WORKING_HOURS="22:00-23:00", RECOVERY_GAP_HOURS="72",
+                     MEETING_REMINDERS="2h", ACTION_REMINDERS="1d", REPORT_SUMMARY_CHANNEL="C0THEIRS01",
+                     MONITOR_CHANNELS="C0ALERTS01", LOG_LEVEL="DEBUG", LOG_FORMAT="json")
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    # The same story, line for line (in any order: a listener's messages may land on either side of a look).
+    timing = re.compile(r"^Done in [\d.]+ s", flags=re.MULTILINE)
+    assert sorted(timing.sub("", done.stdout).splitlines()) == sorted(timing.sub("", demo[0].stdout).splitlines())
+
+
+def test_a_folder_it_may_not_write_in_is_said_in_one_line_before_anything_plays(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refused)  # as root, no folder refuses; a read-only mount would
+    assert main(["demo", "--output", str(tmp_path)]) == 1
+    said = capsys.readouterr()
+    assert said.out == "" and said.err == (f"postmortem-bot demo: could not write to {tmp_path} (Permission denied). "
+                                           "Pick another folder with --output.\n")

@@ -99,6 +99,7 @@ def check(condition: bool, what: str) -> None:
 
 
 def smoke(work: Path) -> None:
+    from bot.demo.outputs import OUTPUTS
     from bot.demo.signed_requests import SIGNING_SECRET, SlackSim
     from bot.slack.double import BOT_TOKEN, FakeSlack
 
@@ -126,9 +127,9 @@ def smoke(work: Path) -> None:
         check(reply.status == 200 and "`/postmortem start`" in reply.body, "signed `/postmortem help` shows the help")
         demo = subprocess.run(["postmortem-bot", "demo", "--output", "demo-output"], cwd=run_dir, env=environment,
                               capture_output=True, text=True, timeout=300)
-        failure = "" if demo.returncode == 0 else f":\n{demo.stderr}"
-        check(demo.returncode == 0 and (run_dir / "demo-output" / "report.html").is_file(),
-              f"`postmortem-bot demo` plays to the end and writes its files{failure}")
+        missing = [output.name for output in OUTPUTS if not (run_dir / "demo-output" / output.name).is_file()]
+        failure = "" if demo.returncode == 0 and not missing and not demo.stderr else f":\n{demo.stderr}missing: {missing}"
+        check(not failure, f"`postmortem-bot demo` plays to the end, quietly, and writes its {len(OUTPUTS)} files{failure}")
     except BaseException:
         log.flush()
         print((work / "serve.log").read_text(), file=sys.stderr)

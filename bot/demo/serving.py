@@ -14,7 +14,8 @@ from bot.slack.http import make_server
 @contextmanager
 def serving(runtime: Runtime, *, with_slack: bool = True) -> Iterator[str]:
     """The real app for `runtime`, served over HTTP on a free port (without Slack: health and readiness only)."""
-    server = make_server(create_app(runtime) if with_slack else None, runtime, host="127.0.0.1", port=0)  # type: ignore[arg-type]
+    app = create_app(runtime) if with_slack else None
+    server = make_server(app, runtime, host="127.0.0.1", port=0)  # type: ignore[arg-type]
     stop = threading.Event()
 
     def serve() -> None:
@@ -25,7 +26,11 @@ def serving(runtime: Runtime, *, with_slack: bool = True) -> Iterator[str]:
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}/"
-    stop.set()
-    thread.join(timeout=5)
-    runtime.engine.dispose()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}/"
+    finally:  # also when the caller fails or is interrupted (Ctrl-C in the demo)
+        stop.set()
+        thread.join(timeout=5)
+        if app is not None:  # let the after-the-ack work end while the Slack it talks to is still there
+            app.listener_runner.listener_executor.shutdown(wait=True)
+        runtime.engine.dispose()

@@ -272,6 +272,8 @@ def assign_follow_ups(stage: Stage) -> None:
         t.act(MAYA, f"/postmortem action @{name} {due} {task}")
         stage.slack.ask(f"action <@{owner}|{name}> {due} {task}", user=MAYA, channel=stage.channel)
         wait_for_dm(stage.double, owner, task)
+        eventually(lambda: any(task in m["text"] for m in stage.double.messages[stage.channel]),
+                   what=f"the new follow-up {task!r} in the review channel")  # else it shows under the next one
         t.look()
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
+from bot.slack import safe_text
 from bot.slack.double import BOT_USER_ID, Call, FakeSlack
 
 WIDTH = 100
@@ -45,7 +46,7 @@ class Transcript:
     def act(self, user_id: str, doing: str) -> None:
         """A person does something in Slack; what they see next is theirs."""
         self._actor = user_id
-        self.say(f"{self.person(user_id)}: {doing}")
+        self.say(f"{self.person(user_id)}: {safe_text.terminal(doing)}")
 
     def say(self, text: str, *, indent: int = 0) -> None:
         for line in text.splitlines() or [""]:
@@ -70,11 +71,13 @@ class Transcript:
         messages, calls, responses = self._news()
         for channel_id, message in messages:
             where, reader = self._audience(channel_id)
-            if message.get("user") != BOT_USER_ID:  # someone's own message, e.g. in the war room
+            if message.get("user") != BOT_USER_ID:  # someone's own message, e.g. in the war room: as typed
                 self.say(f"  {self.person(message['user'])} writes in {self._channel_label(channel_id)}:")
+                typed = self._reader(reader).text(str(message.get("text", "")))
+                self.say("\n".join(_wrapped(safe_text.terminal(typed))), indent=4)
             else:
                 self.say(f"  {where} sees:")
-            self.say(render_message(message, self._reader(reader)), indent=4)
+                self.say(render_message(message, self._reader(reader)), indent=4)
         for call in calls:
             if call.method == "chat.postEphemeral":
                 self.say(f"  only {self.person(call.args['user'])} sees (in {self._channel_label(call.args['channel'])}):")
@@ -147,7 +150,7 @@ class Reader:
 def render_message(message: dict[str, Any], reader: Reader) -> str:
     blocks = _json(message.get("blocks")) or []
     if not blocks:
-        return reader.text(str(message.get("text", "")))
+        return "\n".join(_wrapped(reader.text(str(message.get("text", "")))))
     return render_blocks(blocks, reader)
 
 
@@ -200,7 +203,9 @@ def _input_value(element: dict[str, Any], reader: Reader) -> str:
     for key in ("initial_value", "initial_date", "initial_user"):
         if element.get(key):
             value = str(element[key])
-            return "@" + reader.double.users.get(value, {}).get("real_name", value) if key == "initial_user" else value
+            if key == "initial_user":
+                return "@" + reader.double.users.get(value, {}).get("real_name", value)
+            return safe_text.terminal(value)  # a form gives back what was typed, as typed
     if element.get("initial_date_time"):
         return reader.date(int(element["initial_date_time"]), fallback="")
     if element.get("initial_option"):

@@ -145,6 +145,12 @@ def data_line(text: str | None) -> str:
     return indicators.defang(_one_line(text))
 
 
+def terminal(text: str | None) -> str:
+    """For a terminal (the demo's transcript): defanged, and no control character, so no escape sequence
+    can move the cursor, retitle the window or hide a line."""
+    return indicators.defang(normalise(text))
+
+
 def file_name(text: str | None, *, limit: int = FILE_NAME) -> str:
     """A file name that every system accepts: ASCII letters, digits and hyphens."""
     ascii_text = unicodedata.normalize("NFKD", normalise(text)).encode("ascii", "ignore").decode()

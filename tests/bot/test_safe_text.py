@@ -87,8 +87,16 @@ def test_mrkdwn_never_exceeds_its_limit_nor_leaves_anything_live(text: str, limi
 def test_fanged_indicators_never_survive_any_format(text: str) -> None:
     fanged = fanged_values(text)
     for shown in (safe_text.mrkdwn(text, limit=safe_text.MESSAGE_TEXT), safe_text.plain_text(text, limit=10**6),
-                  safe_text.markdown(text), safe_text.html(text), safe_text.ical(text)):
+                  safe_text.markdown(text), safe_text.html(text), safe_text.ical(text), safe_text.terminal(text)):
         assert not leaks(shown, fanged)
+
+
+@FAST
+@given(hostile_text())
+def test_terminal_text_holds_no_control_character_but_tab_and_line_break(text: str) -> None:
+    shown = safe_text.terminal(text)
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", shown)
+    assert all(word in shown for word in words_of(text))
 
 
 @FAST
