@@ -91,7 +91,8 @@ def send_misp_sighting(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
 
 
 def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict) -> Message:
-    """A verdict button. Only the first click counts; a recurrence reopens a closed post-mortem and its channel."""
+    """A verdict button. Only the first click counts; a recurrence reopens a closed post-mortem and its channel.
+    A later "Recurrence: reopen" on a post-mortem reopened so unarchives its channel if that failed before."""
     now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
         sighting = session.get(Sighting, sighting_id)
@@ -100,23 +101,47 @@ def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict)
             return Message(text=SIGHTING_GONE)
         if user_id != postmortem.facilitator_id and not access.is_participant(runtime, postmortem, user_id=user_id):
             return Message(text=access.NOT_FOUND)
-        if not service.decide(session, sighting_id=sighting_id, verdict=verdict, user_id=user_id, now=now):
-            session.refresh(sighting)
-            return Message(text=f"<@{sighting.decided_by}> already marked this sighting as "
-                                f"{VERDICT_LABELS.get(sighting.verdict, 'decided')}.")
-        reopened = verdict is Verdict.RECURRENCE and session.execute(
+        decided = service.decide(session, sighting_id=sighting_id, verdict=verdict, user_id=user_id, now=now)
+        reopened = decided and verdict is Verdict.RECURRENCE and session.execute(
             update(Postmortem).where(Postmortem.id == postmortem.id, Postmortem.status == PostmortemStatus.CLOSED)
             .values(status=PostmortemStatus.OPEN).execution_options(synchronize_session=False)).rowcount == 1
-        title, channel_id = postmortem.title, postmortem.channel_id
+        if not decided:
+            session.refresh(sighting)
+            session.refresh(postmortem)
+        title, channel_id, is_open = postmortem.title, postmortem.channel_id, postmortem.status is PostmortemStatus.OPEN
+        already = Message(text=f"<@{sighting.decided_by}> already marked this sighting as "
+                               f"{VERDICT_LABELS.get(sighting.verdict, 'decided')}.")
+    if not decided:
+        if verdict is Verdict.RECURRENCE and sighting.verdict is Verdict.RECURRENCE and is_open and channel_id:
+            failed = _unarchive(runtime, user_id=user_id, title=title, channel_id=channel_id)
+            if failed:
+                return failed
+        return already
     if verdict is Verdict.NOT_RELATED:
         return Message(text=f"Recorded as not related (a false positive), by <@{user_id}>.")
     if reopened and channel_id:
-        runtime.slack.unarchive_channel(channel=channel_id)
-        runtime.slack.post_message(channel=channel_id, text=(
-            f":rotating_light: <@{user_id}> reopened *{safe_text.mrkdwn_line(title)}*: one of its indicators showed up "
-            "again in an alert. Notes, answers and actions are open again."))
+        failed = _unarchive(runtime, user_id=user_id, title=title, channel_id=channel_id)
+        if failed:
+            return failed
     state = "reopened" if reopened else "still open"
     return Message(text=f"Recorded as a recurrence, by <@{user_id}>. *{safe_text.mrkdwn_line(title)}* is {state}.")
+
+
+def _unarchive(runtime: Runtime, *, user_id: str, title: str, channel_id: str) -> Message | None:
+    """Unarchive a reopened post-mortem's channel and say so there (only the call that unarchived it does).
+    Returns what to answer when Slack refused: the reopen is saved, the channel is not open yet."""
+    try:
+        if not runtime.slack.unarchive_channel(channel=channel_id):
+            return None
+    except SlackCallFailed as failure:
+        log.warning("could not unarchive %s: %s", channel_id, failure)
+        return Message(text=f"Recorded as a recurrence, by <@{user_id}>. *{safe_text.mrkdwn_line(title)}* is reopened, "
+                            f"but Slack did not unarchive its channel (`{failure.error}`): press *Recurrence: reopen* "
+                            "again in a minute.")
+    runtime.slack.post_message(channel=channel_id, text=(
+        f":rotating_light: <@{user_id}> reopened *{safe_text.mrkdwn_line(title)}*: one of its indicators showed up "
+        "again in an alert. Notes, answers and actions are open again."))
+    return None
 
 
 # -- the window ------------------------------------------------------------------------------------------

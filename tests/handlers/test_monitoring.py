@@ -438,3 +438,29 @@ def test_the_facilitator_changes_or_stops_the_window_from_the_report_draft(
     assert choose("off", LEAD).startswith(f"Monitoring was stopped by <@{LEAD}>")
     with in_transaction() as session:
         assert monitoring.window(session, postmortem_id=postmortem_id, period=timedelta(days=30)).ends_at == clock.now()
+
+
+def test_a_reopen_whose_unarchive_failed_unarchives_on_the_next_click(
+    slack: SlackSim, fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str, escalation_channel: str,
+    in_transaction: Any,
+) -> None:
+    postmortem_id, review_channel = watched
+    close(slack, fake_slack, review_channel)
+    slack.event(bot_alert(fake_slack, alert_channel, field_value="evil-login.com"))
+    [posted] = eventually(lambda: notices(fake_slack, escalation_channel), what="the escalation post")
+    reopen = posted["blocks"][-1]["elements"][0]
+
+    fake_slack.inject("conversations.unarchive", error="internal_error")
+    slack.press(reopen["action_id"], reopen["value"], user=LEAD)
+    first = eventually(lambda: [r["text"] for r in fake_slack.responses if "unarchive" in r["text"]
+                                or "try again" in r["text"]], what="the first answer")
+    assert fake_slack.channels[review_channel].is_archived
+    # The answer says what was saved and what was not, and the next click finishes the job.
+    assert "reopened" in first[-1] and "unarchive" in first[-1]
+    answered = len(fake_slack.responses)
+    slack.press(reopen["action_id"], reopen["value"], user=LEAD)
+    eventually(lambda: len(fake_slack.responses) > answered, what="the second answer")
+    assert not fake_slack.channels[review_channel].is_archived
+    assert len([m for m in fake_slack.messages[review_channel] if "reopened" in m["text"]]) == 1
+    with in_transaction() as session:
+        assert session.get_one(Postmortem, postmortem_id).status is PostmortemStatus.OPEN
