@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -26,7 +27,10 @@ log = logging.getLogger(__name__)
 
 SIGHTING_GONE = "I can't find that sighting any more."
 ONLY_FACILITATOR = "Only the facilitator of this post-mortem can change its monitoring."
-MONITOR_USAGE = "Use `/postmortem monitor 30d` to watch for that long from now, or `/postmortem monitor off` to stop."
+# Longer is a typo more often than a plan (and far enough out, no date at all): a year, renewable.
+LONGEST_WINDOW = timedelta(days=365)
+MONITOR_USAGE = ("Use `/postmortem monitor 30d` to watch for that long from now (up to 365d), or "
+                 "`/postmortem monitor off` to stop.")
 CHECKIN_GONE = "I can't find that check-in any more."
 VERDICT_LABELS = {Verdict.RECURRENCE: "a recurrence", Verdict.NOT_RELATED: "not related"}
 # Alert message subtypes that carry no new alert (deletions, joins...): only plain and bot messages and edits count.
@@ -162,7 +166,9 @@ def monitor(runtime: Runtime, *, user_id: str, text: str, channel_id: str = "", 
             else:
                 try:
                     length = parse_duration(word)
-                except ValueError:
+                except (ValueError, OverflowError):
+                    return Message(text=MONITOR_USAGE)
+                if not timedelta(0) < length <= LONGEST_WINDOW:
                     return Message(text=MONITOR_USAGE)
                 service.set_window(session, postmortem_id=postmortem.id, ends_at=now + length, user_id=user_id,
                                    stopped=False, now=now)

@@ -464,3 +464,15 @@ def test_a_reopen_whose_unarchive_failed_unarchives_on_the_next_click(
     assert len([m for m in fake_slack.messages[review_channel] if "reopened" in m["text"]]) == 1
     with in_transaction() as session:
         assert session.get_one(Postmortem, postmortem_id).status is PostmortemStatus.OPEN
+
+
+@pytest.mark.parametrize("garbage", ["99999999d", "999999999999999999999d", "0d", "-1d", "30 d", "off please"])
+def test_monitor_with_a_length_out_of_range_or_garbage_explains_itself_and_changes_nothing(
+    garbage: str, slack: SlackSim, watched: tuple[int, str], in_transaction: Any,
+) -> None:
+    postmortem_id, review_channel = watched
+    reply = slack.ask(f"monitor {garbage}", user=LEAD, channel=review_channel).text
+    assert reply.startswith("Use `/postmortem monitor 30d`"), reply
+    with in_transaction() as session:
+        window = monitoring.window(session, postmortem_id=postmortem_id, period=timedelta(days=30))
+    assert window.ends_at == utc(2026, 12, 18, 9) and window.stopped_by is None
