@@ -15,12 +15,13 @@ from bot.demo.signed_requests import SIGNING_SECRET, SlackSim, eventually, wait_
 from bot.monitoring import flows as monitoring_flows
 from bot.monitoring import service as monitoring
 from bot.monitoring import watchlist
+from bot.notes import service as notes_service
 from bot.reminders.dispatcher import dispatch_due
 from bot.reports import service as reports
 from bot.runtime import Runtime
 from bot.settings import ConfigurationError, Settings, load_settings
 from bot.slack.double import BOT_TOKEN, BOT_USER_ID, FakeSlack
-from models import CheckIn, CheckInAnswer, Postmortem, PostmortemStatus, Sighting, Verdict
+from models import CheckIn, CheckInAnswer, Note, Postmortem, PostmortemStatus, Sighting, Verdict
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN
 from tests.handlers.test_reports import publish
 from tests.races import at_once, most_in_flight, on_postgresql
@@ -476,3 +477,25 @@ def test_monitor_with_a_length_out_of_range_or_garbage_explains_itself_and_chang
     with in_transaction() as session:
         window = monitoring.window(session, postmortem_id=postmortem_id, period=timedelta(days=30))
     assert window.ends_at == utc(2026, 12, 18, 9) and window.stopped_by is None
+
+
+def test_an_indicator_replacing_a_deleted_one_is_watched_and_the_deleted_one_no_more(
+    slack: SlackSim, deliver: Callable[..., None], fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str,
+    in_transaction: Any, clock: FrozenClock,
+) -> None:
+    # SQLite gives a new row the id of the newest row deleted: the watchlist's version must still change.
+    postmortem_id, review_channel = watched
+    assert slack.ask("note Second stage pulled from second-stage.net", user=LEAD,
+                     channel=review_channel).text.startswith(":memo: Added")
+    deliver(bot_alert(fake_slack, alert_channel, field_value="nothing to see"), event_id="Ev1")  # built with it
+    clock.advance(timedelta(minutes=5))
+    with in_transaction() as session:
+        note = session.scalars(select(Note).where(Note.text.contains("second-stage"))).one()
+        notes_service.delete(session, note=note, postmortem=session.get_one(Postmortem, postmortem_id), user_id=LEAD,
+                             now=clock.now())
+    clock.advance(timedelta(minutes=5))
+    assert slack.ask("note Third stage pulled from third-stage.org", user=LEAD,
+                     channel=review_channel).text.startswith(":memo: Added")
+    deliver(bot_alert(fake_slack, alert_channel, field_value="second-stage[.]net"), event_id="Ev2")
+    deliver(bot_alert(fake_slack, alert_channel, field_value="third-stage[.]org"), event_id="Ev3")
+    assert [(s.kind, s.value) for s in sightings(in_transaction)] == [("domain", "third-stage.org")]
