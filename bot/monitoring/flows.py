@@ -58,12 +58,19 @@ def read_alert(runtime: Runtime, *, watchlist: Watchlist, channel_id: str, event
 
 @senders.sends(service.SIGHTING_NOTICE)
 def send_sighting_notice(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
-    """Sender of SIGHTING_NOTICE: the facilitator's DM or the channel's post, with the verdict buttons."""
+    """Sender of SIGHTING_NOTICE: the facilitator's DM or the channel's post, with the verdict buttons. A
+    post for a review channel closed (archived) since the sighting goes to ESCALATION_CHANNEL instead."""
+    recipient = reminder.recipient_id
     with transaction(runtime.sessions) as session:
         sighting = session.get(Sighting, reminder.subject_id)
         if sighting is None:
             return ReminderStatus.SKIPPED
-        title = session.get_one(Postmortem, sighting.postmortem_id).title
+        postmortem = session.get_one(Postmortem, sighting.postmortem_id)
+        title = postmortem.title
+        if recipient == postmortem.channel_id and postmortem.status is not PostmortemStatus.OPEN:
+            recipient = runtime.settings.escalation_channel or ""
+    if not recipient:
+        return ReminderStatus.SKIPPED
     try:
         permalink: str | None = runtime.slack.permalink(channel=sighting.channel_id, ts=sighting.message_ts)
     except SlackCallFailed as failure:
@@ -72,7 +79,7 @@ def send_sighting_notice(runtime: Runtime, reminder: Reminder) -> ReminderStatus
         permalink = None
     message = blocks.sighting(title=title, kind=sighting.kind, value=sighting.value, channel_id=sighting.channel_id,
                               permalink=permalink, seen_at=sighting.seen_at, sighting_id=sighting.id)
-    runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks)
+    runtime.slack.post_message(channel=recipient, text=message.text, blocks=message.blocks)
     return ReminderStatus.SENT
 
 

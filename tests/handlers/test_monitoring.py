@@ -499,3 +499,18 @@ def test_an_indicator_replacing_a_deleted_one_is_watched_and_the_deleted_one_no_
     deliver(bot_alert(fake_slack, alert_channel, field_value="second-stage[.]net"), event_id="Ev2")
     deliver(bot_alert(fake_slack, alert_channel, field_value="third-stage[.]org"), event_id="Ev3")
     assert [(s.kind, s.value) for s in sightings(in_transaction)] == [("domain", "third-stage.org")]
+
+
+def test_a_notice_for_a_review_channel_archived_before_it_went_out_goes_to_the_escalation_channel(
+    slack: SlackSim, deliver: Callable[..., None], fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str,
+    escalation_channel: str, runtime: Runtime, clock: FrozenClock,
+) -> None:
+    _, review_channel = watched
+    fake_slack.inject("chat.postMessage", error="internal_error", channel=review_channel)
+    deliver(bot_alert(fake_slack, alert_channel, field_value="evil-login.com"))
+    wait_for_dm(fake_slack, LEAD, "showed up again")
+    assert notices(fake_slack, review_channel) == []
+    close(slack, fake_slack, review_channel)  # the notice is still to be sent, and its channel is archived now
+    clock.advance(timedelta(hours=1))
+    dispatch_due(runtime, worker_id="w")
+    assert len(notices(fake_slack, escalation_channel)) == 1
