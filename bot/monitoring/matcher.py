@@ -23,6 +23,7 @@ from bot.indicators.extraction import refang
 _SLACK_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 _HASH = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}")
 # Whole runs only: an MD5 inside a SHA-256, or inside a longer word, is not that MD5.
+_PUNYCODE_LABEL = re.compile(r"xn--[a-z0-9-]+")
 _HEX_RUN = re.compile(r"(?<![\w-])[0-9a-f]{32,64}(?![\w-])")
 
 
@@ -89,7 +90,9 @@ class Matcher:
             automaton = ahocorasick.Automaton()
             for key, entries in by_key.items():
                 if key not in self._hashes:
-                    automaton.add_word(key, (len(key), _EDGES.get(entries[0].kind, _DEFAULT_EDGES), tuple(entries)))
+                    for written in {key, _unicode_form(key)}:
+                        automaton.add_word(written, (len(written), _EDGES.get(entries[0].kind, _DEFAULT_EDGES),
+                                                     tuple(entries)))
             automaton.make_automaton()
             self._automaton = automaton
 
@@ -109,6 +112,16 @@ class Matcher:
             for run in _HEX_RUN.findall(haystack):
                 found.update(dict.fromkeys(self._hashes.get(run, ())))
         return list(found)
+
+
+def _unicode_form(key: str) -> str:
+    """`key` with its punycode labels (`xn--…`) as the Unicode an alert may show them in (IDNA)."""
+    def label(found: re.Match[str]) -> str:
+        try:
+            return found.group().encode("ascii").decode("idna").lower()
+        except UnicodeError:
+            return found.group()
+    return _PUNYCODE_LABEL.sub(label, key)
 
 
 def alert_text(message: dict[str, Any]) -> str:

@@ -117,3 +117,15 @@ def test_alert_text_reads_text_blocks_and_attachment_fields() -> None:
 
 def test_an_empty_watchlist_finds_nothing() -> None:
     assert Matcher([]).find("evil.example") == [] and Matcher([]).size == 0
+
+
+def test_a_punycode_domain_is_found_written_in_unicode_and_the_other_way_round() -> None:
+    puny = Watched(1, 1, "domain", "xn--bcher-login-thb.example")
+    url = Watched(2, 1, "url", "https://xn--bcher-login-thb.example/vpn")
+    email = Watched(3, 1, "email", "hr@xn--bcher-login-thb.example")
+    matcher = Matcher([puny, url, email])
+    assert matcher.find("Beacon to BÜCHER-LOGIN[.]example (443/tcp)") == [puny]
+    assert set(matcher.find("GET hxxps://bücher-login.example/vpn from fra-vpn-01")) == {puny, url}
+    assert set(matcher.find("From: hr[@]bücher-login.example")) == {puny, email}
+    assert matcher.find("xn--bcher-login-thb.example") == [puny]
+    assert matcher.find("bücher-login.example.net nicht-bücher-login.example") == []
