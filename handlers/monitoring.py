@@ -49,7 +49,7 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     def verdict_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user_id, response_url = body["user"]["id"], body.get("response_url")
-        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url, saved=True):
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
             outcome = monitoring_flows.judge(runtime, user_id=user_id, sighting_id=int(action["value"]),
                                              verdict=VERDICTS[action["action_id"]])
             tell(runtime, outcome, user_id=user_id, response_url=response_url, replace_original=True)

@@ -140,7 +140,9 @@ def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict)
 
 def _unarchive(runtime: Runtime, *, user_id: str, title: str, channel_id: str) -> Message | None:
     """Unarchive a reopened post-mortem's channel and say so there (only the call that unarchived it does).
-    Returns what to answer when Slack refused: the reopen is saved, the channel is not open yet."""
+    Returns what to answer when Slack refused: the reopen is saved, the channel is not open yet. Every
+    failure after the verdict is stored is answered here, so the listener's failure message ("didn't go
+    through") is only ever said of a verdict that was not stored."""
     try:
         if not runtime.slack.unarchive_channel(channel=channel_id):
             return None
@@ -149,9 +151,12 @@ def _unarchive(runtime: Runtime, *, user_id: str, title: str, channel_id: str) -
         return Message(text=f"Recorded as a recurrence, by <@{user_id}>. *{safe_text.mrkdwn_line(title)}* is reopened, "
                             f"but Slack did not unarchive its channel (`{failure.error}`): press *Recurrence: reopen* "
                             "again in a minute.")
-    runtime.slack.post_message(channel=channel_id, text=(
-        f":rotating_light: <@{user_id}> reopened *{safe_text.mrkdwn_line(title)}*: one of its indicators showed up "
-        "again in an alert. Notes, answers and actions are open again."))
+    try:
+        runtime.slack.post_message(channel=channel_id, text=(
+            f":rotating_light: <@{user_id}> reopened *{safe_text.mrkdwn_line(title)}*: one of its indicators showed "
+            "up again in an alert. Notes, answers and actions are open again."))
+    except SlackCallFailed as failure:  # the reopen and the unarchive stand; only the channel's heads-up is lost
+        log.warning("could not tell %s it was reopened: %s", channel_id, failure)
     return None
 
 

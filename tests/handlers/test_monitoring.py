@@ -514,3 +514,20 @@ def test_a_notice_for_a_review_channel_archived_before_it_went_out_goes_to_the_e
     clock.advance(timedelta(hours=1))
     dispatch_due(runtime, worker_id="w")
     assert len(notices(fake_slack, escalation_channel)) == 1
+
+
+def test_a_verdict_slack_kept_from_being_checked_is_not_called_saved(
+    slack: SlackSim, fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str, runtime: Runtime,
+    in_transaction: Any,
+) -> None:
+    _, review_channel = watched
+    slack.event(bot_alert(fake_slack, alert_channel, field_value="evil-login.com"))
+    not_related = wait_for_dm(fake_slack, LEAD, "showed up again")["blocks"][-1]["elements"][1]
+    runtime.slack.forget_members(channel=review_channel)
+    fake_slack.inject("conversations.members", error="internal_error")
+    slack.press(not_related["action_id"], not_related["value"], user=RESPONDER_BERLIN)
+    answer = eventually(lambda: [r["text"] for r in fake_slack.responses if "internal_error" in r["text"]],
+                        what="the answer")[-1]
+    with in_transaction() as session:
+        assert session.get_one(Sighting, int(not_related["value"])).verdict is Verdict.PENDING
+    assert "lost" not in answer and "didn't go through" in answer
