@@ -86,11 +86,13 @@ def send_sighting_notice(runtime: Runtime, reminder: Reminder) -> ReminderStatus
 @senders.sends(service.MISP_SIGHTING)
 def send_misp_sighting(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
     """Sender of MISP_SIGHTING: the hit as a MISP sighting on the attribute publishing pushed. Skipped while
-    the post-mortem's indicators are not in MISP (not published yet); the STIX bundle still reports it."""
+    the post-mortem's indicators are not in MISP (not published yet); the STIX bundle still reports it. Skipped
+    too once judged not related (a retry after a MISP outage may come after the verdict), as in the bundle."""
     with transaction(runtime.sessions) as session:
         sighting = session.get(Sighting, reminder.subject_id)
         pushed = session.scalar(select(MispPush.pushed_at).where(MispPush.postmortem_id == reminder.postmortem_id))
-        if sighting is None or pushed is None or not misp.configured(runtime.settings):
+        if sighting is None or pushed is None or not misp.configured(runtime.settings) \
+                or sighting.verdict is Verdict.NOT_RELATED:
             return ReminderStatus.SKIPPED
         team_id = session.get_one(Postmortem, sighting.postmortem_id).team_id
         record = service.as_record(sighting)
