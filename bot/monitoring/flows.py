@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -103,7 +104,17 @@ def send_misp_sighting(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
     return ReminderStatus.SENT
 
 
-def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict) -> Message:
+@dataclass(frozen=True)
+class Judged:
+    """A verdict button's answer. `settled`: a verdict is stored and nothing is left to press, so the answer may
+    replace the notice; otherwise (a refusal, a channel still archived) it goes to the presser alone, and a
+    notice in a channel keeps its buttons for everyone else."""
+
+    message: Message
+    settled: bool
+
+
+def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict) -> Judged:
     """A verdict button. Only the first click counts; a recurrence reopens a closed post-mortem and its channel.
     A later "Recurrence: reopen" on a post-mortem reopened so unarchives its channel if that failed before."""
     now = runtime.clock.now()
@@ -111,9 +122,9 @@ def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict)
         sighting = session.get(Sighting, sighting_id)
         postmortem = session.get(Postmortem, sighting.postmortem_id) if sighting is not None else None
         if sighting is None or postmortem is None:
-            return Message(text=SIGHTING_GONE)
+            return Judged(Message(text=SIGHTING_GONE), settled=False)
         if user_id != postmortem.facilitator_id and not access.is_participant(runtime, postmortem, user_id=user_id):
-            return Message(text=access.NOT_FOUND)
+            return Judged(Message(text=access.NOT_FOUND), settled=False)
         decided = service.decide(session, sighting_id=sighting_id, verdict=verdict, user_id=user_id, now=now)
         reopened = decided and verdict is Verdict.RECURRENCE and session.execute(
             update(Postmortem).where(Postmortem.id == postmortem.id, Postmortem.status == PostmortemStatus.CLOSED)
@@ -128,16 +139,17 @@ def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict)
         if verdict is Verdict.RECURRENCE and sighting.verdict is Verdict.RECURRENCE and is_open and channel_id:
             failed = _unarchive(runtime, user_id=user_id, title=title, channel_id=channel_id)
             if failed:
-                return failed
-        return already
+                return Judged(failed, settled=False)
+        return Judged(already, settled=True)
     if verdict is Verdict.NOT_RELATED:
-        return Message(text=f"Recorded as not related (a false positive), by <@{user_id}>.")
+        return Judged(Message(text=f"Recorded as not related (a false positive), by <@{user_id}>."), settled=True)
     if reopened and channel_id:
         failed = _unarchive(runtime, user_id=user_id, title=title, channel_id=channel_id)
         if failed:
-            return failed
+            return Judged(failed, settled=False)
     state = "reopened" if reopened else "still open"
-    return Message(text=f"Recorded as a recurrence, by <@{user_id}>. *{safe_text.mrkdwn_line(title)}* is {state}.")
+    return Judged(Message(text=f"Recorded as a recurrence, by <@{user_id}>. *{safe_text.mrkdwn_line(title)}* is {state}."),
+                  settled=True)
 
 
 def _unarchive(runtime: Runtime, *, user_id: str, title: str, channel_id: str) -> Message | None:

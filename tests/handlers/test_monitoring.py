@@ -531,3 +531,27 @@ def test_a_verdict_slack_kept_from_being_checked_is_not_called_saved(
     with in_transaction() as session:
         assert session.get_one(Sighting, int(not_related["value"])).verdict is Verdict.PENDING
     assert "lost" not in answer and "didn't go through" in answer
+
+
+def test_an_outsiders_click_on_a_channel_notice_is_answered_to_them_alone_and_leaves_the_notice(
+    slack: SlackSim, fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str, escalation_channel: str,
+) -> None:
+    # replace_original on a channel message replaces it for everyone: only a stored verdict may do that.
+    _, review_channel = watched
+    close(slack, fake_slack, review_channel)
+    slack.event(bot_alert(fake_slack, alert_channel, field_value="evil-login.com"))
+    [posted] = eventually(lambda: notices(fake_slack, escalation_channel), what="the escalation post")
+    reopen, not_related = posted["blocks"][-1]["elements"]
+    for button in (reopen, not_related, {**reopen, "value": "999999"}):
+        answered = len(fake_slack.responses)
+        slack.press(button["action_id"], button["value"], user=OUTSIDER)
+        [refusal] = eventually(lambda: fake_slack.responses[answered:], what="the refusal")
+        assert refusal["replace_original"] is False, refusal
+
+    fake_slack.inject("conversations.unarchive", error="internal_error")
+    slack.press(reopen["action_id"], reopen["value"], user=LEAD)
+    [failed] = eventually(lambda: fake_slack.responses[answered + 1:], what="the unarchive failure")
+    assert "press *Recurrence: reopen* again" in failed["text"] and failed["replace_original"] is False
+    slack.press(not_related["action_id"], not_related["value"], user=LEAD)
+    [settled] = eventually(lambda: fake_slack.responses[answered + 2:], what="the answer")
+    assert "already marked" in settled["text"] and settled["replace_original"] is True
