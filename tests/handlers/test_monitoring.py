@@ -422,6 +422,9 @@ def test_the_facilitator_changes_or_stops_the_window_from_the_report_draft(
     draft = slack.ask("report", user=LEAD, channel=review_channel).json()
     assert "*Monitoring:* until 2026-12-18 09:00 UTC" in str(draft["blocks"])
     choice = next(e for e in draft["blocks"][-1]["elements"] if e["type"] == "static_select")
+    # From now, not added to the current end: a window set longer before is shortened, and the label says so.
+    assert [o["text"]["text"] for o in choice["options"]] == [
+        "Watch for 30 days from now", "Watch for 60 days from now", "Watch for 90 days from now", "Stop monitoring"]
 
     def choose(word: str, user: str) -> str:
         option = next(o for o in choice["options"] if o["value"] == f"{postmortem_id}:{word}")
