@@ -137,14 +137,14 @@ def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict)
                                f"{VERDICT_LABELS.get(sighting.verdict, 'decided')}.")
     if not decided:
         if verdict is Verdict.RECURRENCE and sighting.verdict is Verdict.RECURRENCE and is_open and channel_id:
-            failed = _unarchive(runtime, user_id=user_id, title=title, channel_id=channel_id)
+            failed = _unarchive(runtime, reopened_by=sighting.decided_by or user_id, title=title, channel_id=channel_id)
             if failed:
                 return Judged(failed, settled=False)
         return Judged(already, settled=True)
     if verdict is Verdict.NOT_RELATED:
         return Judged(Message(text=f"Recorded as not related (a false positive), by <@{user_id}>."), settled=True)
     if reopened and channel_id:
-        failed = _unarchive(runtime, user_id=user_id, title=title, channel_id=channel_id)
+        failed = _unarchive(runtime, reopened_by=user_id, title=title, channel_id=channel_id)
         if failed:
             return Judged(failed, settled=False)
     state = "reopened" if reopened else "still open"
@@ -152,7 +152,7 @@ def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict)
                   settled=True)
 
 
-def _unarchive(runtime: Runtime, *, user_id: str, title: str, channel_id: str) -> Message | None:
+def _unarchive(runtime: Runtime, *, reopened_by: str, title: str, channel_id: str) -> Message | None:
     """Unarchive a reopened post-mortem's channel and say so there (only the call that unarchived it does).
     Returns what to answer when Slack refused: the reopen is saved, the channel is not open yet. Every
     failure after the verdict is stored is answered here, so the listener's failure message ("didn't go
@@ -162,12 +162,11 @@ def _unarchive(runtime: Runtime, *, user_id: str, title: str, channel_id: str) -
             return None
     except SlackCallFailed as failure:
         log.warning("could not unarchive %s: %s", channel_id, failure)
-        return Message(text=f"Recorded as a recurrence, by <@{user_id}>. *{safe_text.mrkdwn_line(title)}* is reopened, "
-                            f"but Slack did not unarchive its channel (`{failure.error}`): press *Recurrence: reopen* "
-                            "again in a minute.")
+        return Message(text=f"Recorded as a recurrence: *{safe_text.mrkdwn_line(title)}* is reopened, but Slack did "
+                            f"not unarchive its channel (`{failure.error}`): press *Recurrence: reopen* again in a minute.")
     try:
         runtime.slack.post_message(channel=channel_id, text=(
-            f":rotating_light: <@{user_id}> reopened *{safe_text.mrkdwn_line(title)}*: one of its indicators showed "
+            f":rotating_light: <@{reopened_by}> reopened *{safe_text.mrkdwn_line(title)}*: one of its indicators showed "
             "up again in an alert. Notes, answers and actions are open again."))
     except SlackCallFailed as failure:  # the reopen and the unarchive stand; only the channel's heads-up is lost
         log.warning("could not tell %s it was reopened: %s", channel_id, failure)
