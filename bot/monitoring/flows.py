@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select, update
@@ -48,13 +48,24 @@ def read_alert(runtime: Runtime, *, watchlist: Watchlist, channel_id: str, event
     hits = watchlist.matcher(runtime).find(alert_text(message))
     if not hits or not message.get("ts"):
         return []
+    # An edit of an alert posted before a post-mortem's window (a SIEM bot marking the very alert that started
+    # the incident as acknowledged) is not the attacker coming back.
+    edited_since = _posted_at(str(message["ts"])) if event.get("subtype") == "message_changed" else None
     with transaction(runtime.sessions) as session:
         new = service.record_sightings(session, hits=hits, channel_id=channel_id, message_ts=str(message["ts"]),
+                                       posted_at=edited_since,
                                        now=runtime.clock.now(), period=runtime.settings.monitor_period,
                                        escalation_channel=runtime.settings.escalation_channel,
                                        to_misp=misp.configured(runtime.settings))
     log.info("alert in %s matched %d indicator(s), %d new sighting(s)", channel_id, len(hits), len(new))
     return [notice for sighting in new for notice in sighting.notices]
+
+
+def _posted_at(ts: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(ts), tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 @senders.sends(service.SIGHTING_NOTICE)

@@ -85,10 +85,12 @@ class NewSighting:
 
 
 def record_sightings(session: Session, *, hits: list[Watched], channel_id: str, message_ts: str, now: datetime,
-                     period: timedelta, escalation_channel: str | None, to_misp: bool) -> list[NewSighting]:
+                     period: timedelta, escalation_channel: str | None, to_misp: bool,
+                     posted_at: datetime | None = None) -> list[NewSighting]:
     """Store each hit still inside its post-mortem's window (the automaton may predate a change) and plan its
     notices: a DM to the facilitator, and a post in the review channel or, once that is archived,
-    ESCALATION_CHANNEL. A hit already stored (a redelivered event) plans nothing."""
+    ESCALATION_CHANNEL. A hit already stored (a redelivered event) plans nothing. `posted_at`, for an edited
+    alert: when it was first posted; one posted before a window started is no sighting for it."""
     windows = _windows(session, postmortem_ids=(hit.postmortem_id for hit in hits), period=period)
     # A hit counts only for the indicator as stored now: an automaton built before a deletion may name an id
     # that SQLite has since given to another indicator.
@@ -98,7 +100,7 @@ def record_sightings(session: Session, *, hits: list[Watched], channel_id: str, 
     # Sorted, so concurrent deliveries take the unique index's locks in the same order (no deadlock).
     for hit in sorted(hits, key=lambda h: h.indicator_id):
         window = windows.get(hit.postmortem_id)
-        if window is None or not window.covers(now) or \
+        if window is None or not window.covers(now) or (posted_at is not None and posted_at < window.starts_at) or \
                 (hit.indicator_id, hit.postmortem_id, hit.kind, hit.value) not in current:
             continue
         sighting = insert_if_absent(session, Sighting, dict(

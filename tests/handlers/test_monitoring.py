@@ -559,3 +559,22 @@ def test_an_outsiders_click_on_a_channel_notice_is_answered_to_them_alone_and_le
     slack.press(not_related["action_id"], not_related["value"], user=LEAD)
     [settled] = eventually(lambda: fake_slack.responses[answered + 2:], what="the answer")
     assert "already marked" in settled["text"] and settled["replace_original"] is True
+
+
+def test_an_edit_of_an_alert_posted_before_the_incident_was_resolved_is_no_sighting(
+    deliver: Callable[..., None], fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str,
+    in_transaction: Any,
+) -> None:
+    # SIEM bots edit their alerts (acknowledged, closed...): the alert that started the incident is not it coming back.
+    original = bot_alert(fake_slack, alert_channel, field_value="evil-login[.]com")
+    original["ts"] = f"{utc(2026, 11, 17, 22).timestamp():.6f}"  # before the resolution (2026-11-18 09:00)
+    acknowledged = {**original, "attachments": [*original["attachments"], {"text": "Acknowledged by the SOC"}]}
+    deliver({"type": "message", "subtype": "message_changed", "channel": alert_channel, "hidden": True,
+             "ts": f"{utc(2026, 11, 20, 8).timestamp():.6f}", "message": acknowledged, "previous_message": original},
+            event_id="Ev1")
+    assert sightings(in_transaction) == []
+    recent = {**acknowledged, "ts": f"{utc(2026, 11, 19, 8).timestamp():.6f}"}
+    deliver({"type": "message", "subtype": "message_changed", "channel": alert_channel, "hidden": True,
+             "ts": f"{utc(2026, 11, 20, 9).timestamp():.6f}", "message": recent, "previous_message": recent},
+            event_id="Ev2")
+    assert [s.value for s in sightings(in_transaction)] == ["evil-login.com"]
