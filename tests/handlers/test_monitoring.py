@@ -208,16 +208,24 @@ def close(slack: SlackSim, fake: FakeSlack, channel: str) -> None:
     assert slack.ask("close", user=LEAD, channel=channel).text.startswith(":lock:")
 
 
+def closed_and_seen_again(slack: SlackSim, fake: FakeSlack, *, review_channel: str, alert_channel: str,
+                          escalation_channel: str) -> dict[str, Any]:
+    """Close the post-mortem, then an alert names one of its indicators: the notice in ESCALATION_CHANNEL."""
+    close(slack, fake, review_channel)
+    assert fake.channels[review_channel].is_archived
+    slack.event(bot_alert(fake, alert_channel, field_value="evil-login.com"))
+    [posted] = eventually(lambda: notices(fake, escalation_channel), what="the escalation post")
+    return posted
+
+
 def test_recurrence_reopens_a_closed_post_mortem_and_its_channel_once_however_often_it_is_clicked(
     slack: SlackSim, fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str, escalation_channel: str,
     in_transaction: Any,
 ) -> None:
     postmortem_id, review_channel = watched
-    close(slack, fake_slack, review_channel)
-    assert fake_slack.channels[review_channel].is_archived
-    slack.event(bot_alert(fake_slack, alert_channel, field_value="evil-login.com"))
     # The review channel is archived: the post goes to ESCALATION_CHANNEL.
-    [posted] = eventually(lambda: notices(fake_slack, escalation_channel), what="the escalation post")
+    posted = closed_and_seen_again(slack, fake_slack, review_channel=review_channel, alert_channel=alert_channel,
+                                   escalation_channel=escalation_channel)
     assert notices(fake_slack, review_channel) == []
     button = posted["blocks"][-1]["elements"][0]
     assert button["text"]["text"] == "Recurrence: reopen"
@@ -449,9 +457,8 @@ def test_a_reopen_whose_unarchive_failed_unarchives_on_the_next_click(
     in_transaction: Any,
 ) -> None:
     postmortem_id, review_channel = watched
-    close(slack, fake_slack, review_channel)
-    slack.event(bot_alert(fake_slack, alert_channel, field_value="evil-login.com"))
-    [posted] = eventually(lambda: notices(fake_slack, escalation_channel), what="the escalation post")
+    posted = closed_and_seen_again(slack, fake_slack, review_channel=review_channel, alert_channel=alert_channel,
+                                   escalation_channel=escalation_channel)
     reopen = posted["blocks"][-1]["elements"][0]
 
     fake_slack.inject("conversations.unarchive", error="internal_error")
@@ -542,9 +549,8 @@ def test_an_outsiders_click_on_a_channel_notice_is_answered_to_them_alone_and_le
 ) -> None:
     # replace_original on a channel message replaces it for everyone: only a stored verdict may do that.
     _, review_channel = watched
-    close(slack, fake_slack, review_channel)
-    slack.event(bot_alert(fake_slack, alert_channel, field_value="evil-login.com"))
-    [posted] = eventually(lambda: notices(fake_slack, escalation_channel), what="the escalation post")
+    posted = closed_and_seen_again(slack, fake_slack, review_channel=review_channel, alert_channel=alert_channel,
+                                   escalation_channel=escalation_channel)
     reopen, not_related = posted["blocks"][-1]["elements"]
     for button in (reopen, not_related, {**reopen, "value": "999999"}):
         answered = len(fake_slack.responses)
