@@ -49,10 +49,10 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
     def verdict_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
         ack()
         user_id, response_url = body["user"]["id"], body.get("response_url")
-        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url, saved=True):
-            outcome = monitoring_flows.judge(runtime, user_id=user_id, sighting_id=int(action["value"]),
-                                             verdict=VERDICTS[action["action_id"]])
-            tell(runtime, outcome, user_id=user_id, response_url=response_url, replace_original=True)
+        with telling_user_of_failures(runtime, ack=ack, user_id=user_id, response_url=response_url):
+            judged = monitoring_flows.judge(runtime, user_id=user_id, sighting_id=int(action["value"]),
+                                            verdict=VERDICTS[action["action_id"]])
+            tell(runtime, judged.message, user_id=user_id, response_url=response_url, replace_original=judged.settled)
 
     @app.action(monitoring_blocks.ALL_QUIET_ACTION)
     def all_quiet_pressed(ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:

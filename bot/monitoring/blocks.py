@@ -28,8 +28,8 @@ ALL_QUIET_ACTION = "checkin_all_quiet"
 SOMETHING_BACK_ACTION = "checkin_something_back"
 SOMETHING_BACK_CALLBACK = "checkin_something_back_form"
 WINDOW_CHOICE_ACTION = "monitor_window_choice"
-WINDOW_CHOICES = (("30d", "Watch 30 more days"), ("60d", "Watch 60 more days"), ("90d", "Watch 90 more days"),
-                  ("off", "Stop monitoring"))
+WINDOW_CHOICES = (("30d", "Watch for 30 days from now"), ("60d", "Watch for 60 days from now"),
+                  ("90d", "Watch for 90 days from now"), ("off", "Stop monitoring"))
 DETAILS_MAX_CHARS = 2000
 
 

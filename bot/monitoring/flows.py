@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select, update
@@ -26,7 +28,10 @@ log = logging.getLogger(__name__)
 
 SIGHTING_GONE = "I can't find that sighting any more."
 ONLY_FACILITATOR = "Only the facilitator of this post-mortem can change its monitoring."
-MONITOR_USAGE = "Use `/postmortem monitor 30d` to watch for that long from now, or `/postmortem monitor off` to stop."
+# Longer is a typo more often than a plan (and far enough out, no date at all): a year, renewable.
+LONGEST_WINDOW = timedelta(days=365)
+MONITOR_USAGE = ("Use `/postmortem monitor 30d` to watch for that long from now (up to 365d), or "
+                 "`/postmortem monitor off` to stop.")
 CHECKIN_GONE = "I can't find that check-in any more."
 VERDICT_LABELS = {Verdict.RECURRENCE: "a recurrence", Verdict.NOT_RELATED: "not related"}
 # Alert message subtypes that carry no new alert (deletions, joins...): only plain and bot messages and edits count.
@@ -43,8 +48,12 @@ def read_alert(runtime: Runtime, *, watchlist: Watchlist, channel_id: str, event
     hits = watchlist.matcher(runtime).find(alert_text(message))
     if not hits or not message.get("ts"):
         return []
+    # An edit of an alert posted before a post-mortem's window (a SIEM bot marking the very alert that started
+    # the incident as acknowledged) is not the attacker coming back.
+    edited_since = _posted_at(str(message["ts"])) if event.get("subtype") == "message_changed" else None
     with transaction(runtime.sessions) as session:
         new = service.record_sightings(session, hits=hits, channel_id=channel_id, message_ts=str(message["ts"]),
+                                       posted_at=edited_since,
                                        now=runtime.clock.now(), period=runtime.settings.monitor_period,
                                        escalation_channel=runtime.settings.escalation_channel,
                                        to_misp=misp.configured(runtime.settings))
@@ -52,14 +61,28 @@ def read_alert(runtime: Runtime, *, watchlist: Watchlist, channel_id: str, event
     return [notice for sighting in new for notice in sighting.notices]
 
 
+def _posted_at(ts: str) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(float(ts), tz=timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
 @senders.sends(service.SIGHTING_NOTICE)
 def send_sighting_notice(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
-    """Sender of SIGHTING_NOTICE: the facilitator's DM or the channel's post, with the verdict buttons."""
+    """Sender of SIGHTING_NOTICE: the facilitator's DM or the channel's post, with the verdict buttons. A
+    post for a review channel closed (archived) since the sighting goes to ESCALATION_CHANNEL instead."""
+    recipient = reminder.recipient_id
     with transaction(runtime.sessions) as session:
         sighting = session.get(Sighting, reminder.subject_id)
         if sighting is None:
             return ReminderStatus.SKIPPED
-        title = session.get_one(Postmortem, sighting.postmortem_id).title
+        postmortem = session.get_one(Postmortem, sighting.postmortem_id)
+        title = postmortem.title
+        if recipient == postmortem.channel_id and postmortem.status is not PostmortemStatus.OPEN:
+            recipient = runtime.settings.escalation_channel or ""
+    if not recipient:
+        return ReminderStatus.SKIPPED
     try:
         permalink: str | None = runtime.slack.permalink(channel=sighting.channel_id, ts=sighting.message_ts)
     except SlackCallFailed as failure:
@@ -68,18 +91,20 @@ def send_sighting_notice(runtime: Runtime, reminder: Reminder) -> ReminderStatus
         permalink = None
     message = blocks.sighting(title=title, kind=sighting.kind, value=sighting.value, channel_id=sighting.channel_id,
                               permalink=permalink, seen_at=sighting.seen_at, sighting_id=sighting.id)
-    senders.post_once(runtime, reminder, message)
+    senders.post_once(runtime, reminder, message, channel=recipient)
     return ReminderStatus.SENT
 
 
 @senders.sends(service.MISP_SIGHTING)
 def send_misp_sighting(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
     """Sender of MISP_SIGHTING: the hit as a MISP sighting on the attribute publishing pushed. Skipped while
-    the post-mortem's indicators are not in MISP (not published yet); the STIX bundle still reports it."""
+    the post-mortem's indicators are not in MISP (not published yet); the STIX bundle still reports it. Skipped
+    too once judged not related (a retry after a MISP outage may come after the verdict), as in the bundle."""
     with transaction(runtime.sessions) as session:
         sighting = session.get(Sighting, reminder.subject_id)
         pushed = session.scalar(select(MispPush.pushed_at).where(MispPush.postmortem_id == reminder.postmortem_id))
-        if sighting is None or pushed is None or not misp.configured(runtime.settings):
+        if sighting is None or pushed is None or not misp.configured(runtime.settings) \
+                or sighting.verdict is Verdict.NOT_RELATED:
             return ReminderStatus.SKIPPED
         team_id = session.get_one(Postmortem, sighting.postmortem_id).team_id
         record = service.as_record(sighting)
@@ -90,33 +115,73 @@ def send_misp_sighting(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
     return ReminderStatus.SENT
 
 
-def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict) -> Message:
-    """A verdict button. Only the first click counts; a recurrence reopens a closed post-mortem and its channel."""
+@dataclass(frozen=True)
+class Judged:
+    """A verdict button's answer. `settled`: a verdict is stored and nothing is left to press, so the answer may
+    replace the notice; otherwise (a refusal, a channel still archived) it goes to the presser alone, and a
+    notice in a channel keeps its buttons for everyone else."""
+
+    message: Message
+    settled: bool
+
+
+def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict) -> Judged:
+    """A verdict button. Only the first click counts; a recurrence reopens a closed post-mortem and its channel.
+    A later "Recurrence: reopen" on a post-mortem reopened so unarchives its channel if that failed before."""
     now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
         sighting = session.get(Sighting, sighting_id)
         postmortem = session.get(Postmortem, sighting.postmortem_id) if sighting is not None else None
         if sighting is None or postmortem is None:
-            return Message(text=SIGHTING_GONE)
+            return Judged(Message(text=SIGHTING_GONE), settled=False)
         if user_id != postmortem.facilitator_id and not access.is_participant(runtime, postmortem, user_id=user_id):
-            return Message(text=access.NOT_FOUND)
-        if not service.decide(session, sighting_id=sighting_id, verdict=verdict, user_id=user_id, now=now):
-            session.refresh(sighting)
-            return Message(text=f"<@{sighting.decided_by}> already marked this sighting as "
-                                f"{VERDICT_LABELS.get(sighting.verdict, 'decided')}.")
-        reopened = verdict is Verdict.RECURRENCE and session.execute(
+            return Judged(Message(text=access.NOT_FOUND), settled=False)
+        decided = service.decide(session, sighting_id=sighting_id, verdict=verdict, user_id=user_id, now=now)
+        reopened = decided and verdict is Verdict.RECURRENCE and session.execute(
             update(Postmortem).where(Postmortem.id == postmortem.id, Postmortem.status == PostmortemStatus.CLOSED)
             .values(status=PostmortemStatus.OPEN).execution_options(synchronize_session=False)).rowcount == 1
-        title, channel_id = postmortem.title, postmortem.channel_id
+        if not decided:
+            session.refresh(sighting)
+            session.refresh(postmortem)
+        title, channel_id, is_open = postmortem.title, postmortem.channel_id, postmortem.status is PostmortemStatus.OPEN
+        already = Message(text=f"<@{sighting.decided_by}> already marked this sighting as "
+                               f"{VERDICT_LABELS.get(sighting.verdict, 'decided')}.")
+    if not decided:
+        if verdict is Verdict.RECURRENCE and sighting.verdict is Verdict.RECURRENCE and is_open and channel_id:
+            failed = _unarchive(runtime, reopened_by=sighting.decided_by or user_id, title=title, channel_id=channel_id)
+            if failed:
+                return Judged(failed, settled=False)
+        return Judged(already, settled=True)
     if verdict is Verdict.NOT_RELATED:
-        return Message(text=f"Recorded as not related (a false positive), by <@{user_id}>.")
+        return Judged(Message(text=f"Recorded as not related (a false positive), by <@{user_id}>."), settled=True)
     if reopened and channel_id:
-        runtime.slack.unarchive_channel(channel=channel_id)
-        runtime.slack.post_message(channel=channel_id, text=(
-            f":rotating_light: <@{user_id}> reopened *{safe_text.mrkdwn_line(title)}*: one of its indicators showed up "
-            "again in an alert. Notes, answers and actions are open again."))
+        failed = _unarchive(runtime, reopened_by=user_id, title=title, channel_id=channel_id)
+        if failed:
+            return Judged(failed, settled=False)
     state = "reopened" if reopened else "still open"
-    return Message(text=f"Recorded as a recurrence, by <@{user_id}>. *{safe_text.mrkdwn_line(title)}* is {state}.")
+    return Judged(Message(text=f"Recorded as a recurrence, by <@{user_id}>. *{safe_text.mrkdwn_line(title)}* is {state}."),
+                  settled=True)
+
+
+def _unarchive(runtime: Runtime, *, reopened_by: str, title: str, channel_id: str) -> Message | None:
+    """Unarchive a reopened post-mortem's channel and say so there (only the call that unarchived it does).
+    Returns what to answer when Slack refused: the reopen is saved, the channel is not open yet. Every
+    failure after the verdict is stored is answered here, so the listener's failure message ("didn't go
+    through") is only ever said of a verdict that was not stored."""
+    try:
+        if not runtime.slack.unarchive_channel(channel=channel_id):
+            return None
+    except SlackCallFailed as failure:
+        log.warning("could not unarchive %s: %s", channel_id, failure)
+        return Message(text=f"Recorded as a recurrence: *{safe_text.mrkdwn_line(title)}* is reopened, but Slack did "
+                            f"not unarchive its channel (`{failure.error}`): press *Recurrence: reopen* again in a minute.")
+    try:
+        runtime.slack.post_message(channel=channel_id, text=(
+            f":rotating_light: <@{reopened_by}> reopened *{safe_text.mrkdwn_line(title)}*: one of its indicators showed "
+            "up again in an alert. Notes, answers and actions are open again."))
+    except SlackCallFailed as failure:  # the reopen and the unarchive stand; only the channel's heads-up is lost
+        log.warning("could not tell %s it was reopened: %s", channel_id, failure)
+    return None
 
 
 # -- the window ------------------------------------------------------------------------------------------
@@ -137,7 +202,9 @@ def monitor(runtime: Runtime, *, user_id: str, text: str, channel_id: str = "", 
             else:
                 try:
                     length = parse_duration(word)
-                except ValueError:
+                except (ValueError, OverflowError):
+                    return Message(text=MONITOR_USAGE)
+                if not timedelta(0) < length <= LONGEST_WINDOW:
                     return Message(text=MONITOR_USAGE)
                 service.set_window(session, postmortem_id=postmortem.id, ends_at=now + length, user_id=user_id,
                                    stopped=False, now=now)

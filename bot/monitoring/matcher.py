@@ -10,6 +10,7 @@ run of hex digits (an MD5 inside a SHA-256 is not that MD5); an address not insi
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from bot.indicators.extraction import refang
 _SLACK_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
 _HASH = re.compile(r"[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}")
 # Whole runs only: an MD5 inside a SHA-256, or inside a longer word, is not that MD5.
+# Whole runs of hex digits, colons and dots with two colons at least (a zone like `%eth0` may follow).
+_IPV6_RUN = re.compile(r"(?<![\w:.])[0-9a-f.]*:[0-9a-f.]*:[0-9a-f:.]*(?![\w:])")
+_PUNYCODE_LABEL = re.compile(r"xn--[a-z0-9-]+")
 _HEX_RUN = re.compile(r"(?<![\w-])[0-9a-f]{32,64}(?![\w-])")
 
 
@@ -76,6 +80,7 @@ class Matcher:
     Hashes skip the automaton: a hash is only ever a whole run of hex digits, so the runs of a message are
     looked up in a dict (exact, and as fast). In the automaton their 32 to 64 random digits each would be
     a chain of nodes of their own, more than half of its memory and build time for a realistic watchlist.
+    IPv6 addresses too, by their compressed form: `2001:DB8:0:0::1` and `2001:db8::1` are one address.
     """
 
     def __init__(self, watched: Iterable[Watched]) -> None:
@@ -84,12 +89,22 @@ class Matcher:
             by_key.setdefault(entry.value.lower(), []).append(entry)
         self.size = len(by_key)
         self._hashes = {key: tuple(entries) for key, entries in by_key.items() if _HASH.fullmatch(key)}
+        # IPv6 by its one compressed form: alerts and notes write the same address in many ways.
+        self._ipv6: dict[str, tuple[Watched, ...]] = {}
+        looked_up = set(self._hashes)
+        for key, entries in by_key.items():
+            address = _ipv6(key) if entries[0].kind == "ipv6" else None
+            if address is not None:
+                self._ipv6[address] = self._ipv6.get(address, ()) + tuple(entries)
+                looked_up.add(key)
         self._automaton: Any = None
-        if len(by_key) > len(self._hashes):
+        if len(by_key) > len(looked_up):
             automaton = ahocorasick.Automaton()
             for key, entries in by_key.items():
-                if key not in self._hashes:
-                    automaton.add_word(key, (len(key), _EDGES.get(entries[0].kind, _DEFAULT_EDGES), tuple(entries)))
+                if key not in looked_up:
+                    for written in {key, _unicode_form(key)}:
+                        automaton.add_word(written, (len(written), _EDGES.get(entries[0].kind, _DEFAULT_EDGES),
+                                                     tuple(entries)))
             automaton.make_automaton()
             self._automaton = automaton
 
@@ -108,7 +123,29 @@ class Matcher:
         if self._hashes:
             for run in _HEX_RUN.findall(haystack):
                 found.update(dict.fromkeys(self._hashes.get(run, ())))
+        if self._ipv6:
+            for run in _IPV6_RUN.findall(haystack):
+                address = _ipv6(run.rstrip("."))
+                if address is not None:
+                    found.update(dict.fromkeys(self._ipv6.get(address, ())))
         return list(found)
+
+
+def _ipv6(text: str) -> str | None:
+    try:
+        return ipaddress.IPv6Address(text).compressed
+    except ValueError:
+        return None
+
+
+def _unicode_form(key: str) -> str:
+    """`key` with its punycode labels (`xn--…`) as the Unicode an alert may show them in (IDNA)."""
+    def label(found: re.Match[str]) -> str:
+        try:
+            return found.group().encode("ascii").decode("idna").lower()
+        except UnicodeError:
+            return found.group()
+    return _PUNYCODE_LABEL.sub(label, key)
 
 
 def alert_text(message: dict[str, Any]) -> str:

@@ -56,10 +56,13 @@ def _windows(session: Session, *, postmortem_ids: Iterable[int] | None, period: 
             for postmortem, override in session.execute(query).tuples()}
 
 
-def watch_version(session: Session) -> tuple[int, ...]:
+def watch_version(session: Session) -> tuple[object, ...]:
     """Changes whenever an indicator is added or removed or a window is changed: what each process compares
-    with the version its automaton was built from. Two aggregate reads, no table written by any request."""
-    indicators = session.execute(select(func.count(Indicator.id), func.coalesce(func.max(Indicator.id), 0))).one()
+    with the version its automaton was built from. Two aggregate reads, no table written by any request.
+    The newest `first_seen_at` too: SQLite gives a new row the id of the newest one deleted, so a deletion
+    and an addition between two reads leave the count and the highest id as they were."""
+    indicators = session.execute(select(func.count(Indicator.id), func.coalesce(func.max(Indicator.id), 0),
+                                        func.max(Indicator.first_seen_at))).one()
     windows = session.execute(select(func.count(), func.coalesce(func.sum(MonitoringWindow.version), 0))
                               .select_from(MonitoringWindow)).one()
     return (*indicators, *windows)
@@ -82,18 +85,23 @@ class NewSighting:
 
 
 def record_sightings(session: Session, *, hits: list[Watched], channel_id: str, message_ts: str, now: datetime,
-                     period: timedelta, escalation_channel: str | None, to_misp: bool) -> list[NewSighting]:
+                     period: timedelta, escalation_channel: str | None, to_misp: bool,
+                     posted_at: datetime | None = None) -> list[NewSighting]:
     """Store each hit still inside its post-mortem's window (the automaton may predate a change) and plan its
     notices: a DM to the facilitator, and a post in the review channel or, once that is archived,
-    ESCALATION_CHANNEL. A hit already stored (a redelivered event) plans nothing."""
+    ESCALATION_CHANNEL. A hit already stored (a redelivered event) plans nothing. `posted_at`, for an edited
+    alert: when it was first posted; one posted before a window started is no sighting for it."""
     windows = _windows(session, postmortem_ids=(hit.postmortem_id for hit in hits), period=period)
-    current = {indicator_id for indicator_id in session.scalars(
-        select(Indicator.id).where(Indicator.id.in_(sorted({hit.indicator_id for hit in hits}))))}
+    # A hit counts only for the indicator as stored now: an automaton built before a deletion may name an id
+    # that SQLite has since given to another indicator.
+    current = set(session.execute(select(Indicator.id, Indicator.postmortem_id, Indicator.kind, Indicator.value)
+                                  .where(Indicator.id.in_(sorted({hit.indicator_id for hit in hits})))).tuples())
     new: list[NewSighting] = []
     # Sorted, so concurrent deliveries take the unique index's locks in the same order (no deadlock).
     for hit in sorted(hits, key=lambda h: h.indicator_id):
         window = windows.get(hit.postmortem_id)
-        if window is None or not window.covers(now) or hit.indicator_id not in current:
+        if window is None or not window.covers(now) or (posted_at is not None and posted_at < window.starts_at) or \
+                (hit.indicator_id, hit.postmortem_id, hit.kind, hit.value) not in current:
             continue
         sighting_id = insert_if_absent(session, Sighting, dict(
             postmortem_id=hit.postmortem_id, indicator_id=hit.indicator_id, kind=hit.kind, value=hit.value,

@@ -26,7 +26,7 @@ class Watchlist:
         self._monotonic = monotonic
         self._building = threading.Lock()
         self._matcher: Matcher | None = None
-        self._version: tuple[int, ...] | None = None
+        self._version: tuple[object, ...] | None = None
         self._checked_at = self._built_at = float("-inf")
 
     def matcher(self, runtime: Runtime) -> Matcher:

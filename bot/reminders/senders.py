@@ -55,15 +55,16 @@ REMINDER_EVENT = "postmortem_reminder"
 _LOOK_BACK = timedelta(minutes=1)
 
 
-def post_once(runtime: Runtime, reminder: Reminder, message: Message) -> None:
-    """Post a reminder's message to its recipient. A retry looks for it first: an earlier attempt's answer
-    may have been lost after Slack posted it, and the recipient must not get it twice."""
+def post_once(runtime: Runtime, reminder: Reminder, message: Message, *, channel: str | None = None) -> None:
+    """Post a reminder's message to its recipient (or to `channel`, where the sender redirects it). A retry
+    looks for it first: an earlier attempt's answer may have been lost after Slack posted it, and the
+    recipient must not get it twice."""
+    recipient = channel or reminder.recipient_id
     payload = {"reminder_id": reminder.id}
     if reminder.attempts > 1:
-        recipient = reminder.recipient_id
-        channel = runtime.slack.dm_channel(user_id=recipient) if recipient.startswith(("U", "W")) else recipient
+        where = runtime.slack.dm_channel(user_id=recipient) if recipient.startswith(("U", "W")) else recipient
         since = f"{(reminder.planned_for - _LOOK_BACK).timestamp():.6f}"
-        if runtime.slack.find_message(channel=channel, event_type=REMINDER_EVENT, payload=payload, newer_than=since):
+        if runtime.slack.find_message(channel=where, event_type=REMINDER_EVENT, payload=payload, newer_than=since):
             return
-    runtime.slack.post_message(channel=reminder.recipient_id, text=message.text, blocks=message.blocks,
+    runtime.slack.post_message(channel=recipient, text=message.text, blocks=message.blocks,
                                metadata={"event_type": REMINDER_EVENT, "event_payload": payload})

@@ -534,12 +534,15 @@ class SlackGateway:
             if failure.error != "already_archived":
                 raise
 
-    def unarchive_channel(self, *, channel: str) -> None:
+    def unarchive_channel(self, *, channel: str) -> bool:
+        """True if this call unarchived the channel; False if it was not archived (any more)."""
         try:
             self._call("conversations.unarchive", channel=channel)
         except SlackCallFailed as failure:
             if failure.error != "not_archived":
                 raise
+            return False
+        return True
 
     def describe_channel(self, *, channel: str, topic: str, purpose: str) -> None:
         """`topic` and `purpose` come from `safe_text.topic`: escaped, defanged and within 250 characters."""

@@ -117,3 +117,26 @@ def test_alert_text_reads_text_blocks_and_attachment_fields() -> None:
 
 def test_an_empty_watchlist_finds_nothing() -> None:
     assert Matcher([]).find("evil.example") == [] and Matcher([]).size == 0
+
+
+def test_a_punycode_domain_is_found_written_in_unicode_and_the_other_way_round() -> None:
+    puny = Watched(1, 1, "domain", "xn--bcher-login-thb.example")
+    url = Watched(2, 1, "url", "https://xn--bcher-login-thb.example/vpn")
+    email = Watched(3, 1, "email", "hr@xn--bcher-login-thb.example")
+    matcher = Matcher([puny, url, email])
+    assert matcher.find("Beacon to BÜCHER-LOGIN[.]example (443/tcp)") == [puny]
+    assert set(matcher.find("GET hxxps://bücher-login.example/vpn from fra-vpn-01")) == {puny, url}
+    assert set(matcher.find("From: hr[@]bücher-login.example")) == {puny, email}
+    assert matcher.find("xn--bcher-login-thb.example") == [puny]
+    assert matcher.find("bücher-login.example.net nicht-bücher-login.example") == []
+
+
+def test_an_ipv6_address_is_found_however_it_is_written() -> None:
+    expanded = Watched(1, 1, "ipv6", "2001:0db8:0000:0000:0000:0000:0000:0001")
+    compressed = Watched(2, 1, "ipv6", "fe80::1")
+    matcher = Matcher([expanded, compressed])
+    for written in ["2001:db8::1", "2001:DB8:0:0:0:0:0:1", "[2001:0db8::1]:443", "src=2001:db8::1.", "2001[:]db8[:][:]1"]:
+        assert matcher.find(f"Outbound to {written} blocked") == [expanded], written
+    assert matcher.find("fe80:0:0:0:0:0:0:1%eth0") == [compressed]
+    for other in ["2001:db8::10", "2001:db8::1:5", "12001:db8::1", "2001:db8::1g", "at 12:30:45"]:
+        assert matcher.find(other) == [], other

@@ -15,12 +15,13 @@ from bot.demo.signed_requests import SIGNING_SECRET, SlackSim, eventually, wait_
 from bot.monitoring import flows as monitoring_flows
 from bot.monitoring import service as monitoring
 from bot.monitoring import watchlist
+from bot.notes import service as notes_service
 from bot.reminders.dispatcher import dispatch_due
 from bot.reports import service as reports
 from bot.runtime import Runtime
 from bot.settings import ConfigurationError, Settings, load_settings
 from bot.slack.double import BOT_TOKEN, BOT_USER_ID, FakeSlack
-from models import CheckIn, CheckInAnswer, Postmortem, PostmortemStatus, Sighting, Verdict
+from models import CheckIn, CheckInAnswer, Note, Postmortem, PostmortemStatus, Sighting, Verdict
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN
 from tests.handlers.test_reports import publish
 from tests.races import at_once, most_in_flight, on_postgresql
@@ -207,16 +208,24 @@ def close(slack: SlackSim, fake: FakeSlack, channel: str) -> None:
     assert slack.ask("close", user=LEAD, channel=channel).text.startswith(":lock:")
 
 
+def closed_and_seen_again(slack: SlackSim, fake: FakeSlack, *, review_channel: str, alert_channel: str,
+                          escalation_channel: str) -> dict[str, Any]:
+    """Close the post-mortem, then an alert names one of its indicators: the notice in ESCALATION_CHANNEL."""
+    close(slack, fake, review_channel)
+    assert fake.channels[review_channel].is_archived
+    slack.event(bot_alert(fake, alert_channel, field_value="evil-login.com"))
+    [posted] = eventually(lambda: notices(fake, escalation_channel), what="the escalation post")
+    return posted
+
+
 def test_recurrence_reopens_a_closed_post_mortem_and_its_channel_once_however_often_it_is_clicked(
     slack: SlackSim, fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str, escalation_channel: str,
     in_transaction: Any,
 ) -> None:
     postmortem_id, review_channel = watched
-    close(slack, fake_slack, review_channel)
-    assert fake_slack.channels[review_channel].is_archived
-    slack.event(bot_alert(fake_slack, alert_channel, field_value="evil-login.com"))
     # The review channel is archived: the post goes to ESCALATION_CHANNEL.
-    [posted] = eventually(lambda: notices(fake_slack, escalation_channel), what="the escalation post")
+    posted = closed_and_seen_again(slack, fake_slack, review_channel=review_channel, alert_channel=alert_channel,
+                                   escalation_channel=escalation_channel)
     assert notices(fake_slack, review_channel) == []
     button = posted["blocks"][-1]["elements"][0]
     assert button["text"]["text"] == "Recurrence: reopen"
@@ -421,6 +430,9 @@ def test_the_facilitator_changes_or_stops_the_window_from_the_report_draft(
     draft = slack.ask("report", user=LEAD, channel=review_channel).json()
     assert "*Monitoring:* until 2026-12-18 09:00 UTC" in str(draft["blocks"])
     choice = next(e for e in draft["blocks"][-1]["elements"] if e["type"] == "static_select")
+    # From now, not added to the current end: a window set longer before is shortened, and the label says so.
+    assert [o["text"]["text"] for o in choice["options"]] == [
+        "Watch for 30 days from now", "Watch for 60 days from now", "Watch for 90 days from now", "Stop monitoring"]
 
     def choose(word: str, user: str) -> str:
         option = next(o for o in choice["options"] if o["value"] == f"{postmortem_id}:{word}")
@@ -438,3 +450,137 @@ def test_the_facilitator_changes_or_stops_the_window_from_the_report_draft(
     assert choose("off", LEAD).startswith(f"Monitoring was stopped by <@{LEAD}>")
     with in_transaction() as session:
         assert monitoring.window(session, postmortem_id=postmortem_id, period=timedelta(days=30)).ends_at == clock.now()
+
+
+def test_a_reopen_whose_unarchive_failed_unarchives_on_the_next_click(
+    slack: SlackSim, fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str, escalation_channel: str,
+    in_transaction: Any,
+) -> None:
+    postmortem_id, review_channel = watched
+    posted = closed_and_seen_again(slack, fake_slack, review_channel=review_channel, alert_channel=alert_channel,
+                                   escalation_channel=escalation_channel)
+    reopen = posted["blocks"][-1]["elements"][0]
+
+    fake_slack.inject("conversations.unarchive", error="internal_error")
+    slack.press(reopen["action_id"], reopen["value"], user=LEAD)
+    first = eventually(lambda: [r["text"] for r in fake_slack.responses if "unarchive" in r["text"]
+                                or "try again" in r["text"]], what="the first answer")
+    assert fake_slack.channels[review_channel].is_archived
+    # The answer says what was saved and what was not, and the next click finishes the job.
+    assert "reopened" in first[-1] and "unarchive" in first[-1]
+    answered = len(fake_slack.responses)
+    slack.press(reopen["action_id"], reopen["value"], user=RESPONDER_BERLIN)
+    eventually(lambda: len(fake_slack.responses) > answered, what="the second answer")
+    assert not fake_slack.channels[review_channel].is_archived
+    [heads_up] = [m["text"] for m in fake_slack.messages[review_channel] if "reopened" in m["text"]]
+    assert heads_up.startswith(f":rotating_light: <@{LEAD}> reopened")  # who reopened it, not who retried
+    with in_transaction() as session:
+        assert session.get_one(Postmortem, postmortem_id).status is PostmortemStatus.OPEN
+
+
+@pytest.mark.parametrize("garbage", ["99999999d", "999999999999999999999d", "0d", "-1d", "30 d", "off please"])
+def test_monitor_with_a_length_out_of_range_or_garbage_explains_itself_and_changes_nothing(
+    garbage: str, slack: SlackSim, watched: tuple[int, str], in_transaction: Any,
+) -> None:
+    postmortem_id, review_channel = watched
+    reply = slack.ask(f"monitor {garbage}", user=LEAD, channel=review_channel).text
+    assert reply.startswith("Use `/postmortem monitor 30d`"), reply
+    with in_transaction() as session:
+        window = monitoring.window(session, postmortem_id=postmortem_id, period=timedelta(days=30))
+    assert window.ends_at == utc(2026, 12, 18, 9) and window.stopped_by is None
+
+
+def test_an_indicator_replacing_a_deleted_one_is_watched_and_the_deleted_one_no_more(
+    slack: SlackSim, deliver: Callable[..., None], fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str,
+    in_transaction: Any, clock: FrozenClock,
+) -> None:
+    # SQLite gives a new row the id of the newest row deleted: the watchlist's version must still change.
+    postmortem_id, review_channel = watched
+    assert slack.ask("note Second stage pulled from second-stage.net", user=LEAD,
+                     channel=review_channel).text.startswith(":memo: Added")
+    deliver(bot_alert(fake_slack, alert_channel, field_value="nothing to see"), event_id="Ev1")  # built with it
+    clock.advance(timedelta(minutes=5))
+    with in_transaction() as session:
+        note = session.scalars(select(Note).where(Note.text.contains("second-stage"))).one()
+        notes_service.delete(session, note=note, postmortem=session.get_one(Postmortem, postmortem_id), user_id=LEAD,
+                             now=clock.now())
+    clock.advance(timedelta(minutes=5))
+    assert slack.ask("note Third stage pulled from third-stage.org", user=LEAD,
+                     channel=review_channel).text.startswith(":memo: Added")
+    deliver(bot_alert(fake_slack, alert_channel, field_value="second-stage[.]net"), event_id="Ev2")
+    deliver(bot_alert(fake_slack, alert_channel, field_value="third-stage[.]org"), event_id="Ev3")
+    assert [(s.kind, s.value) for s in sightings(in_transaction)] == [("domain", "third-stage.org")]
+
+
+def test_a_notice_for_a_review_channel_archived_before_it_went_out_goes_to_the_escalation_channel(
+    slack: SlackSim, deliver: Callable[..., None], fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str,
+    escalation_channel: str, runtime: Runtime, clock: FrozenClock,
+) -> None:
+    _, review_channel = watched
+    fake_slack.inject("chat.postMessage", error="internal_error", channel=review_channel)
+    deliver(bot_alert(fake_slack, alert_channel, field_value="evil-login.com"))
+    wait_for_dm(fake_slack, LEAD, "showed up again")
+    assert notices(fake_slack, review_channel) == []
+    close(slack, fake_slack, review_channel)  # the notice is still to be sent, and its channel is archived now
+    clock.advance(timedelta(hours=1))
+    dispatch_due(runtime, worker_id="w")
+    assert len(notices(fake_slack, escalation_channel)) == 1
+
+
+def test_a_verdict_slack_kept_from_being_checked_is_not_called_saved(
+    slack: SlackSim, fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str, runtime: Runtime,
+    in_transaction: Any,
+) -> None:
+    _, review_channel = watched
+    slack.event(bot_alert(fake_slack, alert_channel, field_value="evil-login.com"))
+    not_related = wait_for_dm(fake_slack, LEAD, "showed up again")["blocks"][-1]["elements"][1]
+    runtime.slack.forget_members(channel=review_channel)
+    fake_slack.inject("conversations.members", error="internal_error")
+    slack.press(not_related["action_id"], not_related["value"], user=RESPONDER_BERLIN)
+    answer = eventually(lambda: [r["text"] for r in fake_slack.responses if "internal_error" in r["text"]],
+                        what="the answer")[-1]
+    with in_transaction() as session:
+        assert session.get_one(Sighting, int(not_related["value"])).verdict is Verdict.PENDING
+    assert "lost" not in answer and "didn't go through" in answer
+
+
+def test_an_outsiders_click_on_a_channel_notice_is_answered_to_them_alone_and_leaves_the_notice(
+    slack: SlackSim, fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str, escalation_channel: str,
+) -> None:
+    # replace_original on a channel message replaces it for everyone: only a stored verdict may do that.
+    _, review_channel = watched
+    posted = closed_and_seen_again(slack, fake_slack, review_channel=review_channel, alert_channel=alert_channel,
+                                   escalation_channel=escalation_channel)
+    reopen, not_related = posted["blocks"][-1]["elements"]
+    for button in (reopen, not_related, {**reopen, "value": "999999"}):
+        answered = len(fake_slack.responses)
+        slack.press(button["action_id"], button["value"], user=OUTSIDER)
+        [refusal] = eventually(lambda: fake_slack.responses[answered:], what="the refusal")
+        assert refusal["replace_original"] is False, refusal
+
+    fake_slack.inject("conversations.unarchive", error="internal_error")
+    slack.press(reopen["action_id"], reopen["value"], user=LEAD)
+    [failed] = eventually(lambda: fake_slack.responses[answered + 1:], what="the unarchive failure")
+    assert "press *Recurrence: reopen* again" in failed["text"] and failed["replace_original"] is False
+    slack.press(not_related["action_id"], not_related["value"], user=LEAD)
+    [settled] = eventually(lambda: fake_slack.responses[answered + 2:], what="the answer")
+    assert "already marked" in settled["text"] and settled["replace_original"] is True
+
+
+def test_an_edit_of_an_alert_posted_before_the_incident_was_resolved_is_no_sighting(
+    deliver: Callable[..., None], fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str,
+    in_transaction: Any,
+) -> None:
+    # SIEM bots edit their alerts (acknowledged, closed...): the alert that started the incident is not it coming back.
+    original = bot_alert(fake_slack, alert_channel, field_value="evil-login[.]com")
+    original["ts"] = f"{utc(2026, 11, 17, 22).timestamp():.6f}"  # before the resolution (2026-11-18 09:00)
+    acknowledged = {**original, "attachments": [*original["attachments"], {"text": "Acknowledged by the SOC"}]}
+    deliver({"type": "message", "subtype": "message_changed", "channel": alert_channel, "hidden": True,
+             "ts": f"{utc(2026, 11, 20, 8).timestamp():.6f}", "message": acknowledged, "previous_message": original},
+            event_id="Ev1")
+    assert sightings(in_transaction) == []
+    recent = {**acknowledged, "ts": f"{utc(2026, 11, 19, 8).timestamp():.6f}"}
+    deliver({"type": "message", "subtype": "message_changed", "channel": alert_channel, "hidden": True,
+             "ts": f"{utc(2026, 11, 20, 9).timestamp():.6f}", "message": recent, "previous_message": recent},
+            event_id="Ev2")
+    assert [s.value for s in sightings(in_transaction)] == ["evil-login.com"]

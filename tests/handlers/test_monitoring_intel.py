@@ -102,3 +102,24 @@ def test_a_sighting_judged_not_related_leaves_the_bundle(
     eventually(lambda: any(r["text"].startswith("Recorded as not related") for r in fake_slack.responses),
                what="the verdict recorded")
     assert stix_sightings(slack, fake_slack, channel) == []
+
+
+def test_a_sighting_judged_not_related_before_misp_was_reachable_never_reaches_misp(
+    slack: SlackSim, fake_slack: FakeSlack, watched: tuple[int, str], alert_channel: str,  # noqa: F811
+    deliver: Callable[..., None], fake_misp: FakeMisp, runtime: Runtime, clock: FrozenClock,  # noqa: F811
+    in_transaction: Any,
+) -> None:
+    _, channel = watched
+    publish(slack, fake_slack, channel)
+    fake_misp.fail("POST", "/sightings/add", status=500)
+    deliver(bot_alert(fake_slack, alert_channel, field_value="203.0.113.66"))
+    not_related = wait_for_dm(fake_slack, LEAD, "showed up again")["blocks"][-1]["elements"][1]
+    eventually(lambda: misp_reminders(in_transaction) == [(ReminderStatus.PENDING, 1)], what="the failed MISP call")
+    slack.press(not_related["action_id"], not_related["value"], user=LEAD)
+    eventually(lambda: any(r["text"].startswith("Recorded as not related") for r in fake_slack.responses),
+               what="the verdict recorded")
+
+    clock.advance(timedelta(hours=1))
+    dispatch_due(runtime, worker_id="test")
+    assert fake_misp.sightings == []
+    assert misp_reminders(in_transaction) == [(ReminderStatus.SKIPPED, 2)]
