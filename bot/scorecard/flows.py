@@ -27,6 +27,8 @@ REFUSED = ("The security scorecard is for security leads and for facilitators of
 UNKNOWN_PERIOD = ("I don't know the period `{typed}`. Use `90d`, `12m`, a quarter like `2026-Q3`, or `all`, "
                   "for example `/postmortem scorecard 2026-Q3`.")
 CHART_IN_DM = ":bar_chart: The chart is in your DM with me."
+CHART_LOST = ("I lost Slack's answer while sharing the chart: it is probably in your DM with me. "
+              "If it isn't there, run the command again; the figures here are complete.")
 CHART_FAILED = ("I couldn't upload the chart (Slack said `{error}`); the figures here are complete. "
                 "Run the command again in a minute for the chart.")
 EXPORTED = ":white_check_mark: The export is in your DM with me: {count} post-mortems ({period}), as CSV and JSON."
@@ -72,6 +74,9 @@ def _upload_chart(runtime: Runtime, *, user_id: str, card: service.Scorecard) ->
     try:
         runtime.slack.upload_file(channel=runtime.slack.dm_channel(user_id=user_id), content=png,
                                   filename=f"security-scorecard-{card.period.key}.png", title=chart.alt_text(card))
+    except SlackOutcomeUnknown as failure:
+        log.warning("scorecard chart upload may have gone through: %s", failure.error)
+        return CHART_LOST
     except SlackCallFailed as failure:
         log.warning("scorecard chart upload failed: %s", failure.error)
         return CHART_FAILED.format(error=failure.error)

@@ -51,7 +51,7 @@ PACE_QUIET_PERIOD_SECONDS = 60.0
 # Slack limits posting per channel: a 429 in one channel says nothing about another.
 PACED_PER_CHANNEL = frozenset({"chat.postMessage"})
 # Repeating these after a lost answer could create a second channel, message or upload.
-NOT_SAFE_TO_REPEAT = frozenset({"conversations.create", "chat.postMessage", "views.open"})
+NOT_SAFE_TO_REPEAT = frozenset({"conversations.create", "chat.postMessage", "views.open", "files.completeUploadExternal"})
 MEMBERS_CACHE_SECONDS = 30
 USER_GROUP_CACHE_SECONDS = 60
 
@@ -185,6 +185,17 @@ class CappedRetryAfterHandler(RetryHandler):
         state.increment_current_attempt()
 
 
+class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    """Repeats a helper's call after a lost connection, except a call whose effect may already have happened
+    (completing an upload shares the file: a second completion shares it twice)."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        if request.url.rstrip("/").rsplit("/", 1)[-1] in NOT_SAFE_TO_REPEAT:
+            return False
+        return super()._can_retry(state=state, request=request, response=response, error=error)
+
+
 @dataclass(frozen=True)
 class SlackUser:
     id: str
@@ -214,8 +225,8 @@ class SlackGateway:
     def _helper_retry_handlers(self) -> list[RetryHandler]:
         return [
             CappedRetryAfterHandler(max_retry_after=self._max_retry_after, sleep=self._sleep),
-            ConnectionErrorRetryHandler(max_retry_count=RETRIES_ON_CONNECTION_ERROR,
-                                        interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.5)),
+            SafeConnectionErrorRetryHandler(max_retry_count=RETRIES_ON_CONNECTION_ERROR,
+                                            interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.5)),
         ]
 
     def _longest_wait(self) -> float:

@@ -175,3 +175,16 @@ def test_a_wrong_leads_group_leaves_leads_with_what_facilitators_get(
     # No such user group in this workspace: the lookup fails for good, so nobody counts as a lead.
     assert slack.ask("scorecard", user=LEAD).text.startswith("The security scorecard is for security leads")
     assert [call["usergroup"] for call in fake_slack.calls_to("usergroups.users.list")] == [LEADS_GROUP]
+
+
+def test_a_chart_whose_answer_is_lost_after_slack_shared_it_is_not_shared_twice(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]
+) -> None:
+    fake_slack.inject("files.completeUploadExternal", reset=True, effect_first=True)
+    answer = slack.ask("scorecard 2026-Q3", user=LEAD).json()
+    assert answer["text"] == "Security scorecard: 2026-Q3: 5 incidents"
+    [chart] = uploads(fake_slack, LEAD, ".png")
+    assert chart["channels"] == ["D0LEAD0001"]  # completing the upload again would share it a second time
+    assert answer["blocks"][-1]["elements"][0]["text"] == (
+        "I lost Slack's answer while sharing the chart: it is probably in your DM with me. "
+        "If it isn't there, run the command again; the figures here are complete.")
