@@ -32,6 +32,8 @@ CHART_LOST = ("I lost Slack's answer while sharing the chart: it is probably in 
 CHART_FAILED = ("I couldn't upload the chart (Slack said `{error}`); the figures here are complete. "
                 "Run the command again in a minute for the chart.")
 EXPORTED = ":white_check_mark: The export is in your DM with me: {count} post-mortems ({period}), as CSV and JSON."
+JSON_FAILED = ("The CSV is in your DM with me, but the JSON may not have arrived (Slack answered `{error}`): "
+               "if it isn't there, run the export again in a minute.")
 OWN_ROWS_ONLY = (" It holds the post-mortems you facilitated; the security leads group sees every row.")
 
 
@@ -111,9 +113,14 @@ def export_files(runtime: Runtime, *, user_id: str, period_text: str) -> Message
     channel = runtime.slack.dm_channel(user_id=user_id)
     runtime.slack.upload_file(channel=channel, filename=f"{stem}.csv", content=export.to_csv(rows),
                               title=f"Security scorecard export, {period.label} (CSV)")
-    runtime.slack.upload_file(channel=channel, filename=f"{stem}.json",
-                              content=export.to_json(rows, period=period.key, scope=scope, generated_at=now),
-                              title=f"Security scorecard export, {period.label} (JSON)")
+    try:
+        runtime.slack.upload_file(channel=channel, filename=f"{stem}.json",
+                                  content=export.to_json(rows, period=period.key, scope=scope, generated_at=now),
+                                  title=f"Security scorecard export, {period.label} (JSON)")
+    except SlackCallFailed as failure:
+        # The CSV is already shared: say so rather than "that didn't go through".
+        log.warning("scorecard JSON export upload failed after the CSV: %s", failure.error)
+        return Message(text=JSON_FAILED.format(error=failure.error))
     text = EXPORTED.format(count=len(rows), period=period.label)
     return Message(text=text + (OWN_ROWS_ONLY if seen_by is Viewer.FACILITATOR else ""))
 

@@ -188,3 +188,14 @@ def test_a_chart_whose_answer_is_lost_after_slack_shared_it_is_not_shared_twice(
     assert answer["blocks"][-1]["elements"][0]["text"] == (
         "I lost Slack's answer while sharing the chart: it is probably in your DM with me. "
         "If it isn't there, run the command again; the figures here are complete.")
+
+
+def test_an_export_half_shared_says_which_file_is_in_the_dm(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]
+) -> None:
+    fake_slack.inject("files.getUploadURLExternal", error="not_allowed_token_type",
+                      filename="security-scorecard-2026-Q3-20261120.json")
+    answer = slack.ask("scorecard export 2026-Q3", user=LEAD)
+    assert len(uploads(fake_slack, LEAD, ".csv")) == 1 and not uploads(fake_slack, LEAD, ".json")
+    assert answer.text == ("The CSV is in your DM with me, but the JSON may not have arrived (Slack answered "
+                           "`not_allowed_token_type`): if it isn't there, run the export again in a minute.")
