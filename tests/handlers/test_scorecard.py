@@ -14,7 +14,8 @@ from matplotlib import image
 from bot.runtime import Runtime
 from bot.settings import Settings
 from models.db import transaction
-from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN
+from models import Postmortem
+from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
 from bot.slack.double import FakeSlack
 from tests.scorecard_data import seed
 from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
@@ -199,3 +200,23 @@ def test_an_export_half_shared_says_which_file_is_in_the_dm(
     assert len(uploads(fake_slack, LEAD, ".csv")) == 1 and not uploads(fake_slack, LEAD, ".json")
     assert answer.text == ("The CSV is in your DM with me, but the JSON may not have arrived (Slack answered "
                            "`not_allowed_token_type`): if it isn't there, run the export again in a minute.")
+
+
+def test_a_facilitator_removed_from_a_review_channel_no_longer_exports_that_postmortem(
+    slack: SlackSim, fake_slack: FakeSlack, runtime: Runtime, seeded: dict[int, int]
+) -> None:
+    # Leaving the review channel revokes access by every path (bot/postmortems/access.py): the export too.
+    with transaction(runtime.sessions) as session:
+        for number, members in ((4, [RESPONDER_TOKYO]), (9, [RESPONDER_BERLIN]), (12, [RESPONDER_TOKYO])):
+            session.get_one(Postmortem, seeded[number]).channel_id = fake_slack.add_channel(f"pm-{number}", members=members)
+    answer = slack.ask("scorecard export", user=RESPONDER_BERLIN)
+    assert answer.text.startswith(":white_check_mark: The export is in your DM with me: 1 post-mortem (all time), as CSV and JSON.")
+    [exported] = uploads(fake_slack, RESPONDER_BERLIN, ".csv")
+    assert [row["title"] for row in csv.DictReader(io.StringIO(exported["content"].decode("utf-8-sig")))] == ["Phishing again"]
+    [document] = uploads(fake_slack, RESPONDER_BERLIN, ".json")
+    assert [p["postmortem_id"] for p in json.loads(document["content"])["postmortems"]] == [seeded[9]]
+
+    with transaction(runtime.sessions) as session:
+        session.get_one(Postmortem, seeded[9]).channel_id = fake_slack.add_channel("pm-9-moved", members=[RESPONDER_TOKYO])
+    for text in ("scorecard 2026-Q3", "scorecard export"):
+        assert slack.ask(text, user=RESPONDER_BERLIN).text.startswith("The security scorecard is for security leads")
