@@ -17,6 +17,7 @@ from models.db import transaction
 from models import Postmortem
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
 from bot.slack.double import FakeSlack
+from tests.races import at_once, most_in_flight
 from tests.scorecard_data import seed
 from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
 
@@ -220,3 +221,17 @@ def test_a_facilitator_removed_from_a_review_channel_no_longer_exports_that_post
         session.get_one(Postmortem, seeded[9]).channel_id = fake_slack.add_channel("pm-9-moved", members=[RESPONDER_TOKYO])
     for text in ("scorecard 2026-Q3", "scorecard export"):
         assert slack.ask(text, user=RESPONDER_BERLIN).text.startswith("The security scorecard is for security leads")
+
+
+def test_two_leads_at_once_each_get_their_scorecard_and_one_chart_in_their_own_dm(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]
+) -> None:
+    fake_slack.slow("usergroups.users.list", seconds=0.5)  # both are in flight while the group is read
+    leads = [LEAD, "U0OTHERLD1"]
+    fake_slack.add_user("U0OTHERLD1", name="Other Lead")
+    answers, intervals = at_once(lambda index: slack.ask("scorecard 2026-Q3", user=leads[index]).json(), 2)
+    assert most_in_flight(intervals) == 2
+    assert [answer["text"] for answer in answers] == ["Security scorecard: 2026-Q3: 5 incidents"] * 2
+    for lead in leads:
+        [chart] = uploads(fake_slack, lead, ".png")
+        assert chart["channels"] == ["D" + lead[1:]]
