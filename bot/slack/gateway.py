@@ -460,9 +460,13 @@ def _failures_as(method: str) -> Iterator[None]:
         yield
     except SlackApiError as error:
         code = _error_code(error)
-        if error.response is not None and error.response.status_code == 429:
+        status = error.response.status_code if error.response is not None else 200
+        if status == 429:
             metrics.count_slack_call(method, "rate_limited")
             raise SlackRateLimited(method, _retry_after(error.response.headers)) from None
+        if status >= 500:  # as in `_call`: the call may have taken effect
+            metrics.count_slack_call(method, f"http_{status}")
+            raise SlackOutcomeUnknown(method, f"http_{status}") from None
         metrics.count_slack_call(method, "error")
         raise SlackCallFailed(method, code) from None
     except OSError as error:  # connection refused or reset after the retries

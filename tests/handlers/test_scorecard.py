@@ -235,3 +235,15 @@ def test_two_leads_at_once_each_get_their_scorecard_and_one_chart_in_their_own_d
     for lead in leads:
         [chart] = uploads(fake_slack, lead, ".png")
         assert chart["channels"] == ["D" + lead[1:]]
+
+
+def test_a_chart_whose_completion_slack_answers_with_a_server_error_may_be_there_and_the_answer_says_so(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]
+) -> None:
+    fake_slack.inject("files.completeUploadExternal", status=503, effect_first=True)
+    answer = slack.ask("scorecard 2026-Q3", user=LEAD).json()
+    [chart] = uploads(fake_slack, LEAD, ".png")
+    assert chart["channels"] == ["D0LEAD0001"]
+    assert answer["blocks"][-1]["elements"][0]["text"] == (
+        "I lost Slack's answer while sharing the chart: it is probably in your DM with me. "
+        "If it isn't there, run the command again; the figures here are complete.")
