@@ -4,6 +4,7 @@ the chart, the export and its handling of what people typed."""
 from __future__ import annotations
 
 import csv
+import re
 import io
 import json
 from datetime import date, datetime, timezone
@@ -237,3 +238,13 @@ def test_an_incident_detected_at_the_first_instant_of_a_quarter_counts_in_that_q
     assert [p.key for p in q3.trend] == ["2026-07"] and [p.key for p in q2.trend] == ["2026-06"]
     assert [p.key for p in card_for(runtime, "all").trend] == ["2026-Q2", "2026-Q3"]
     assert q3.current.durations["dwell"].median == H and q2.current.durations["dwell"].median == H  # rounded to seconds
+
+
+@settings(max_examples=300, deadline=None)
+@given(typed=st.one_of(st.text(max_size=60), st.from_regex(r"\A\s*-?\d{0,6}[-qQdm ]{0,3}\d{0,3}\s*\Z")))
+def test_any_typed_period_is_either_a_known_one_or_none_never_an_error(typed: str) -> None:
+    period = periods.parse(typed, now=NOW)
+    if period is not None:
+        assert period.key in {"90d", "12m", "all"} or re.fullmatch(r"\d{4}-Q[1-4]", period.key)
+        assert period.start is None or period.end is None or period.start < period.end
+        assert period.label.isascii()
