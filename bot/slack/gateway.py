@@ -464,9 +464,12 @@ def _failures_as(method: str) -> Iterator[None]:
         if status == 429:
             metrics.count_slack_call(method, "rate_limited")
             raise SlackRateLimited(method, _retry_after(error.response.headers)) from None
-        if status >= 500:  # as in `_call`: the call may have taken effect
+        if status >= 500:
             metrics.count_slack_call(method, f"http_{status}")
-            raise SlackOutcomeUnknown(method, f"http_{status}") from None
+            # As in `_call`: the step that shares may have taken effect; a step before it shared nothing.
+            failed_step = str(getattr(error.response, "api_url", "")).rsplit("/", 1)[-1]
+            unknown = failed_step in NOT_SAFE_TO_REPEAT
+            raise (SlackOutcomeUnknown if unknown else SlackCallFailed)(method, f"http_{status}") from None
         metrics.count_slack_call(method, "error")
         raise SlackCallFailed(method, code) from None
     except OSError as error:  # connection refused or reset after the retries

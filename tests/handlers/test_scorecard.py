@@ -247,3 +247,14 @@ def test_a_chart_whose_completion_slack_answers_with_a_server_error_may_be_there
     assert answer["blocks"][-1]["elements"][0]["text"] == (
         "I lost Slack's answer while sharing the chart: it is probably in your DM with me. "
         "If it isn't there, run the command again; the figures here are complete.")
+
+
+def test_a_server_error_before_the_chart_is_shared_says_it_was_not_uploaded(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]
+) -> None:
+    fake_slack.inject("files.getUploadURLExternal", status=502)
+    answer = slack.ask("scorecard 2026-Q3", user=LEAD).json()
+    assert not uploads(fake_slack, LEAD, ".png")
+    assert answer["blocks"][-1]["elements"][0]["text"] == (
+        "I couldn't upload the chart (Slack said `http_502`); the figures here are complete. "
+        "Run the command again in a minute for the chart.")
