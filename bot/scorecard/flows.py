@@ -33,6 +33,8 @@ CHART_LOST = ("I lost Slack's answer while sharing the chart: it is probably in 
 CHART_FAILED = ("I couldn't upload the chart (Slack said `{error}`); the figures here are complete. "
                 "Run the command again in a minute for the chart.")
 EXPORTED = ":white_check_mark: The export is in your DM with me: {count} ({period}), as CSV and JSON."
+CSV_LOST = ("I lost Slack's answer while sharing the CSV: it is probably in your DM with me, without the JSON. "
+            "Run the export again in a minute for both.")
 JSON_FAILED = ("The CSV is in your DM with me, but the JSON may not have arrived (Slack answered `{error}`): "
                "if it isn't there, run the export again in a minute.")
 OWN_ROWS_ONLY = (" It holds the post-mortems you facilitated; the security leads group sees every row.")
@@ -124,8 +126,13 @@ def export_files(runtime: Runtime, *, user_id: str, period_text: str) -> Message
     scope = "all" if seen_by is Viewer.LEAD else "facilitated"
     stem = f"security-scorecard-{period.key}-{now:%Y%m%d}"
     channel = runtime.slack.dm_channel(user_id=user_id)
-    runtime.slack.upload_file(channel=channel, filename=f"{stem}.csv", content=export.to_csv(rows),
-                              title=f"Security scorecard export, {period.label} (CSV)")
+    try:
+        runtime.slack.upload_file(channel=channel, filename=f"{stem}.csv", content=export.to_csv(rows),
+                                  title=f"Security scorecard export, {period.label} (CSV)")
+    except SlackOutcomeUnknown as failure:
+        # Slack may have shared it: "that didn't go through" could be untrue.
+        log.warning("scorecard CSV export upload may have gone through: %s", failure.error)
+        return Message(text=CSV_LOST)
     try:
         runtime.slack.upload_file(channel=channel, filename=f"{stem}.json",
                                   content=export.to_json(rows, period=period.key, scope=scope, generated_at=now),

@@ -258,3 +258,14 @@ def test_a_server_error_before_the_chart_is_shared_says_it_was_not_uploaded(
     assert answer["blocks"][-1]["elements"][0]["text"] == (
         "I couldn't upload the chart (Slack said `http_502`); the figures here are complete. "
         "Run the command again in a minute for the chart.")
+
+
+def test_an_export_whose_csv_answer_is_lost_after_sharing_does_not_say_it_failed(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]
+) -> None:
+    fake_slack.inject("files.completeUploadExternal", reset=True, effect_first=True)
+    answer = slack.ask("scorecard export 2026-Q3", user=LEAD)
+    [exported] = uploads(fake_slack, LEAD, ".csv")
+    assert exported["channels"] == ["D0LEAD0001"] and not uploads(fake_slack, LEAD, ".json")
+    assert answer.text == ("I lost Slack's answer while sharing the CSV: it is probably in your DM with me, without "
+                           "the JSON. Run the export again in a minute for both.")
