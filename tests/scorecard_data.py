@@ -22,6 +22,8 @@ from models import (
     AttackVector,
     Classification,
     Indicator,
+    Participant,
+    ParticipantRole,
     Postmortem,
     ReportVersion,
     Severity,
@@ -105,6 +107,7 @@ def seed(session: Session) -> dict[int, int]:
         postmortem = Postmortem(team_id="T0000FAKE", title=title, severity=severity, compromised_at=compromised,
                                 detected_at=detected, contained_at=contained, resolved_at=resolved, created_by=facilitator,
                                 facilitator_id=facilitator, source_view_id=f"scorecard-{number}", created_at=detected)
+        postmortem.participants.append(Participant(user_id=facilitator, role=ParticipantRole.FACILITATOR))
         session.add(postmortem)
         session.flush()
         ids[number] = postmortem.id

@@ -181,9 +181,11 @@ def send_misp_push(runtime: Runtime, reminder: Reminder) -> ReminderStatus:
         return ReminderStatus.SKIPPED
     postmortem_id = reminder.postmortem_id
     with transaction(runtime.sessions) as session:
-        facts, records = stix.load(session, postmortem_id=postmortem_id)
-        postmortem = session.get_one(Postmortem, postmortem_id)
+        postmortem = session.get(Postmortem, postmortem_id)
+        if postmortem is None:
+            return ReminderStatus.SKIPPED
         facilitator, title = postmortem.facilitator_id, postmortem.title
+        facts, records = stix.load(session, postmortem_id=postmortem_id)
     if not records:  # nothing to share: no empty event for an analyst to open
         return ReminderStatus.SKIPPED
     try:

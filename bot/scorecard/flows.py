@@ -12,6 +12,7 @@ import enum
 import logging
 from typing import Any
 
+from bot.postmortems import access
 from bot.runtime import Runtime
 from bot.scorecard import blocks as scorecard_blocks
 from bot.scorecard import chart, export, periods, service
@@ -27,9 +28,15 @@ REFUSED = ("The security scorecard is for security leads and for facilitators of
 UNKNOWN_PERIOD = ("I don't know the period `{typed}`. Use `90d`, `12m`, a quarter like `2026-Q3`, or `all`, "
                   "for example `/postmortem scorecard 2026-Q3`.")
 CHART_IN_DM = ":bar_chart: The chart is in your DM with me."
+CHART_LOST = ("I lost Slack's answer while sharing the chart: it is probably in your DM with me. "
+              "If it isn't there, run the command again; the figures here are complete.")
 CHART_FAILED = ("I couldn't upload the chart (Slack said `{error}`); the figures here are complete. "
                 "Run the command again in a minute for the chart.")
-EXPORTED = ":white_check_mark: The export is in your DM with me: {count} post-mortems ({period}), as CSV and JSON."
+EXPORTED = ":white_check_mark: The export is in your DM with me: {count} ({period}), as CSV and JSON."
+CSV_LOST = ("I lost Slack's answer while sharing the CSV: it is probably in your DM with me, without the JSON. "
+            "Run the export again in a minute for both.")
+JSON_FAILED = ("The CSV is in your DM with me, but the JSON may not have arrived (Slack answered `{error}`): "
+               "if it isn't there, run the export again in a minute.")
 OWN_ROWS_ONLY = (" It holds the post-mortems you facilitated; the security leads group sees every row.")
 
 
@@ -54,11 +61,23 @@ def _is_lead(runtime: Runtime, *, user_id: str) -> bool:
         return False
 
 
+def _still_facilitating(runtime: Runtime, *, user_id: str, first_only: bool = False) -> list[int]:
+    """The post-mortems `user_id` facilitated and still takes part in (or the first of them): leaving, or
+    being removed from, the review channel revokes access by every path, the scorecard's too."""
+    ids = []
+    with transaction(runtime.sessions) as session:
+        for postmortem in service.facilitated(session, user_id=user_id):
+            if access.is_participant(runtime, postmortem, user_id=user_id):
+                ids.append(postmortem.id)
+                if first_only:
+                    break
+    return ids
+
+
 def viewer(runtime: Runtime, *, user_id: str) -> Viewer:
     if _is_lead(runtime, user_id=user_id):
         return Viewer.LEAD
-    with transaction(runtime.sessions) as session:
-        return Viewer.FACILITATOR if service.has_facilitated(session, user_id=user_id) else Viewer.NONE
+    return Viewer.FACILITATOR if _still_facilitating(runtime, user_id=user_id, first_only=True) else Viewer.NONE
 
 
 def _card(runtime: Runtime, period: periods.Period) -> service.Scorecard:
@@ -72,6 +91,9 @@ def _upload_chart(runtime: Runtime, *, user_id: str, card: service.Scorecard) ->
     try:
         runtime.slack.upload_file(channel=runtime.slack.dm_channel(user_id=user_id), content=png,
                                   filename=f"security-scorecard-{card.period.key}.png", title=chart.alt_text(card))
+    except SlackOutcomeUnknown as failure:
+        log.warning("scorecard chart upload may have gone through: %s", failure.error)
+        return CHART_LOST
     except SlackCallFailed as failure:
         log.warning("scorecard chart upload failed: %s", failure.error)
         return CHART_FAILED.format(error=failure.error)
@@ -98,18 +120,28 @@ def export_files(runtime: Runtime, *, user_id: str, period_text: str) -> Message
     if seen_by is Viewer.NONE:
         return Message(text=REFUSED)
     now = runtime.clock.now()
+    own = None if seen_by is Viewer.LEAD else _still_facilitating(runtime, user_id=user_id)
     with transaction(runtime.sessions) as session:
-        rows = service.export_rows(session, period=period, today=now.date(),
-                                   facilitator_id=None if seen_by is Viewer.LEAD else user_id)
+        rows = service.export_rows(session, period=period, today=now.date(), postmortem_ids=own)
     scope = "all" if seen_by is Viewer.LEAD else "facilitated"
     stem = f"security-scorecard-{period.key}-{now:%Y%m%d}"
     channel = runtime.slack.dm_channel(user_id=user_id)
-    runtime.slack.upload_file(channel=channel, filename=f"{stem}.csv", content=export.to_csv(rows),
-                              title=f"Security scorecard export, {period.label} (CSV)")
-    runtime.slack.upload_file(channel=channel, filename=f"{stem}.json",
-                              content=export.to_json(rows, period=period.key, scope=scope, generated_at=now),
-                              title=f"Security scorecard export, {period.label} (JSON)")
-    text = EXPORTED.format(count=len(rows), period=period.label)
+    try:
+        runtime.slack.upload_file(channel=channel, filename=f"{stem}.csv", content=export.to_csv(rows),
+                                  title=f"Security scorecard export, {period.label} (CSV)")
+    except SlackOutcomeUnknown as failure:
+        # Slack may have shared it: "that didn't go through" could be untrue.
+        log.warning("scorecard CSV export upload may have gone through: %s", failure.error)
+        return Message(text=CSV_LOST)
+    try:
+        runtime.slack.upload_file(channel=channel, filename=f"{stem}.json",
+                                  content=export.to_json(rows, period=period.key, scope=scope, generated_at=now),
+                                  title=f"Security scorecard export, {period.label} (JSON)")
+    except SlackCallFailed as failure:
+        # The CSV is already shared: say so rather than "that didn't go through".
+        log.warning("scorecard JSON export upload failed after the CSV: %s", failure.error)
+        return Message(text=JSON_FAILED.format(error=failure.error))
+    text = EXPORTED.format(count=f"{len(rows)} post-mortem{'' if len(rows) == 1 else 's'}", period=period.label)
     return Message(text=text + (OWN_ROWS_ONLY if seen_by is Viewer.FACILITATOR else ""))
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, exists, func, select, union
+from sqlalchemy import ColumnElement, Select, and_, case, func, select, union
 from sqlalchemy.orm import Session
 
 from bot.monitoring import service as monitoring
@@ -303,8 +303,8 @@ def scorecard(session: Session, *, period: Period, today: date) -> Scorecard:
     )
 
 
-def has_facilitated(session: Session, *, user_id: str) -> bool:
-    return session.scalar(select(exists().where(Postmortem.facilitator_id == user_id))) or False
+def facilitated(session: Session, *, user_id: str) -> list[Postmortem]:
+    return list(session.scalars(select(Postmortem).where(Postmortem.facilitator_id == user_id).order_by(Postmortem.id)))
 
 
 # -- the export ---------------------------------------------------------------------------------------
@@ -327,9 +327,9 @@ class ExportRow:
     preventive: dict[str, int | None]
 
 
-def export_rows(session: Session, *, period: Period, facilitator_id: str | None = None,
+def export_rows(session: Session, *, period: Period, postmortem_ids: Collection[int] | None = None,
                 today: date) -> list[ExportRow]:
-    """One row per post-mortem of the period (only `facilitator_id`'s, when given), in one query."""
+    """One row per post-mortem of the period (only those of `postmortem_ids`, when given), in one query."""
     done = _done_at()
     per_action = _action_counts(done, today=today)
     actions = (select(Action.postmortem_id, *(column.label(name) for name, column in per_action.items()))
@@ -346,8 +346,8 @@ def export_rows(session: Session, *, period: Period, facilitator_id: str | None 
         .where(period.contains(Postmortem.detected_at))
         .order_by(Postmortem.detected_at, Postmortem.id)
     )
-    if facilitator_id is not None:
-        statement = statement.where(Postmortem.facilitator_id == facilitator_id)
+    if postmortem_ids is not None:
+        statement = statement.where(Postmortem.id.in_(list(postmortem_ids)))
     rows = []
     for row in session.execute(statement):
         postmortem, assessment = row.Postmortem, row.Assessment

@@ -58,7 +58,8 @@ class Call:
 
 @dataclass
 class Injected:
-    """A canned failure for the next call(s) of one method, optionally only those naming `channel`."""
+    """A canned failure for the next call(s) of one method, optionally only those naming `channel` (or, for an
+    upload, `filename`)."""
 
     error: str | None = None
     status: int = 200
@@ -66,9 +67,11 @@ class Injected:
     reset: bool = False  # close the connection without answering
     effect_first: bool = False  # perform the call, then fail: the client cannot tell it happened
     channel: str | None = None
+    filename: str | None = None
 
     def matches(self, args: dict[str, Any]) -> bool:
-        return self.channel is None or args.get("channel") == self.channel
+        return (self.channel is None or args.get("channel") == self.channel) and \
+            (self.filename is None or args.get("filename") == self.filename)
 
 
 # `_api`'s answer when the connection is to be closed without a response.
@@ -243,14 +246,14 @@ class FakeSlack:
 
     def inject(self, method: str, *, error: str | None = None, times: int = 1, status: int = 200,
                retry_after: int | None = None, reset: bool = False, effect_first: bool = False,
-               channel: str | None = None) -> None:
-        """Make the next `times` calls of `method` (naming `channel`, if given) fail with `error`, with
+               channel: str | None = None, filename: str | None = None) -> None:
+        """Make the next `times` calls of `method` (naming `channel` or `filename`, if given) fail with `error`, with
         HTTP `status` (429 with `retry_after`, 5xx), or with a connection closed unanswered (`reset`).
         With `effect_first`, the call takes effect before it fails."""
         with self.lock:
             self.injected.setdefault(method, []).extend(
                 Injected(error=error, status=status, retry_after=retry_after, reset=reset, effect_first=effect_first,
-                         channel=channel)
+                         channel=channel, filename=filename)
                 for _ in range(times)
             )
 

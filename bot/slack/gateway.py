@@ -58,7 +58,7 @@ PACE_QUIET_PERIOD_SECONDS = 60.0
 # Slack limits posting per channel: a 429 in one channel says nothing about another.
 PACED_PER_CHANNEL = frozenset({"chat.postMessage"})
 # Repeating these after a lost answer could create a second channel, message or upload.
-NOT_SAFE_TO_REPEAT = frozenset({"conversations.create", "chat.postMessage", "views.open"})
+NOT_SAFE_TO_REPEAT = frozenset({"conversations.create", "chat.postMessage", "views.open", "files.completeUploadExternal"})
 MEMBERS_CACHE_SECONDS = 30
 USER_GROUP_CACHE_SECONDS = 60
 
@@ -192,6 +192,17 @@ class CappedRetryAfterHandler(RetryHandler):
         state.increment_current_attempt()
 
 
+class SafeConnectionErrorRetryHandler(ConnectionErrorRetryHandler):
+    """Repeats a helper's call after a lost connection, except a call whose effect may already have happened
+    (completing an upload shares the file: a second completion shares it twice)."""
+
+    def _can_retry(self, *, state: RetryState, request: HttpRequest, response: HttpResponse | None = None,
+                   error: Exception | None = None) -> bool:
+        if request.url.rstrip("/").rsplit("/", 1)[-1] in NOT_SAFE_TO_REPEAT:
+            return False
+        return super()._can_retry(state=state, request=request, response=response, error=error)
+
+
 # -- answers to response_urls over kept-alive connections ---------------------------------------
 # Every slash command is answered through its response_url. A fresh connection per answer (what
 # slack_sdk's webhook client opens) costs a TCP, and with https a TLS, handshake each time: about a
@@ -293,8 +304,8 @@ class SlackGateway:
     def _helper_retry_handlers(self) -> list[RetryHandler]:
         return [
             CappedRetryAfterHandler(max_retry_after=self._max_retry_after, sleep=self._sleep),
-            ConnectionErrorRetryHandler(max_retry_count=RETRIES_ON_CONNECTION_ERROR,
-                                        interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.5)),
+            SafeConnectionErrorRetryHandler(max_retry_count=RETRIES_ON_CONNECTION_ERROR,
+                                            interval_calculator=BackoffRetryIntervalCalculator(backoff_factor=0.5)),
         ]
 
     def _longest_wait(self) -> float:
@@ -561,9 +572,16 @@ def _failures_as(method: str) -> Iterator[None]:
         yield
     except SlackApiError as error:
         code = _error_code(error)
-        if error.response is not None and error.response.status_code == 429:
+        status = error.response.status_code if error.response is not None else 200
+        if status == 429:
             metrics.count_slack_call(method, "rate_limited")
             raise SlackRateLimited(method, _retry_after(error.response.headers)) from None
+        if status >= 500:
+            metrics.count_slack_call(method, f"http_{status}")
+            # As in `_call`: the step that shares may have taken effect; a step before it shared nothing.
+            failed_step = str(getattr(error.response, "api_url", "")).rsplit("/", 1)[-1]
+            unknown = failed_step in NOT_SAFE_TO_REPEAT
+            raise (SlackOutcomeUnknown if unknown else SlackCallFailed)(method, f"http_{status}") from None
         metrics.count_slack_call(method, "error")
         raise SlackCallFailed(method, code) from None
     except OSError as error:  # connection refused or reset after the retries

@@ -39,7 +39,10 @@ _MRKDWN_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _INLINE_MARKDOWN = re.compile(r"([\\`*_\[\]()|~!#<>&])")
 _JOINERS = {"\u200d", "\ufe0e", "\ufe0f"}
 _ICAL_BACKSLASH = re.compile(r"\\(?=[nN;,\\])")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = ("\t", "\r")
+_FORMULA_SIGNS = frozenset("=+-@")
+# What a spreadsheet may drop before reading a formula: blanks (any kind) and quotes.
+_BEFORE_FORMULA = re.compile(r"^[\s\"']+")
 
 
 # -- on the way in ---------------------------------------------------------------------------------
@@ -165,9 +168,11 @@ def export_text(text: str | None) -> str:
 
 def csv_cell(text: str | None) -> str:
     """A CSV cell a spreadsheet shows as text: defanged, and a cell that a spreadsheet would read as a
-    formula (starting with = + - @, a tab or a carriage return) gets a leading apostrophe."""
+    formula gets a leading apostrophe: one starting with a tab or a carriage return, or with = + - @ (or
+    their full-width forms) once leading blanks and quotes are dropped, as importers do."""
     value = export_text(text)
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+    sign = unicodedata.normalize("NFKC", _BEFORE_FORMULA.sub("", value)[:1])[:1]
+    return "'" + value if value.startswith(_FORMULA_STARTS) or sign in _FORMULA_SIGNS else value
 
 
 # -- shared machinery ------------------------------------------------------------------------------

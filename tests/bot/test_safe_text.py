@@ -130,3 +130,19 @@ def test_html_parses_back_to_the_defanged_text(text: str) -> None:
     parser.close()
     assert parser.tags == ["td"]
     assert "".join(parser.data) == safe_text.html(text)
+
+
+def test_csv_cell_keeps_a_formula_inert_behind_leading_spaces_quotes_and_wide_signs() -> None:
+    # Spreadsheets trim leading blanks (or a stray quote) on import and then read the formula: the apostrophe
+    # must come first whatever precedes the sign; a full-width ＝ is read as = by CJK Excel.
+    for typed in (" =1+1", "  @SUM(A1)", '"=cmd|\' /C calc\'!A0', "\u3000+1", "\n-2+3", "\uff1dHYPERLINK(1)", "\t =1"):
+        assert safe_text.csv_cell(typed).startswith("'"), typed
+    assert safe_text.csv_cell(" plain title") == " plain title"
+    assert safe_text.csv_cell('"quoted" title') == '"quoted" title'
+
+
+@settings(max_examples=300)
+@given(blanks=st.text(alphabet=" \t\n\u3000\u00a0\"'", max_size=4), sign=st.sampled_from("=+-@\uff1d\uff0b\uff0d\uff20"),
+       rest=st.text(max_size=20))
+def test_csv_cell_never_leaves_a_formula_a_spreadsheet_would_run(blanks: str, sign: str, rest: str) -> None:
+    assert safe_text.csv_cell(blanks + sign + rest).startswith("'")

@@ -4,6 +4,7 @@ the chart, the export and its handling of what people typed."""
 from __future__ import annotations
 
 import csv
+import re
 import io
 import json
 from datetime import date, datetime, timezone
@@ -154,7 +155,7 @@ def test_export_rows_parse_back_from_csv_and_json(runtime: Runtime, seeded: dict
     assert period is not None
     with transaction(runtime.sessions) as session:
         every = service.export_rows(session, period=period, today=TODAY)
-        own = service.export_rows(session, period=period, today=TODAY, facilitator_id=BERLIN)
+        own = service.export_rows(session, period=period, today=TODAY, postmortem_ids=[seeded[4], seeded[9], seeded[12]])
     assert len(every) == 12
     assert [row.title for row in own] == ["Invoice phishing", "Phishing again", "Suspicious VPN login"]
 
@@ -222,3 +223,28 @@ def test_an_incident_that_came_back_after_the_close_counts_as_recurring_once(
                                  channel_id="C0ALERTS", message_ts=f"{number}.1", seen_at=utc(2026, 8, 1),
                                  verdict=verdict))
     assert card_for(runtime, "2026-Q3").current.recurring == 2  # #4 and #5; #6's sighting was not related
+
+
+def test_an_incident_detected_at_the_first_instant_of_a_quarter_counts_in_that_quarter(runtime: Runtime) -> None:
+    from models import Postmortem
+
+    with transaction(runtime.sessions) as session:
+        for number, detected in enumerate((utc(2026, 7, 1), datetime(2026, 6, 30, 23, 59, 59, 999_999, tzinfo=timezone.utc))):
+            session.add(Postmortem(team_id="T0000FAKE", title="Edge", severity=Severity.LOW, detected_at=detected,
+                                   compromised_at=detected, contained_at=utc(2026, 7, 1, 1), created_by=TOKYO,
+                                   facilitator_id=TOKYO, source_view_id=f"edge-{number}", created_at=detected))
+    q3, q2 = card_for(runtime, "2026-Q3"), card_for(runtime, "2026-Q2")
+    assert (q3.current.incidents, q2.current.incidents) == (1, 1)
+    assert [p.key for p in q3.trend] == ["2026-07"] and [p.key for p in q2.trend] == ["2026-06"]
+    assert [p.key for p in card_for(runtime, "all").trend] == ["2026-Q2", "2026-Q3"]
+    assert q3.current.durations["dwell"].median == H and q2.current.durations["dwell"].median == H  # rounded to seconds
+
+
+@settings(max_examples=300, deadline=None)
+@given(typed=st.one_of(st.text(max_size=60), st.from_regex(r"\A\s*-?\d{0,6}[-qQdm ]{0,3}\d{0,3}\s*\Z")))
+def test_any_typed_period_is_either_a_known_one_or_none_never_an_error(typed: str) -> None:
+    period = periods.parse(typed, now=NOW)
+    if period is not None:
+        assert period.key in {"90d", "12m", "all"} or re.fullmatch(r"\d{4}-Q[1-4]", period.key)
+        assert period.start is None or period.end is None or period.start < period.end
+        assert period.label.isascii()

@@ -15,8 +15,10 @@ from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.slack.double import FakeSlack
+from models import Postmortem
 from models.db import transaction
-from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN
+from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN, RESPONDER_TOKYO
+from tests.races import at_once, most_in_flight
 from tests.scorecard_data import seed
 
 LEADS_GROUP = "S0SECLEADS"
@@ -175,3 +177,84 @@ def test_a_wrong_leads_group_leaves_leads_with_what_facilitators_get(
     # No such user group in this workspace: the lookup fails for good, so nobody counts as a lead.
     assert slack.ask("scorecard", user=LEAD).text.startswith("The security scorecard is for security leads")
     assert [call["usergroup"] for call in fake_slack.calls_to("usergroups.users.list")] == [LEADS_GROUP]
+
+
+@pytest.mark.parametrize("lost", [{"reset": True}, {"status": 503}], ids=["connection-closed", "server-error"])
+def test_a_chart_whose_answer_is_lost_after_slack_shared_it_is_not_shared_twice(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int], lost: dict[str, Any]
+) -> None:
+    fake_slack.inject("files.completeUploadExternal", effect_first=True, **lost)
+    answer = slack.ask("scorecard 2026-Q3", user=LEAD).json()
+    assert answer["text"] == "Security scorecard: 2026-Q3: 5 incidents"
+    [chart] = uploads(fake_slack, LEAD, ".png")
+    assert chart["channels"] == ["D0LEAD0001"]  # completing the upload again would share it a second time
+    assert answer["blocks"][-1]["elements"][0]["text"] == (
+        "I lost Slack's answer while sharing the chart: it is probably in your DM with me. "
+        "If it isn't there, run the command again; the figures here are complete.")
+
+
+def test_an_export_half_shared_says_which_file_is_in_the_dm(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]
+) -> None:
+    fake_slack.inject("files.getUploadURLExternal", error="not_allowed_token_type",
+                      filename="security-scorecard-2026-Q3-20261120.json")
+    answer = slack.ask("scorecard export 2026-Q3", user=LEAD)
+    assert len(uploads(fake_slack, LEAD, ".csv")) == 1 and not uploads(fake_slack, LEAD, ".json")
+    assert answer.text == ("The CSV is in your DM with me, but the JSON may not have arrived (Slack answered "
+                           "`not_allowed_token_type`): if it isn't there, run the export again in a minute.")
+
+
+def test_a_facilitator_removed_from_a_review_channel_no_longer_exports_that_postmortem(
+    slack: SlackSim, fake_slack: FakeSlack, runtime: Runtime, seeded: dict[int, int]
+) -> None:
+    # Leaving the review channel revokes access by every path (bot/postmortems/access.py): the export too.
+    with transaction(runtime.sessions) as session:
+        for number, members in ((4, [RESPONDER_TOKYO]), (9, [RESPONDER_BERLIN]), (12, [RESPONDER_TOKYO])):
+            session.get_one(Postmortem, seeded[number]).channel_id = fake_slack.add_channel(f"pm-{number}", members=members)
+    answer = slack.ask("scorecard export", user=RESPONDER_BERLIN)
+    assert answer.text.startswith(":white_check_mark: The export is in your DM with me: 1 post-mortem (all time), as CSV and JSON.")
+    [exported] = uploads(fake_slack, RESPONDER_BERLIN, ".csv")
+    assert [row["title"] for row in csv.DictReader(io.StringIO(exported["content"].decode("utf-8-sig")))] == ["Phishing again"]
+    [document] = uploads(fake_slack, RESPONDER_BERLIN, ".json")
+    assert [p["postmortem_id"] for p in json.loads(document["content"])["postmortems"]] == [seeded[9]]
+
+    with transaction(runtime.sessions) as session:
+        session.get_one(Postmortem, seeded[9]).channel_id = fake_slack.add_channel("pm-9-moved", members=[RESPONDER_TOKYO])
+    for text in ("scorecard 2026-Q3", "scorecard export"):
+        assert slack.ask(text, user=RESPONDER_BERLIN).text.startswith("The security scorecard is for security leads")
+
+
+def test_two_leads_at_once_each_get_their_scorecard_and_one_chart_in_their_own_dm(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]
+) -> None:
+    fake_slack.slow("usergroups.users.list", seconds=0.5)  # both are in flight while the group is read
+    leads = [LEAD, "U0OTHERLD1"]
+    fake_slack.add_user("U0OTHERLD1", name="Other Lead")
+    answers, intervals = at_once(lambda index: slack.ask("scorecard 2026-Q3", user=leads[index]).json(), 2)
+    assert most_in_flight(intervals) == 2
+    assert [answer["text"] for answer in answers] == ["Security scorecard: 2026-Q3: 5 incidents"] * 2
+    for lead in leads:
+        [chart] = uploads(fake_slack, lead, ".png")
+        assert chart["channels"] == ["D" + lead[1:]]
+
+
+def test_a_server_error_before_the_chart_is_shared_says_it_was_not_uploaded(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]
+) -> None:
+    fake_slack.inject("files.getUploadURLExternal", status=502)
+    answer = slack.ask("scorecard 2026-Q3", user=LEAD).json()
+    assert not uploads(fake_slack, LEAD, ".png")
+    assert answer["blocks"][-1]["elements"][0]["text"] == (
+        "I couldn't upload the chart (Slack said `http_502`); the figures here are complete. "
+        "Run the command again in a minute for the chart.")
+
+
+def test_an_export_whose_csv_answer_is_lost_after_sharing_does_not_say_it_failed(
+    slack: SlackSim, fake_slack: FakeSlack, seeded: dict[int, int]
+) -> None:
+    fake_slack.inject("files.completeUploadExternal", reset=True, effect_first=True)
+    answer = slack.ask("scorecard export 2026-Q3", user=LEAD)
+    [exported] = uploads(fake_slack, LEAD, ".csv")
+    assert exported["channels"] == ["D0LEAD0001"] and not uploads(fake_slack, LEAD, ".json")
+    assert answer.text == ("I lost Slack's answer while sharing the CSV: it is probably in your DM with me, without "
+                           "the JSON. Run the export again in a minute for both.")
