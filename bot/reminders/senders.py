@@ -1,12 +1,13 @@
-"""Who sends each kind of reminder.
+"""Who sends each kind of reminder, and how a reminder's message is posted once.
 
-Reminders sit below the domains that schedule them: meetings and actions register a sender for each
-kind they create, and the dispatcher only looks kinds up here. `bot.domains` loads every domain, so a
-process that dispatches knows every sender.
+Reminders sit below the domains that schedule them: meetings, actions, monitoring and reports (the
+MISP push) register a sender for each kind they create, and the dispatcher only looks kinds up here.
+`bot.domains` loads every domain, so a process that dispatches knows every sender.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from types import MappingProxyType
@@ -14,10 +15,13 @@ from typing import TYPE_CHECKING
 
 from bot.reminders.service import SentThen
 from bot.slack.blocks import Message
+from bot.slack.gateway import SlackCallFailed
 from models import Reminder, ReminderStatus
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
 
 # A sender posts the reminder and returns SENT (or SentThen, to plan the chain's next step), or SKIPPED
 # when it no longer makes sense.
@@ -64,7 +68,13 @@ def post_once(runtime: Runtime, reminder: Reminder, message: Message, *, channel
     if reminder.attempts > 1:
         where = runtime.slack.dm_channel(user_id=recipient) if recipient.startswith(("U", "W")) else recipient
         since = f"{(reminder.planned_for - _LOOK_BACK).timestamp():.6f}"
-        if runtime.slack.find_message(channel=where, event_type=REMINDER_EVENT, payload=payload, newer_than=since):
-            return
+        try:
+            if runtime.slack.find_message(channel=where, event_type=REMINDER_EVENT, payload=payload, newer_than=since):
+                return
+        except SlackCallFailed as failure:
+            if failure.error != "missing_scope":
+                raise
+            # An install from before the manifest asked for im:history: post, at the old risk of a double.
+            log.warning("cannot look for reminder %s's earlier post (missing scope); posting it", reminder.id)
     runtime.slack.post_message(channel=recipient, text=message.text, blocks=message.blocks,
                                metadata={"event_type": REMINDER_EVENT, "event_payload": payload})

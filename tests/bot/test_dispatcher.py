@@ -119,6 +119,20 @@ def test_a_reminder_whose_answer_was_lost_reaches_each_recipient_once(
     assert {status for *_, status in statuses(runtime) if status != "pending"} == {"sent"}
 
 
+def test_without_the_history_scope_a_retried_reminder_still_goes_out(
+    runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
+) -> None:
+    # An install whose token predates the im:history scope: the reminder is not held back by the lookup.
+    make_meeting(runtime, participants=[LEAD])
+    clock.current = MEETING - timedelta(hours=24)
+    fake_slack.inject("chat.postMessage", reset=True, channel=LEAD)
+    fake_slack.inject("conversations.history", error="missing_scope")
+    assert dispatch_due(runtime, worker_id="w1")["pending"] == 1
+    clock.advance(reminders.RETRY_DELAYS[0])
+    assert dispatch_due(runtime, worker_id="w1")["sent"] == 1
+    assert len(fake_slack.dm_messages(LEAD)) == 1
+
+
 def test_a_claim_left_by_a_dead_process_is_failed_not_resent(
     runtime: Runtime, clock: FrozenClock, fake_slack: FakeSlack, review_channel: str
 ) -> None:
