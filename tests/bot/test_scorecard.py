@@ -4,9 +4,9 @@ the chart, the export and its handling of what people typed."""
 from __future__ import annotations
 
 import csv
-import re
 import io
 import json
+import re
 from datetime import date, datetime, timezone
 
 import pytest
