@@ -34,7 +34,8 @@ MISP_ON_ITS_WAY = "The indicators are on their way to MISP; if MISP is down I ke
 MISP_FAILED = (":warning: The indicators of *{title}* did not reach MISP yet ({reason}). The report is published; "
                "I'll try again {tries} more times over the next 20 minutes.")
 MISP_GAVE_UP = (":warning: The indicators of *{title}* still did not reach MISP ({reason}), and I've stopped trying. "
-                "Publishing a new version tries again; the STIX file in the review channel has them all.")
+                "The STIX file in the review channel has them all, to import into MISP by hand; while the post-mortem is "
+                "open, publishing a new version also tries again.")
 # The kind of reminder row that carries a publish's indicators to MISP, so an outage is retried.
 MISP_PUSH = "report_misp_push"
 EXPORT_USAGE = "Which export? `/postmortem export stix` uploads this post-mortem's indicators as a STIX 2.1 bundle."
