@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -12,6 +13,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -24,6 +26,9 @@ MIGRATION_LOCK_KEY = 0x706D5F6D69677261
 # pool size each checkout opens and closes a connection, a whole PostgreSQL backend every time.
 POOL_SIZE = 16
 CONNECT_TIMEOUT_SECONDS = 10
+# A pooled connection idle longer than this is pinged before use (see _ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 5.0
+_CHECKED_IN_AT = "checked_in_at"  # a pool record's info key: time.monotonic() when last returned to the pool
 
 
 def make_engine(url: str) -> Engine:
@@ -55,8 +60,33 @@ def make_engine(url: str) -> Engine:
     # connect_timeout: a database host that never answers (a firewall dropping packets) fails start, /readyz and
     # requests in seconds instead of hanging them; a URL's own connect_timeout wins.
     own_timeout = "connect_timeout" in make_url(url).query
-    return create_engine(url, pool_pre_ping=True, hide_parameters=True, pool_size=POOL_SIZE,
-                         connect_args={} if own_timeout else {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+    engine = create_engine(url, hide_parameters=True, pool_size=POOL_SIZE,
+                           connect_args={} if own_timeout else {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle for a while (SQLAlchemy's pool_pre_ping
+    pings on every checkout: a round trip per transaction, a fifth of a busy review's notes' cost).
+
+    Idle connections are the ones a restarted database or a proxy's idle timeout cuts; a ping that fails
+    makes the pool open a fresh connection instead (DisconnectionError). A connection cut while in
+    steady use fails its next statement instead, and SQLAlchemy then drops every older pooled connection."""
+
+    @event.listens_for(engine, "checkin")
+    def _note_when_checked_in(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is None or time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+            return  # just connected, or in steady use
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError("the pooled connection did not answer a ping") from error
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -157,10 +157,10 @@ def _note_section(note: Note, *, postmortem: Postmortem, viewer_id: str) -> Sect
     return SectionBlock(text=MarkdownTextObject(text=text), accessory=OverflowMenuElement(action_id=MENU_ACTION, options=options))
 
 
-def note_saved(note: Note, *, outcome: str, postmortem: Postmortem) -> str:
+def note_saved(note: Note, *, outcome: str, postmortem_title: str) -> str:
     """`outcome` is "added", "already" (a repeated delivery) or "updated"."""
     verb = {"added": "Added to", "already": "Already in", "updated": "Updated in"}[outcome]
-    return (f":memo: {verb} *{safe_text.mrkdwn_line(postmortem.title)}*: "
+    return (f":memo: {verb} *{safe_text.mrkdwn_line(postmortem_title)}*: "
             f"{safe_text.mrkdwn(note.text, limit=PREVIEW_CHARS, marker=safe_text.SHORTENED)}")
 
 

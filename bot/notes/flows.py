@@ -47,7 +47,7 @@ class FormInput:
 def quick(runtime: Runtime, *, channel_id: str, user_id: str, text: str) -> Message:
     """`/postmortem note <text>` in a review channel."""
     with transaction(runtime.sessions) as session:
-        postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id, for_change=True)
+        postmortem = access.in_channel_for_change(session, runtime, channel_id=channel_id, user_id=user_id)
         if postmortem is None:
             return _text(access.NOT_FOUND)
         now = runtime.clock.now()
@@ -57,7 +57,8 @@ def quick(runtime: Runtime, *, channel_id: str, user_id: str, text: str) -> Mess
                                       draft=notes.NoteDraft(text=text), dedupe_key=key, now=now)
         except notes.NoteRefused as refusal:
             return _text(str(refusal))
-        return _text(note_blocks.note_saved(note, outcome="added" if created else "already", postmortem=postmortem))
+        outcome = "added" if created else "already"
+        return _text(note_blocks.note_saved(note, outcome=outcome, postmortem_title=postmortem.title))
 
 
 def new_form(
@@ -110,7 +111,7 @@ def submit_new(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str, 
                                       now=runtime.clock.now())
         except notes.NoteRefused as refusal:
             return {"text": str(refusal)}
-        return note_blocks.note_saved(note, outcome="added" if created else "already", postmortem=postmortem)
+        return note_blocks.note_saved(note, outcome="added" if created else "already", postmortem_title=postmortem.title)
 
 
 def _permalink(runtime: Runtime, channel_id: str, ts: str) -> str | None:
@@ -178,7 +179,7 @@ def submit_edit(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str,
             notes.edit(session, note=note, postmortem=postmortem, user_id=user_id, draft=draft, now=runtime.clock.now())
         except notes.NoteRefused as refusal:
             return {"text": str(refusal)}
-        return note_blocks.note_saved(note, outcome="updated", postmortem=postmortem)
+        return note_blocks.note_saved(note, outcome="updated", postmortem_title=postmortem.title)
 
 
 def delete(runtime: Runtime, *, user_id: str, note_id: int) -> Message:

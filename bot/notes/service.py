@@ -77,7 +77,8 @@ def quick_note_key(*, postmortem_id: int, author_id: str, text: str, now: dateti
 
 
 def add(
-    session: Session, *, postmortem: Postmortem, author_id: str, draft: NoteDraft, dedupe_key: str, now: datetime
+    session: Session, *, postmortem: Postmortem | access.LockedForChange, author_id: str, draft: NoteDraft,
+    dedupe_key: str, now: datetime,
 ) -> tuple[Note, bool]:
     """Store a note; returns (note, created). A repeated delivery returns the note stored the first time."""
     access.require_open(session, postmortem, refusal=NoteRefused)

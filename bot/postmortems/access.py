@@ -6,7 +6,9 @@ channel's membership decides, so someone removed from the channel loses access b
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
@@ -15,20 +17,20 @@ from models import Participant, Postmortem, PostmortemStatus
 # One answer for "no post-mortem here" and "not yours", so a refusal reveals nothing.
 NOT_FOUND = "I can't find a post-mortem you take part in here. Ask its facilitator to add you, or run this in the review channel."
 CLOSED = "This post-mortem is closed."
-_SHARE_LOCKED = "postmortems_share_locked"  # session.info key: (transaction, post-mortem ids)
 
 
-def require_open(session: Session, postmortem: Postmortem, *, refusal: type[Exception], exclusive: bool = False) -> None:
+def require_open(session: Session, postmortem: Postmortem | LockedForChange, *, refusal: type[Exception],
+                 exclusive: bool = False) -> None:
     """Closed means read-only: every service that changes a post-mortem's record calls this first.
 
     It reads the status under a row lock held to the end of the transaction. Changes share it, so they
     run side by side; closing (an UPDATE of the row) waits for changes in flight and they for it, so
     none is written after the close. A purge takes it `exclusive`ly: it must see every change in
     flight committed before deciding that no other field holds an indicator. (SQLite runs one writer
-    at a time and ignores the lock.)
+    at a time and ignores the lock.) A `LockedForChange` was read under the shared lock already.
     """
-    if not exclusive and postmortem.id in _share_locked(session):
-        status = postmortem.status  # read with the row under this lock (in_channel for_change)
+    if isinstance(postmortem, LockedForChange) and not exclusive:
+        status = postmortem.status
     else:
         status = session.scalar(
             select(Postmortem.status).where(Postmortem.id == postmortem.id).with_for_update(read=not exclusive)
@@ -43,25 +45,39 @@ def is_participant(runtime: Runtime, postmortem: Postmortem, *, user_id: str) ->
     return user_id in runtime.slack.channel_members(channel=postmortem.channel_id)
 
 
-def _share_locked(session: Session) -> set[int]:
-    """Post-mortems read under require_open's shared lock in the session's current transaction."""
-    transaction, ids = session.info.get(_SHARE_LOCKED, (None, set()))
-    if transaction is not session.get_transaction():
-        ids = set()
-        session.info[_SHARE_LOCKED] = (session.get_transaction(), ids)
-    return ids
+@dataclass(frozen=True)
+class LockedForChange:
+    """What a change needs of a post-mortem, read under require_open's shared row lock: valid only
+    inside the transaction that read it (the lock ends with it)."""
+
+    id: int
+    title: str
+    status: PostmortemStatus
 
 
-def in_channel(session: Session, runtime: Runtime, *, channel_id: str, user_id: str,
-               for_change: bool = False) -> Postmortem | None:
-    """The post-mortem whose review channel this is, if `user_id` takes part in it. `for_change`: read
-    it under require_open's shared row lock, so the change that follows needs no second read."""
-    query = select(Postmortem).where(Postmortem.channel_id == channel_id)
-    if for_change:
-        query = query.with_for_update(read=True).execution_options(populate_existing=True)
-    postmortem = session.scalars(query).one_or_none()
-    if postmortem is not None and for_change:
-        _share_locked(session).add(postmortem.id)
+# Built once, so its cache key is computed once, and of the table's columns, so the ORM does not take part:
+# the hot path of a busy review, run for every quick note.
+_POSTMORTEMS = Postmortem.__table__
+_LOCK_IN_CHANNEL = (
+    select(_POSTMORTEMS.c.id, _POSTMORTEMS.c.title, _POSTMORTEMS.c.status)
+    .where(_POSTMORTEMS.c.channel_id == bindparam("channel_id"))
+    .with_for_update(read=True)
+)
+
+
+def in_channel_for_change(session: Session, runtime: Runtime, *, channel_id: str, user_id: str) -> LockedForChange | None:
+    """The post-mortem whose review channel this is, if `user_id` takes part in it, read under
+    require_open's shared row lock so the change that follows needs no second read. Only the columns a
+    change needs: no ORM object is built."""
+    row = session.execute(_LOCK_IN_CHANNEL, {"channel_id": channel_id}).one_or_none()
+    if row is None or user_id not in runtime.slack.channel_members(channel=channel_id):
+        return None
+    return LockedForChange(id=row.id, title=row.title, status=row.status)
+
+
+def in_channel(session: Session, runtime: Runtime, *, channel_id: str, user_id: str) -> Postmortem | None:
+    """The post-mortem whose review channel this is, if `user_id` takes part in it."""
+    postmortem = session.scalars(select(Postmortem).where(Postmortem.channel_id == channel_id)).one_or_none()
     if postmortem is None or not is_participant(runtime, postmortem, user_id=user_id):
         return None
     return postmortem

@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl
 
 from slack_bolt import App, BoltRequest
 from slack_bolt.context import BoltContext
-from slack_bolt.request.internals import build_context, parse_body
+from slack_bolt.request.internals import build_context
 from waitress.server import create_server
 
 from bot.metrics import observed
@@ -83,15 +83,15 @@ def _slack_request(app: App, environ: dict[str, Any], start_response: StartRespo
         body = environ["wsgi.input"].read(length)
     headers = _headers(environ)
     try:
-        raw_body = body.decode("utf-8")
-        is_object = isinstance(parse_body(raw_body, headers.get("content-type")), dict)
-        # Bolt reads the team, user and enterprise out of the body before it checks the signature, and fails
-        # with a 500 on a field of the wrong type (`"enterprise": 5`): a body of that shape is malformed.
-        request = bolt_request(raw_body, headers, environ.get("QUERY_STRING", "")) if is_object else None
+        # Bolt reads the team, user and enterprise out of the body as it builds the request, before it checks
+        # the signature, and fails on a body that is not an object or has a field of the wrong type
+        # (`"enterprise": 5`): inside Bolt's dispatch that would be a 500, here it is a malformed body.
+        request: BoltRequest | None = bolt_request(body.decode("utf-8"), headers, environ.get("QUERY_STRING", ""))
     except (ValueError, RecursionError, TypeError, AttributeError, KeyError, IndexError):
-        # invalid UTF-8, JSON that does not parse or nests past Python's recursion limit, fields of the wrong type
+        # invalid UTF-8, JSON that does not parse or nests past Python's recursion limit, not an object,
+        # fields of the wrong type
         request = None
-    if request is None:  # Bolt would fail with a 500 on a JSON list or string
+    if request is None or not isinstance(request.body, dict):
         return _reply(start_response, 400, {"ok": False, "error": "malformed request body"})
     response = app.dispatch(request)
     start_response(
