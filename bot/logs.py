@@ -24,6 +24,8 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
+from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 LOG_FORMATS = ("json", "text")
 TEXT_FORMAT = (
@@ -94,16 +96,20 @@ def _field(part: object, name: str) -> str:
     return str(part.get(name, ""))[:64] if isinstance(part, dict) else ""
 
 
-def request_context_middleware(subcommands: Callable[[], Iterable[str]]) -> Callable[..., Any]:
-    """A Bolt global middleware (it runs after the signature check): who asks, and for which listener."""
+class RequestContextMiddleware(Middleware):
+    """A Bolt global middleware (it runs after the signature check): who asks, and for which listener.
+    A Middleware class, not a function: Bolt inspects a function's arguments on every request."""
 
-    def bind_request_context(context: Any, body: dict[str, Any], next: Callable[[], Any]) -> Any:  # noqa: A002 - Bolt's name
+    def __init__(self, subcommands: Callable[[], Iterable[str]]) -> None:
+        self._subcommands = subcommands
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse:  # noqa: A002 - Bolt's name
         if not _current.get().request_id:  # Socket Mode: no HTTP layer gave this request an id
             _current.set(RequestContext(request_id=uuid.uuid4().hex[:16]))
-        bind_caller(team=context.team_id or "", user=context.user_id or "", listener=describe_listener(body, subcommands()))
+        context = req.context
+        bind_caller(team=context.team_id or "", user=context.user_id or "",
+                    listener=describe_listener(req.body, self._subcommands()))
         return next()
-
-    return bind_request_context
 
 
 class ContextExecutor(ThreadPoolExecutor):

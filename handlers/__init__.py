@@ -12,7 +12,7 @@ from handlers.router import SubcommandRouter
 
 def register_all(app: App, runtime: Runtime) -> None:
     router = SubcommandRouter(runtime)
-    app.use(logs.request_context_middleware(lambda: (name for name, _ in router.summaries())))
+    app.use(logs.RequestContextMiddleware(lambda: (name for name, _ in router.summaries())))
     # First: Bolt tries listeners in registration order, each match costing a call that inspects its
     # arguments; most requests under load are slash commands, and no other listener takes one.
     router.register(app)

@@ -157,11 +157,11 @@ def _note_section(note: Note, *, postmortem: Postmortem, viewer_id: str) -> Sect
     return SectionBlock(text=MarkdownTextObject(text=text), accessory=OverflowMenuElement(action_id=MENU_ACTION, options=options))
 
 
-def note_saved(note: Note, *, outcome: str, postmortem_title: str) -> str:
+def note_saved(*, note_text: str, outcome: str, postmortem_title: str) -> str:
     """`outcome` is "added", "already" (a repeated delivery) or "updated"."""
     verb = {"added": "Added to", "already": "Already in", "updated": "Updated in"}[outcome]
     return (f":memo: {verb} *{safe_text.mrkdwn_line(postmortem_title)}*: "
-            f"{safe_text.mrkdwn(note.text, limit=PREVIEW_CHARS, marker=safe_text.SHORTENED)}")
+            f"{safe_text.mrkdwn(note_text, limit=PREVIEW_CHARS, marker=safe_text.SHORTENED)}")
 
 
 def status(*, postmortem: Postmortem, answered: set[str], note_counts: dict[str, int]) -> Message:

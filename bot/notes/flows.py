@@ -58,7 +58,7 @@ def quick(runtime: Runtime, *, channel_id: str, user_id: str, text: str) -> Mess
         except notes.NoteRefused as refusal:
             return _text(str(refusal))
         outcome = "added" if created else "already"
-        return _text(note_blocks.note_saved(note, outcome=outcome, postmortem_title=postmortem.title))
+        return _text(note_blocks.note_saved(note_text=note.text, outcome=outcome, postmortem_title=postmortem.title))
 
 
 def new_form(
@@ -111,7 +111,8 @@ def submit_new(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str, 
                                       now=runtime.clock.now())
         except notes.NoteRefused as refusal:
             return {"text": str(refusal)}
-        return note_blocks.note_saved(note, outcome="added" if created else "already", postmortem_title=postmortem.title)
+        outcome = "added" if created else "already"
+        return note_blocks.note_saved(note_text=note.text, outcome=outcome, postmortem_title=postmortem.title)
 
 
 def _permalink(runtime: Runtime, channel_id: str, ts: str) -> str | None:
@@ -179,7 +180,7 @@ def submit_edit(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str,
             notes.edit(session, note=note, postmortem=postmortem, user_id=user_id, draft=draft, now=runtime.clock.now())
         except notes.NoteRefused as refusal:
             return {"text": str(refusal)}
-        return note_blocks.note_saved(note, outcome="updated", postmortem_title=postmortem.title)
+        return note_blocks.note_saved(note_text=note.text, outcome="updated", postmortem_title=postmortem.title)
 
 
 def delete(runtime: Runtime, *, user_id: str, note_id: int) -> Message:

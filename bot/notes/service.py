@@ -41,6 +41,14 @@ class NoteDraft:
 
 
 @dataclass(frozen=True)
+class SavedNote:
+    """What was stored, as written: building an ORM object for it costs more than the insert's own Python."""
+
+    id: int
+    text: str
+
+
+@dataclass(frozen=True)
 class NotesPage:
     notes: list[Note]
     page: int
@@ -79,7 +87,7 @@ def quick_note_key(*, postmortem_id: int, author_id: str, text: str, now: dateti
 def add(
     session: Session, *, postmortem: Postmortem | access.LockedForChange, author_id: str, draft: NoteDraft,
     dedupe_key: str, now: datetime,
-) -> tuple[Note, bool]:
+) -> tuple[SavedNote, bool]:
     """Store a note; returns (note, created). A repeated delivery returns the note stored the first time."""
     access.require_open(session, postmortem, refusal=NoteRefused)
     text = clean(draft.text)
@@ -104,10 +112,10 @@ def add(
     )
     note_id = insert_if_absent(session, Note, row)
     if note_id is None:
-        return session.scalars(select(Note).where(Note.dedupe_key == dedupe_key)).one(), False
+        first = session.execute(select(Note.id, Note.text).where(Note.dedupe_key == dedupe_key)).one()
+        return SavedNote(id=first.id, text=first.text), False
     indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
-    # What was just written, not read back: a detached copy for the answer (the session never flushes it).
-    return Note(id=note_id, **row), True
+    return SavedNote(id=note_id, text=text), True
 
 
 def edit(session: Session, *, note: Note, postmortem: Postmortem, user_id: str, draft: NoteDraft, now: datetime) -> None:

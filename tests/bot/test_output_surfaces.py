@@ -166,7 +166,7 @@ def test_notes_list_note_form_confirmation_and_status(title: str, note_texts: li
     for typed, section in zip(note_texts, shown):
         words_survive(section.split("\n", 1)[1], typed)
     for outcome in ("added", "already", "updated"):
-        check_view(notice_view(notes.note_saved(make_note(note_texts[0]), outcome=outcome, postmortem_title=postmortem.title)),
+        check_view(notice_view(notes.note_saved(note_text=note_texts[0], outcome=outcome, postmortem_title=postmortem.title)),
                    title, note_texts[0])
     check_view(notes.note_form(choices=[postmortem], metadata={"capture": True}, text=safe_text.from_slack(capture),
                                source_author_id=BERLIN), title)

@@ -35,7 +35,7 @@ def postmortem_id(runtime: Runtime, database_url: str) -> int:
         return postmortem.id
 
 
-def add_note(session: Any, postmortem_id: int, text: str) -> Note:
+def add_note(session: Any, postmortem_id: int, text: str) -> notes.SavedNote:
     postmortem = session.get(Postmortem, postmortem_id)
     note, _ = notes.add(session, postmortem=postmortem, author_id="ULEAD", draft=notes.NoteDraft(text=text),
                         dedupe_key=f"race:{text}", now=NOW)

@@ -19,7 +19,7 @@ from bot.scorecard import chart, export, periods, service
 from bot.slack import safe_text
 from models import AttackVector, CheckIn, CheckInAnswer, Classification, Severity, Sighting, Verdict
 from models.db import transaction
-from tests.scorecard_data import BERLIN, HOSTILE_TITLE, TOKYO, seed
+from tests.scorecard_data import HOSTILE_TITLE, TOKYO, seed
 from tests.support import utc
 
 NOW = utc(2026, 11, 20, 15)
