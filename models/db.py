@@ -117,7 +117,7 @@ class _PostgresInsert(postgresql.Insert):
     inherit_cache = True
 
 
-def _insert_doing_nothing_on_conflict(dialect_name: str, target: Any) -> Any:
+def insert_doing_nothing_on_conflict(dialect_name: str, target: Any) -> Any:
     """`INSERT ... ON CONFLICT DO NOTHING` (any unique key) whose compiled SQL SQLAlchemy caches.
 
     SQLAlchemy 2.0 marks the dialects' inserts uncacheable because a conflict clause's target and SET
@@ -140,7 +140,7 @@ def insert_ignoring_conflicts(session: Session, model: type[DeclarativeBase], ro
         return 0
     table: Table = model.__table__  # type: ignore[assignment]
     # Counted from RETURNING: a driver's rowcount for a multi-row insert is not reliable (psycopg gives -1).
-    statement = _insert_doing_nothing_on_conflict(session.get_bind().dialect.name, table).values(rows)
+    statement = insert_doing_nothing_on_conflict(session.get_bind().dialect.name, table).values(rows)
     return len(session.execute(statement.returning(*table.primary_key.columns)).all())
 
 
@@ -156,7 +156,7 @@ def insert_if_absent(session: Session, model: type[DeclarativeBase], row: dict[s
 def _returning_id(dialect_name: str, table: Table) -> Any:
     """One statement per table, its values bound at execution: its cache key is computed once, not
     from every row's values again."""
-    return _insert_doing_nothing_on_conflict(dialect_name, table).returning(*table.primary_key.columns)
+    return insert_doing_nothing_on_conflict(dialect_name, table).returning(*table.primary_key.columns)
 
 
 def upsert(session: Session, model: type[DeclarativeBase], row: dict[str, Any], *, key: list[str],

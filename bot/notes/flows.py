@@ -46,19 +46,19 @@ class FormInput:
 
 def quick(runtime: Runtime, *, channel_id: str, user_id: str, text: str) -> Message:
     """`/postmortem note <text>` in a review channel."""
-    with transaction(runtime.sessions) as session:
-        postmortem = access.in_channel_for_change(session, runtime, channel_id=channel_id, user_id=user_id)
-        if postmortem is None:
-            return _text(access.NOT_FOUND)
-        now = runtime.clock.now()
-        key = notes.quick_note_key(postmortem_id=postmortem.id, author_id=user_id, text=notes.clean(text), now=now)
-        try:
-            note, created = notes.add(session, postmortem=postmortem, author_id=user_id,
-                                      draft=notes.NoteDraft(text=text), dedupe_key=key, now=now)
-        except notes.NoteRefused as refusal:
-            return _text(str(refusal))
-        outcome = "added" if created else "already"
-        return _text(note_blocks.note_saved(note_text=note.text, outcome=outcome, postmortem_title=postmortem.title))
+    try:
+        with transaction(runtime.sessions) as session:
+            added = notes.add_in_channel(
+                session, channel_id=channel_id, author_id=user_id, text=text, now=runtime.clock.now(),
+                takes_part=lambda: access.takes_part_in_channel(runtime, channel_id=channel_id, user_id=user_id),
+            )
+    except notes.NoteRefused as refusal:
+        return _text(str(refusal))
+    if added is None:
+        return _text(access.NOT_FOUND)
+    postmortem, note, created = added
+    outcome = "added" if created else "already"
+    return _text(note_blocks.note_saved(note_text=note.text, outcome=outcome, postmortem_title=postmortem.title))
 
 
 def new_form(

@@ -19,22 +19,18 @@ NOT_FOUND = "I can't find a post-mortem you take part in here. Ask its facilitat
 CLOSED = "This post-mortem is closed."
 
 
-def require_open(session: Session, postmortem: Postmortem | LockedForChange, *, refusal: type[Exception],
-                 exclusive: bool = False) -> None:
+def require_open(session: Session, postmortem: Postmortem, *, refusal: type[Exception], exclusive: bool = False) -> None:
     """Closed means read-only: every service that changes a post-mortem's record calls this first.
 
     It reads the status under a row lock held to the end of the transaction. Changes share it, so they
     run side by side; closing (an UPDATE of the row) waits for changes in flight and they for it, so
     none is written after the close. A purge takes it `exclusive`ly: it must see every change in
     flight committed before deciding that no other field holds an indicator. (SQLite runs one writer
-    at a time and ignores the lock.) A `LockedForChange` was read under the shared lock already.
+    at a time and ignores the lock.)
     """
-    if isinstance(postmortem, LockedForChange) and not exclusive:
-        status = postmortem.status
-    else:
-        status = session.scalar(
-            select(Postmortem.status).where(Postmortem.id == postmortem.id).with_for_update(read=not exclusive)
-        )
+    status = session.scalar(
+        select(Postmortem.status).where(Postmortem.id == postmortem.id).with_for_update(read=not exclusive)
+    )
     if status is PostmortemStatus.CLOSED:
         raise refusal(CLOSED)
 
@@ -43,6 +39,11 @@ def is_participant(runtime: Runtime, postmortem: Postmortem, *, user_id: str) ->
     if postmortem.channel_id is None:
         return user_id in postmortem.member_ids
     return user_id in runtime.slack.channel_members(channel=postmortem.channel_id)
+
+
+def takes_part_in_channel(runtime: Runtime, *, channel_id: str, user_id: str) -> bool:
+    """For a post-mortem known to have `channel_id` as its review channel: is_participant without the row."""
+    return user_id in runtime.slack.channel_members(channel=channel_id)
 
 
 @dataclass(frozen=True)
@@ -55,24 +56,20 @@ class LockedForChange:
     status: PostmortemStatus
 
 
-# Built once, so its cache key is computed once, and of the table's columns, so the ORM does not take part:
-# the hot path of a busy review, run for every quick note.
-_POSTMORTEMS = Postmortem.__table__
-_LOCK_IN_CHANNEL = (
-    select(_POSTMORTEMS.c.id, _POSTMORTEMS.c.title, _POSTMORTEMS.c.status)
-    .where(_POSTMORTEMS.c.channel_id == bindparam("channel_id"))
+# The columns a change needs, of the table, so the ORM takes no part: the hot path of a busy review.
+POSTMORTEMS = Postmortem.__table__
+LOCK_IN_CHANNEL = (
+    select(POSTMORTEMS.c.id, POSTMORTEMS.c.title, POSTMORTEMS.c.status)
+    .where(POSTMORTEMS.c.channel_id == bindparam("channel_id"))
     .with_for_update(read=True)
 )
 
 
-def in_channel_for_change(session: Session, runtime: Runtime, *, channel_id: str, user_id: str) -> LockedForChange | None:
-    """The post-mortem whose review channel this is, if `user_id` takes part in it, read under
-    require_open's shared row lock so the change that follows needs no second read. Only the columns a
-    change needs: no ORM object is built."""
-    row = session.execute(_LOCK_IN_CHANNEL, {"channel_id": channel_id}).one_or_none()
-    if row is None or user_id not in runtime.slack.channel_members(channel=channel_id):
-        return None
-    return LockedForChange(id=row.id, title=row.title, status=row.status)
+def lock_in_channel(session: Session, *, channel_id: str) -> LockedForChange | None:
+    """The post-mortem whose review channel this is, read under require_open's shared row lock; who
+    takes part is not checked (takes_part_in_channel)."""
+    row = session.execute(LOCK_IN_CHANNEL, {"channel_id": channel_id}).one_or_none()
+    return None if row is None else LockedForChange(id=row.id, title=row.title, status=row.status)
 
 
 def in_channel(session: Session, runtime: Runtime, *, channel_id: str, user_id: str) -> Postmortem | None:

@@ -12,7 +12,6 @@ from sqlalchemy import select, update
 
 from bot.notes import flows as note_flows
 from bot.notes import service as notes
-from bot.postmortems import access
 from bot.runtime import Runtime
 from bot.slack.double import BOT_USER_ID, FakeSlack
 from models import Indicator, Note, Participant, ParticipantRole, Postmortem, PostmortemStatus, Severity
@@ -108,31 +107,65 @@ def test_a_note_in_flight_when_the_postmortem_closes_is_refused(runtime: Runtime
         assert session.scalars(select(Note)).all() == []
 
 
-def test_a_quick_note_reads_its_postmortem_under_the_lock_so_a_close_waits_or_refuses_it(
-    runtime: Runtime, postmortem_id: int, fake_slack: FakeSlack
-) -> None:
-    """`/postmortem note` reads the post-mortem and its status in one locking read (no second one)."""
+def quick_note_in(session: Any, channel: str, text: str) -> Any:
+    return notes.add_in_channel(session, channel_id=channel, author_id="ULEAD", text=text, now=NOW,
+                                takes_part=lambda: True)
+
+
+@pytest.fixture
+def review_channel(runtime: Runtime, postmortem_id: int, fake_slack: FakeSlack) -> str:
     channel = fake_slack.add_channel("pm-race", members=[BOT_USER_ID, "ULEAD"], is_private=True)
     with runtime.sessions.begin() as session:
         session.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(channel_id=channel))
+    return channel
 
-    def close() -> None:
-        with runtime.sessions.begin() as session:
-            session.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
 
+def close(runtime: Runtime, postmortem_id: int) -> None:
+    with runtime.sessions.begin() as session:
+        session.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
+
+
+def test_a_close_waits_for_a_quick_note_in_flight(runtime: Runtime, postmortem_id: int, review_channel: str) -> None:
+    """`/postmortem note` finds, locks and inserts in one statement: the close waits until its commit."""
     in_flight = runtime.sessions()
     in_flight.begin()
     try:
-        assert access.in_channel(in_flight, runtime, channel_id=channel, user_id="ULEAD", for_change=True) is not None
-        thread, outcome = in_thread(close)
+        assert quick_note_in(in_flight, review_channel, "Written before the close") is not None
+        thread, outcome = in_thread(lambda: close(runtime, postmortem_id))
         time.sleep(BLOCKED_FOR)
-        assert thread.is_alive(), f"the close did not wait for the note's read: {outcome}"
+        assert thread.is_alive(), f"the close did not wait for the note in flight: {outcome}"
+        in_flight.commit()
     finally:
         in_flight.close()
     thread.join(timeout=10)
     assert "error" not in outcome
 
-    answer = note_flows.quick(runtime, channel_id=channel, user_id="ULEAD", text="Written after the close")
+    answer = note_flows.quick(runtime, channel_id=review_channel, user_id="ULEAD", text="Written after the close")
     assert answer.text == "This post-mortem is closed."
+    with runtime.sessions() as session:
+        assert session.scalars(select(Note.text)).all() == ["Written before the close"]
+
+
+def test_a_quick_note_in_flight_when_the_postmortem_closes_is_refused(
+    runtime: Runtime, postmortem_id: int, review_channel: str
+) -> None:
+    """The note's statement waits for the close's lock, then sees the row as the close left it."""
+    closing = runtime.sessions()
+    closing.begin()
+    closing.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
+
+    def add_late_note() -> Any:
+        with runtime.sessions.begin() as session:
+            return quick_note_in(session, review_channel, "Written as it closed")
+
+    try:
+        thread, outcome = in_thread(add_late_note)
+        time.sleep(BLOCKED_FOR)
+        assert thread.is_alive(), f"the note did not wait for the close: {outcome}"
+        closing.commit()
+    finally:
+        closing.close()
+    thread.join(timeout=10)
+    assert isinstance(outcome.get("error"), notes.NoteRefused) and str(outcome["error"]) == "This post-mortem is closed."
     with runtime.sessions() as session:
         assert session.scalars(select(Note)).all() == []

@@ -272,7 +272,8 @@ def test_a_quick_note_that_could_not_be_saved_says_so(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the database went away")
 
-    monkeypatch.setattr("bot.notes.service.add", broken)
+    # After the note's insert, inside its transaction: the insert must be rolled back with the rest.
+    monkeypatch.setattr("bot.indicators.extraction.record", broken)
     assert slack.ask("note The proxy logs are gone", user=LEAD, channel=started[1]).text == OUR_TROUBLE
     with in_transaction() as session:
         assert session.scalar(select(func.count()).select_from(Note)) == 0
