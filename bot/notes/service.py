@@ -91,17 +91,29 @@ def quick_note_key_suffix(*, author_id: str, text: str, now: datetime) -> str:
     return f":{digest}:{now:%Y%m%d%H%M}"
 
 
-def add(
-    session: Session, *, postmortem: Postmortem, author_id: str, draft: NoteDraft, dedupe_key: str, now: datetime
-) -> tuple[SavedNote, bool]:
-    """Store a note; returns (note, created). A repeated delivery returns the note stored the first time."""
-    access.require_open(session, postmortem, refusal=NoteRefused)
-    text = clean(draft.text)
+def _storable(text: str) -> str:
+    """The text as stored, or NoteRefused saying what to change."""
+    text = clean(text)
     if not text:
         raise NoteRefused(EMPTY)
     problem = too_long(text)
     if problem:
         raise NoteRefused(problem)
+    return text
+
+
+def _stored_first(session: Session, *, dedupe_key: str) -> SavedNote:
+    """The note a repeated delivery's first delivery stored (its commit came before this insert returned)."""
+    first = session.execute(select(Note.id, Note.text).where(Note.dedupe_key == dedupe_key)).one()
+    return SavedNote(id=first.id, text=first.text)
+
+
+def add(
+    session: Session, *, postmortem: Postmortem, author_id: str, draft: NoteDraft, dedupe_key: str, now: datetime
+) -> tuple[SavedNote, bool]:
+    """Store a note; returns (note, created). A repeated delivery returns the note stored the first time."""
+    access.require_open(session, postmortem, refusal=NoteRefused)
+    text = _storable(draft.text)
     # The dedupe key decides in the database: a repeated delivery arriving at the same moment waits for
     # the first one's commit and then finds its note, instead of failing (and losing) anything.
     row = dict(
@@ -118,8 +130,7 @@ def add(
     )
     note_id = insert_if_absent(session, Note, row)
     if note_id is None:
-        first = session.execute(select(Note.id, Note.text).where(Note.dedupe_key == dedupe_key)).one()
-        return SavedNote(id=first.id, text=first.text), False
+        return _stored_first(session, dedupe_key=dedupe_key), False
     indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
     return SavedNote(id=note_id, text=text), True
 
@@ -132,14 +143,9 @@ def add_in_channel(
 
     `takes_part` is asked once the post-mortem is found (inside the transaction, under require_open's
     shared row lock); NoteRefused(NOT_FOUND) when it says no rolls back everything.
-    On PostgreSQL one statement finds the post-mortem, locks it and inserts the note: every round trip
-    is a third of what a note costs in a busy review."""
-    text = clean(text)
-    if not text:
-        raise NoteRefused(EMPTY)
-    problem = too_long(text)
-    if problem:
-        raise NoteRefused(problem)
+    On PostgreSQL one statement finds the post-mortem, locks it and inserts the note: one round trip
+    where a locking read and an insert take two (what a busy review's notes wait on most)."""
+    text = _storable(text)
     key_suffix = quick_note_key_suffix(author_id=author_id, text=text, now=now)
     if session.get_bind().dialect.name == "postgresql":
         found = session.execute(_add_in_channel_statement(), {
@@ -163,10 +169,8 @@ def add_in_channel(
         raise NoteRefused(access.NOT_FOUND)
     if postmortem.status is PostmortemStatus.CLOSED:
         raise NoteRefused(access.CLOSED)
-    if note_id is None:  # a repeated delivery: the note stored the first time
-        first = session.execute(
-            select(Note.id, Note.text).where(Note.dedupe_key == f"command:{postmortem.id}{key_suffix}")).one()
-        return postmortem, SavedNote(id=first.id, text=first.text), False
+    if note_id is None:  # a repeated delivery
+        return postmortem, _stored_first(session, dedupe_key=f"command:{postmortem.id}{key_suffix}"), False
     indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
     return postmortem, SavedNote(id=note_id, text=text), True
 
