@@ -101,6 +101,14 @@ def transaction(sessions: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def single_statements(engine: Engine) -> Iterator[Connection]:
+    """A connection on which every statement is its own transaction (no BEGIN, no COMMIT round trip):
+    for work that one statement does whole."""
+    with engine.connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
 class _SqliteDoNothing(sqlite.dml.OnConflictDoNothing):
     _traverse_internals: list[Any] = []  # no conflict target: nothing in the clause varies
 

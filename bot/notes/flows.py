@@ -19,7 +19,7 @@ from bot.runtime import Runtime
 from bot.slack.blocks import Message
 from bot.slack.gateway import SlackCallFailed
 from models import Note, NoteCategory, Postmortem, PostmortemStatus
-from models.db import transaction
+from models.db import single_statements, transaction
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +46,19 @@ class FormInput:
 
 def quick(runtime: Runtime, *, channel_id: str, user_id: str, text: str) -> Message:
     """`/postmortem note <text>` in a review channel."""
+    # In a busy review the channel's members are remembered: a member's note is then one statement.
+    members = runtime.slack.remembered_channel_members(channel=channel_id)
     try:
-        with transaction(runtime.sessions) as session:
-            added = notes.add_in_channel(
-                session, channel_id=channel_id, author_id=user_id, text=text, now=runtime.clock.now(),
-                takes_part=lambda: access.takes_part_in_channel(runtime, channel_id=channel_id, user_id=user_id),
-            )
+        if members is not None and user_id in members and notes.fits_one_statement(runtime.engine.dialect.name, text):
+            with single_statements(runtime.engine) as connection:
+                added = notes.add_in_channel_at_once(connection, channel_id=channel_id, author_id=user_id, text=text,
+                                                     now=runtime.clock.now())
+        else:
+            with transaction(runtime.sessions) as session:
+                added = notes.add_in_channel(
+                    session, channel_id=channel_id, author_id=user_id, text=text, now=runtime.clock.now(),
+                    takes_part=lambda: access.takes_part_in_channel(runtime, channel_id=channel_id, user_id=user_id),
+                )
     except notes.NoteRefused as refusal:
         return _text(str(refusal))
     if added is None:

@@ -14,7 +14,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, func, literal, select, true, update
+from sqlalchemy import Connection, String, bindparam, cast, func, literal, select, true, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.orm import Session
 
@@ -102,9 +102,9 @@ def _storable(text: str) -> str:
     return text
 
 
-def _stored_first(session: Session, *, dedupe_key: str) -> SavedNote:
+def _stored_first(executor: Session | Connection, *, dedupe_key: str) -> SavedNote:
     """The note a repeated delivery's first delivery stored (its commit came before this insert returned)."""
-    first = session.execute(select(Note.id, Note.text).where(Note.dedupe_key == dedupe_key)).one()
+    first = executor.execute(select(Note.id, Note.text).where(Note.dedupe_key == dedupe_key)).one()
     return SavedNote(id=first.id, text=first.text)
 
 
@@ -142,37 +142,84 @@ def add_in_channel(
     (post-mortem, note, created), or None when no post-mortem has this review channel.
 
     `takes_part` is asked once the post-mortem is found (inside the transaction, under require_open's
-    shared row lock); NoteRefused(NOT_FOUND) when it says no rolls back everything.
-    On PostgreSQL one statement finds the post-mortem, locks it and inserts the note: one round trip
-    where a locking read and an insert take two (what a busy review's notes wait on most)."""
+    shared row lock); NoteRefused(NOT_FOUND) when it says no rolls back everything."""
     text = _storable(text)
     key_suffix = quick_note_key_suffix(author_id=author_id, text=text, now=now)
     if session.get_bind().dialect.name == "postgresql":
-        found = session.execute(_add_in_channel_statement(), {
-            "channel_id": channel_id, "author_id": author_id, "category": NoteCategory.OBSERVATION, "text": text,
-            "key_suffix": key_suffix, "now": now,
-        }).one_or_none()
-        if found is None:
-            return None
-        postmortem = access.LockedForChange(id=found.id, title=found.title, status=found.status)
-        note_id = found.note_id
-    else:  # SQLite: one writer at a time, and every statement is a function call, not a round trip
-        postmortem = access.lock_in_channel(session, channel_id=channel_id)
-        if postmortem is None:
-            return None
-        note_id = None
-        if postmortem.status is not PostmortemStatus.CLOSED:
-            note_id = insert_if_absent(session, Note, dict(
-                postmortem_id=postmortem.id, author_id=author_id, category=NoteCategory.OBSERVATION, text=text,
-                dedupe_key=f"command:{postmortem.id}{key_suffix}", created_at=now, updated_at=now))
+        found = _insert_in_channel(session, channel_id=channel_id, author_id=author_id, text=text,
+                                   key_suffix=key_suffix, now=now)
+    else:
+        found = _read_then_insert_in_channel(session, channel_id=channel_id, author_id=author_id, text=text,
+                                             key_suffix=key_suffix, now=now)
+    if found is None:
+        return None
     if not takes_part():
         raise NoteRefused(access.NOT_FOUND)
+    postmortem, note_id = found
+    saved, created = _outcome(session, postmortem, note_id=note_id, text=text, key_suffix=key_suffix)
+    if created:
+        indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
+    return postmortem, saved, created
+
+
+def fits_one_statement(dialect_name: str, text: str) -> bool:
+    """Whether add_in_channel_at_once can store this note: on PostgreSQL, a text in which no indicator
+    can be (the note is then all there is to store)."""
+    return dialect_name == "postgresql" and not indicators.might_hold_indicators(clean(text))
+
+
+def add_in_channel_at_once(
+    connection: Connection, *, channel_id: str, author_id: str, text: str, now: datetime
+) -> tuple[access.LockedForChange, SavedNote, bool] | None:
+    """add_in_channel for an author already known to take part, a text that fits_one_statement, on a
+    connection of single_statements: the one statement that finds, locks and inserts is the whole
+    transaction, so a note costs one round trip instead of three (BEGIN, the statement, COMMIT)."""
+    text = _storable(text)
+    key_suffix = quick_note_key_suffix(author_id=author_id, text=text, now=now)
+    found = _insert_in_channel(connection, channel_id=channel_id, author_id=author_id, text=text,
+                               key_suffix=key_suffix, now=now)
+    if found is None:
+        return None
+    postmortem, note_id = found
+    saved, created = _outcome(connection, postmortem, note_id=note_id, text=text, key_suffix=key_suffix)
+    return postmortem, saved, created
+
+
+def _insert_in_channel(
+    executor: Session | Connection, *, channel_id: str, author_id: str, text: str, key_suffix: str, now: datetime
+) -> tuple[access.LockedForChange, int | None] | None:
+    """PostgreSQL: one round trip finds the post-mortem, locks it and inserts the note unless it is closed."""
+    found = executor.execute(_add_in_channel_statement(), {
+        "channel_id": channel_id, "author_id": author_id, "category": NoteCategory.OBSERVATION, "text": text,
+        "key_suffix": key_suffix, "now": now,
+    }).one_or_none()
+    if found is None:
+        return None
+    return access.LockedForChange(id=found.id, title=found.title, status=found.status), found.note_id
+
+
+def _read_then_insert_in_channel(
+    session: Session, *, channel_id: str, author_id: str, text: str, key_suffix: str, now: datetime
+) -> tuple[access.LockedForChange, int | None] | None:
+    """SQLite, one writer at a time, where a statement is a function call and not a round trip."""
+    postmortem = access.lock_in_channel(session, channel_id=channel_id)
+    if postmortem is None:
+        return None
+    if postmortem.status is PostmortemStatus.CLOSED:
+        return postmortem, None
+    return postmortem, insert_if_absent(session, Note, dict(
+        postmortem_id=postmortem.id, author_id=author_id, category=NoteCategory.OBSERVATION, text=text,
+        dedupe_key=f"command:{postmortem.id}{key_suffix}", created_at=now, updated_at=now))
+
+
+def _outcome(executor: Session | Connection, postmortem: access.LockedForChange, *, note_id: int | None, text: str,
+             key_suffix: str) -> tuple[SavedNote, bool]:
+    """(note, created) for a quick note's insert that returned `note_id` (None: closed, or stored before)."""
     if postmortem.status is PostmortemStatus.CLOSED:
         raise NoteRefused(access.CLOSED)
     if note_id is None:  # a repeated delivery
-        return postmortem, _stored_first(session, dedupe_key=f"command:{postmortem.id}{key_suffix}"), False
-    indicators.record(session, postmortem_id=postmortem.id, text=text, now=now)
-    return postmortem, SavedNote(id=note_id, text=text), True
+        return _stored_first(executor, dedupe_key=f"command:{postmortem.id}{key_suffix}"), False
+    return SavedNote(id=note_id, text=text), True
 
 
 @cache

@@ -41,6 +41,12 @@ class TtlCache(Generic[Value]):
             self._entries[key] = (self._clock() + self._ttl, value)
         return value
 
+    def remembered(self, key: Hashable) -> Value | None:
+        """The value while its time is not up, without loading (None otherwise)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            return entry[1] if entry is not None and entry[0] > self._clock() else None
+
     def peek(self, key: Hashable) -> Value | None:
         """The value last loaded, even if its time is up, without loading (None if never loaded)."""
         with self._lock:

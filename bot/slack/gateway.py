@@ -524,6 +524,10 @@ class SlackGateway:
         """conversations.members, remembered briefly: every command in a review channel checks membership."""
         return self._members.get_or_load(channel, lambda: self._fetch_members(channel))
 
+    def remembered_channel_members(self, *, channel: str) -> frozenset[str] | None:
+        """channel_members if remembered now, without asking Slack (None: not remembered)."""
+        return self._members.remembered(channel)
+
     def forget_members(self, *, channel: str) -> None:
         """Someone joined or left `channel`: ask Slack next time."""
         self._members.forget(channel)

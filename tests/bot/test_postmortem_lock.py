@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.notes import flows as note_flows
 from bot.notes import service as notes
@@ -169,3 +169,40 @@ def test_a_quick_note_in_flight_when_the_postmortem_closes_is_refused(
     assert isinstance(outcome.get("error"), notes.NoteRefused) and str(outcome["error"]) == "This post-mortem is closed."
     with runtime.sessions() as session:
         assert session.scalars(select(Note)).all() == []
+
+
+def test_a_remembered_members_note_is_one_statement_and_a_close_in_flight_still_refuses_it(
+    runtime: Runtime, postmortem_id: int, review_channel: str, fake_slack: FakeSlack
+) -> None:
+    statements: list[str] = []
+    commits: list[object] = []
+    event.listen(runtime.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    event.listen(runtime.engine, "commit", lambda connection: commits.append(connection))
+    assert note_flows.quick(runtime, channel_id=review_channel, user_id="ULEAD", text="First, members unknown") \
+        .text.startswith(":memo: Added")  # a transaction, and Slack is asked for the members
+    statements.clear(), commits.clear()
+    assert note_flows.quick(runtime, channel_id=review_channel, user_id="ULEAD", text="Second, members known") \
+        .text.startswith(":memo: Added")
+    assert len(statements) == 1 and statements[0].startswith("WITH target AS") and commits == []
+    # With an indicator in it the note takes the transaction (its indicators are stored with it).
+    statements.clear()
+    note_flows.quick(runtime, channel_id=review_channel, user_id="ULEAD", text="Beacon to evil-c2.net")
+    assert len(statements) == 2 and commits  # the note, its indicator, one commit
+
+    closing = runtime.sessions()
+    closing.begin()
+    closing.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
+    try:
+        thread, outcome = in_thread(lambda: note_flows.quick(runtime, channel_id=review_channel, user_id="ULEAD",
+                                                             text="Written as it closed"))
+        time.sleep(BLOCKED_FOR)
+        assert thread.is_alive(), f"the note did not wait for the close: {outcome}"
+        closing.commit()
+    finally:
+        closing.close()
+    thread.join(timeout=10)
+    assert outcome["result"].text == "This post-mortem is closed."
+    with runtime.sessions() as session:
+        assert "Written as it closed" not in session.scalars(select(Note.text)).all()
+        assert len(session.scalars(select(Note.text)).all()) == 3
+        assert session.scalars(select(Indicator.value)).all() == ["evil-c2.net"]
