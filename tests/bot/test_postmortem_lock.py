@@ -85,23 +85,28 @@ def test_a_purge_waits_for_a_note_in_flight_that_holds_the_same_indicator(runtim
             {("url", "http://c2-race.net/x"), ("domain", "c2-race.net")}
 
 
-def test_a_note_in_flight_when_the_postmortem_closes_is_refused(runtime: Runtime, postmortem_id: int) -> None:
+def while_closing(runtime: Runtime, postmortem_id: int, work: Any) -> dict[str, Any]:
+    """Runs `work` while a close holds the post-mortem's row: proves it waited, then lets the close commit."""
     closing = runtime.sessions()
     closing.begin()
     closing.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
-
-    def add_late_note() -> Note:
-        with runtime.sessions.begin() as session:
-            return add_note(session, postmortem_id, "Written as it closed")
-
     try:
-        thread, outcome = in_thread(add_late_note)
+        thread, outcome = in_thread(work)
         time.sleep(BLOCKED_FOR)
         assert thread.is_alive(), f"the note did not wait for the close: {outcome}"
         closing.commit()
     finally:
         closing.close()
     thread.join(timeout=10)
+    return outcome
+
+
+def test_a_note_in_flight_when_the_postmortem_closes_is_refused(runtime: Runtime, postmortem_id: int) -> None:
+    def add_late_note() -> Note:
+        with runtime.sessions.begin() as session:
+            return add_note(session, postmortem_id, "Written as it closed")
+
+    outcome = while_closing(runtime, postmortem_id, add_late_note)
     assert isinstance(outcome.get("error"), notes.NoteRefused) and str(outcome["error"]) == "This post-mortem is closed."
     with runtime.sessions() as session:
         assert session.scalars(select(Note)).all() == []
@@ -150,22 +155,11 @@ def test_a_quick_note_in_flight_when_the_postmortem_closes_is_refused(
     runtime: Runtime, postmortem_id: int, review_channel: str
 ) -> None:
     """The note's statement waits for the close's lock, then sees the row as the close left it."""
-    closing = runtime.sessions()
-    closing.begin()
-    closing.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
-
     def add_late_note() -> Any:
         with runtime.sessions.begin() as session:
             return quick_note_in(session, review_channel, "Written as it closed")
 
-    try:
-        thread, outcome = in_thread(add_late_note)
-        time.sleep(BLOCKED_FOR)
-        assert thread.is_alive(), f"the note did not wait for the close: {outcome}"
-        closing.commit()
-    finally:
-        closing.close()
-    thread.join(timeout=10)
+    outcome = while_closing(runtime, postmortem_id, add_late_note)
     assert isinstance(outcome.get("error"), notes.NoteRefused) and str(outcome["error"]) == "This post-mortem is closed."
     with runtime.sessions() as session:
         assert session.scalars(select(Note)).all() == []
@@ -189,18 +183,8 @@ def test_a_remembered_members_note_is_one_statement_and_a_close_in_flight_still_
     note_flows.quick(runtime, channel_id=review_channel, user_id="ULEAD", text="Beacon to evil-c2.net")
     assert len(statements) == 2 and commits  # the note, its indicator, one commit
 
-    closing = runtime.sessions()
-    closing.begin()
-    closing.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
-    try:
-        thread, outcome = in_thread(lambda: note_flows.quick(runtime, channel_id=review_channel, user_id="ULEAD",
-                                                             text="Written as it closed"))
-        time.sleep(BLOCKED_FOR)
-        assert thread.is_alive(), f"the note did not wait for the close: {outcome}"
-        closing.commit()
-    finally:
-        closing.close()
-    thread.join(timeout=10)
+    outcome = while_closing(runtime, postmortem_id, lambda: note_flows.quick(
+        runtime, channel_id=review_channel, user_id="ULEAD", text="Written as it closed"))
     assert outcome["result"].text == "This post-mortem is closed."
     with runtime.sessions() as session:
         assert "Written as it closed" not in session.scalars(select(Note.text)).all()
