@@ -34,7 +34,12 @@ def register(app: App, runtime: Runtime, router: SubcommandRouter) -> None:
 
     def note(command: SlashCommand, answer: Answer) -> None:
         if command.text:
-            answer(note_flows.quick(runtime, channel_id=command.channel_id, user_id=command.user_id, text=command.text))
+            reply, stored = note_flows.quick(runtime, channel_id=command.channel_id, user_id=command.user_id,
+                                             text=command.text)
+            # Stored by now: a failure to answer must not say "send it again" (a minute later that stores it twice).
+            with telling_user_of_failures(runtime, ack=None, user_id=command.user_id, response_url=command.response_url,
+                                          saved=stored):
+                answer(reply)
             return
         open_form(runtime, lambda: note_flows.new_form(runtime, channel_id=command.channel_id, user_id=command.user_id),
                   trigger_id=command.trigger_id, title=FORM_TITLE)

@@ -44,8 +44,9 @@ class FormInput:
     text: str
 
 
-def quick(runtime: Runtime, *, channel_id: str, user_id: str, text: str) -> Message:
-    """`/postmortem note <text>` in a review channel."""
+def quick(runtime: Runtime, *, channel_id: str, user_id: str, text: str) -> tuple[Message, bool]:
+    """`/postmortem note <text>` in a review channel: the answer, and whether the note is stored
+    (committed, now or by an earlier delivery)."""
     try:
         with transaction(runtime.sessions) as session:
             added = notes.add_in_channel(
@@ -53,12 +54,12 @@ def quick(runtime: Runtime, *, channel_id: str, user_id: str, text: str) -> Mess
                 takes_part=lambda: access.takes_part_in_channel(runtime, channel_id=channel_id, user_id=user_id),
             )
     except notes.NoteRefused as refusal:
-        return _text(str(refusal))
+        return _text(str(refusal)), False
     if added is None:
-        return _text(access.NOT_FOUND)
+        return _text(access.NOT_FOUND), False
     postmortem, note, created = added
     outcome = "added" if created else "already"
-    return _text(note_blocks.note_saved(note_text=note.text, outcome=outcome, postmortem_title=postmortem.title))
+    return _text(note_blocks.note_saved(note_text=note.text, outcome=outcome, postmortem_title=postmortem.title)), True
 
 
 def new_form(

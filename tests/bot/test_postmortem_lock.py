@@ -140,8 +140,8 @@ def test_a_close_waits_for_a_quick_note_in_flight(runtime: Runtime, postmortem_i
     thread.join(timeout=10)
     assert "error" not in outcome
 
-    answer = note_flows.quick(runtime, channel_id=review_channel, user_id="ULEAD", text="Written after the close")
-    assert answer.text == "This post-mortem is closed."
+    answer, stored = note_flows.quick(runtime, channel_id=review_channel, user_id="ULEAD", text="Written after the close")
+    assert (answer.text, stored) == ("This post-mortem is closed.", False)
     with runtime.sessions() as session:
         assert session.scalars(select(Note.text)).all() == ["Written before the close"]
 
