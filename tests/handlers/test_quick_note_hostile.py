@@ -62,9 +62,10 @@ def test_the_same_quick_note_redelivered_at_once_is_stored_once(
 ) -> None:
     _, channel = started
     body = "note C2 at http://c2.example.net/gate and 192.0.2.44"
-    with on_postgresql(runtime.engine, "WITH target", parties=6):
+    with on_postgresql(runtime.engine, "WITH target", parties=6) as rendezvous:
         answers, intervals = at_once(lambda _: slack.ask(body, user=RESPONDER_BERLIN, channel=channel).text, 6)
     assert most_in_flight(intervals) >= 2
+    assert rendezvous is None or rendezvous.met.is_set()  # on PostgreSQL all six statements ran together
     assert sum(a.startswith(":memo: Added to") for a in answers) == 1, answers
     assert sum(a.startswith(":memo: Already in") for a in answers) == 5, answers
     assert count(in_transaction, Note) == 1
@@ -140,3 +141,66 @@ def test_a_refused_quick_note_whose_answer_fails_is_not_told_it_is_kept(
     told = slack.ask("note I was not there", user=OUTSIDER, channel=channel).text
     assert told == SLACK_TROUBLE.format(error="http_500")
     assert count(in_transaction, Note) == 0
+
+
+def test_idle_connections_cut_by_the_server_are_replaced_before_use(
+    slack: SlackSim, started: tuple[int, str], runtime: Runtime, in_transaction: Any, monkeypatch: Any
+) -> None:
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only")
+    _, channel = started
+    monkeypatch.setattr("models.db.PING_AFTER_IDLE_SECONDS", 0.3)
+    from sqlalchemy import create_engine
+    killer = create_engine(runtime.engine.url.render_as_string(hide_password=False))
+    with killer.connect() as connection:
+        killed = connection.execute(text("select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                                         "where datname='pm_review' and pid<>pg_backend_pid()")).scalar()
+    killer.dispose()
+    assert killed >= 1
+    import time
+    time.sleep(0.6)
+    answers = [slack.ask(f"note after idle kill {n}", user=LEAD, channel=channel).text for n in range(3)]
+    assert all(a.startswith(":memo: Added to") for a in answers), answers
+
+
+def test_quick_notes_racing_a_close_are_either_stored_and_added_or_refused_and_absent(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    from tests.handlers.test_reports import publish
+
+    _, channel = started
+    publish(slack, fake_slack, channel)
+
+    def work(index: int) -> str:
+        if index == 0:
+            return slack.ask("close", user=LEAD, channel=channel, timeout=20).text
+        return slack.ask(f"note racing the close {index}", user=LEAD, channel=channel, timeout=20).text
+
+    answers, intervals = at_once(work, 8)
+    assert most_in_flight(intervals) >= 2
+    assert answers[0].startswith(":lock:"), answers[0]
+    with in_transaction() as session:
+        stored = set(session.scalars(select(Note.text)))
+    for index, answer in enumerate(answers[1:], start=1):
+        note = f"racing the close {index}"
+        if answer.startswith(":memo: Added to"):
+            assert note in stored
+        else:
+            assert answer == "This post-mortem is closed." and note not in stored, answer
+
+
+def test_a_quick_notes_work_runs_with_the_request_team_user_and_listener_bound_for_its_log_lines(
+    slack: SlackSim, started: tuple[int, str], monkeypatch: Any
+) -> None:
+    from bot import logs
+
+    seen: list[Any] = []
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        seen.append(logs.current())
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("bot.indicators.extraction.record", broken)
+    slack.ask("note The proxy logs are gone", user=LEAD, channel=started[1])
+    [context] = seen
+    assert context.request_id and (context.team, context.user, context.listener) == ("T0000FAKE", LEAD, "/postmortem note")
