@@ -5,6 +5,7 @@ Every subcommand is acked at once, before it touches the database or Slack (Slac
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,8 +15,11 @@ from slack_bolt import Ack, App
 from bot.runtime import Runtime
 from bot.slack import safe_text, usage
 from bot.slack.blocks import Message
+from bot.slack.gateway import SlackCallFailed
 from handlers.guard import telling_user_of_failures
 from handlers.replies import tell
+
+log = logging.getLogger(__name__)
 
 COMMAND = "/postmortem"
 
@@ -66,7 +70,14 @@ class SubcommandRouter:
             )
 
             def answer(message: Message | str) -> None:
-                tell(self._runtime, message, user_id=parsed.user_id, response_url=parsed.response_url)
+                try:
+                    tell(self._runtime, message, user_id=parsed.user_id, response_url=parsed.response_url)
+                except SlackCallFailed as failure:
+                    # The answer says what happened (stored, or refused and why): deliver it another way.
+                    # A failure message instead could not say whether anything was stored, and "send it
+                    # again" after a stored note would store it twice.
+                    log.warning("the response_url refused an answer (%s); sending it by DM", failure.error)
+                    tell(self._runtime, message, user_id=parsed.user_id)
 
             with telling_user_of_failures(self._runtime, ack=ack, user_id=parsed.user_id, response_url=parsed.response_url):
                 route[1](parsed, answer)
