@@ -28,6 +28,7 @@ POOL_SIZE = 16
 CONNECT_TIMEOUT_SECONDS = 10
 # A pooled connection idle longer than this is pinged before use (see _ping_when_idle).
 PING_AFTER_IDLE_SECONDS = 5.0
+_SINGLE_STATEMENTS = "single_statements"  # an execution option: see single_statements
 _CHECKED_IN_AT = "checked_in_at"  # a pool record's info key: time.monotonic() when last returned to the pool
 
 
@@ -53,7 +54,8 @@ def make_engine(url: str) -> Engine:
         def _sqlite_begin_immediate(connection) -> None:  # type: ignore[no-untyped-def]
             # A deferred transaction that read first cannot become a writer once another one committed
             # (SQLITE_BUSY_SNAPSHOT, no waiting): take the write lock up front and wait for it instead.
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            if not connection.get_execution_options().get(_SINGLE_STATEMENTS):
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     # hide_parameters: a failing statement's error (and so the log) must not carry what people typed.
@@ -106,7 +108,12 @@ def single_statements(engine: Engine) -> Iterator[Connection]:
     """A connection on which every statement is its own transaction (no BEGIN, no COMMIT round trip):
     for work that one statement does whole."""
     with engine.connect() as connection:
-        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+        if engine.dialect.name == "sqlite":
+            # pysqlite already leaves transactions to us (isolation_level None): just no BEGIN IMMEDIATE.
+            # SQLAlchemy's AUTOCOMMIT would, on the way back to the pool, hand pysqlite its own BEGINs again.
+            yield connection.execution_options(**{_SINGLE_STATEMENTS: True})
+        else:
+            yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 class _SqliteDoNothing(sqlite.dml.OnConflictDoNothing):

@@ -49,7 +49,7 @@ def quick(runtime: Runtime, *, channel_id: str, user_id: str, text: str) -> Mess
     # In a busy review the channel's members are remembered: a member's note is then one statement.
     members = runtime.slack.remembered_channel_members(channel=channel_id)
     try:
-        if members is not None and user_id in members and notes.fits_one_statement(runtime.engine.dialect.name, text):
+        if members is not None and user_id in members and notes.fits_one_statement(text):
             with single_statements(runtime.engine) as connection:
                 added = notes.add_in_channel_at_once(connection, channel_id=channel_id, author_id=user_id, text=text,
                                                      now=runtime.clock.now())

@@ -162,10 +162,10 @@ def add_in_channel(
     return postmortem, saved, created
 
 
-def fits_one_statement(dialect_name: str, text: str) -> bool:
-    """Whether add_in_channel_at_once can store this note: on PostgreSQL, a text in which no indicator
-    can be (the note is then all there is to store)."""
-    return dialect_name == "postgresql" and not indicators.might_hold_indicators(clean(text))
+def fits_one_statement(text: str) -> bool:
+    """Whether add_in_channel_at_once can store this note: a text in which no indicator can be (the
+    note is then all there is to store)."""
+    return not indicators.might_hold_indicators(clean(text))
 
 
 def add_in_channel_at_once(
@@ -173,11 +173,13 @@ def add_in_channel_at_once(
 ) -> tuple[access.LockedForChange, SavedNote, bool] | None:
     """add_in_channel for an author already known to take part, a text that fits_one_statement, on a
     connection of single_statements: the one statement that finds, locks and inserts is the whole
-    transaction, so a note costs one round trip instead of three (BEGIN, the statement, COMMIT)."""
+    transaction, so a note costs one round trip instead of three (BEGIN, the statement, COMMIT). On
+    SQLite the write lock is held for that statement alone, not across the Python between statements
+    (where a thread may wait for the GIL while every other writer waits for it)."""
     text = _storable(text)
     key_suffix = quick_note_key_suffix(author_id=author_id, text=text, now=now)
-    found = _insert_in_channel(connection, channel_id=channel_id, author_id=author_id, text=text,
-                               key_suffix=key_suffix, now=now)
+    insert = _insert_in_channel if connection.dialect.name == "postgresql" else _insert_in_open_channel_then_read
+    found = insert(connection, channel_id=channel_id, author_id=author_id, text=text, key_suffix=key_suffix, now=now)
     if found is None:
         return None
     postmortem, note_id = found
@@ -196,6 +198,24 @@ def _insert_in_channel(
     if found is None:
         return None
     return access.LockedForChange(id=found.id, title=found.title, status=found.status), found.note_id
+
+
+def _insert_in_open_channel_then_read(
+    connection: Session | Connection, *, channel_id: str, author_id: str, text: str, key_suffix: str,
+    now: datetime,
+) -> tuple[access.LockedForChange, int | None] | None:
+    """SQLite, statement by statement (one writer at a time, so the insert alone decides against a close):
+    the note inserted if the channel's post-mortem is open, then what the answer needs read."""
+    inserted = connection.execute(_insert_if_open_statement(), {
+        "channel_id": channel_id, "author_id": author_id, "category": NoteCategory.OBSERVATION, "text": text,
+        "key_suffix": key_suffix, "now": now,
+    }).one_or_none()
+    if inserted is None:  # no such post-mortem, closed, or stored before: the read says which
+        postmortem = access.lock_in_channel(connection, channel_id=channel_id)
+        return None if postmortem is None else (postmortem, None)
+    title = connection.execute(select(access.POSTMORTEMS.c.title).where(
+        access.POSTMORTEMS.c.id == inserted.postmortem_id)).scalar_one()
+    return access.LockedForChange(id=inserted.postmortem_id, title=title, status=PostmortemStatus.OPEN), inserted.id
 
 
 def _read_then_insert_in_channel(
@@ -222,6 +242,23 @@ def _outcome(executor: Session | Connection, postmortem: access.LockedForChange,
     return SavedNote(id=note_id, text=text), True
 
 
+def _note_values_from(postmortems: Any) -> Any:
+    """SELECT of a quick note's columns for the post-mortem rows of `postmortems` that are not closed."""
+    notes = Note.__table__
+    return select(
+        postmortems.c.id,
+        bindparam("author_id", type_=notes.c.author_id.type),
+        bindparam("category", type_=notes.c.category.type),
+        bindparam("text", type_=notes.c.text.type),
+        literal("command:") + cast(postmortems.c.id, String) + bindparam("key_suffix", type_=String),
+        bindparam("now", type_=notes.c.created_at.type),
+        bindparam("now", type_=notes.c.updated_at.type),
+    ).where(postmortems.c.status != PostmortemStatus.CLOSED)
+
+
+_NOTE_COLUMNS = ["postmortem_id", "author_id", "category", "text", "dedupe_key", "created_at", "updated_at"]
+
+
 @cache
 def _add_in_channel_statement() -> Any:
     """PostgreSQL: the review channel's post-mortem under require_open's shared row lock, and the note
@@ -230,24 +267,24 @@ def _add_in_channel_statement() -> Any:
     key is computed once."""
     notes = Note.__table__
     target = access.LOCK_IN_CHANNEL.cte("target")
-    values = select(
-        target.c.id,
-        bindparam("author_id", type_=notes.c.author_id.type),
-        bindparam("category", type_=notes.c.category.type),
-        bindparam("text", type_=notes.c.text.type),
-        literal("command:") + cast(target.c.id, String) + bindparam("key_suffix", type_=String),
-        bindparam("now", type_=notes.c.created_at.type),
-        bindparam("now", type_=notes.c.updated_at.type),
-    ).where(target.c.status != PostmortemStatus.CLOSED)
     inserted = (
         insert_doing_nothing_on_conflict("postgresql", notes)
-        .from_select(["postmortem_id", "author_id", "category", "text", "dedupe_key", "created_at", "updated_at"],
-                     values)
+        .from_select(_NOTE_COLUMNS, _note_values_from(target))
         .returning(notes.c.id)
         .cte("inserted")
     )
     return select(target.c.id, target.c.title, target.c.status, inserted.c.id.label("note_id")).select_from(
         target.outerjoin(inserted, true()))
+
+
+@cache
+def _insert_if_open_statement() -> Any:
+    """SQLite: INSERT ... SELECT from the channel's post-mortem unless closed, ON CONFLICT DO NOTHING,
+    returning the note's id and post-mortem."""
+    notes, postmortems = Note.__table__, access.POSTMORTEMS
+    values = _note_values_from(postmortems).where(postmortems.c.channel_id == bindparam("channel_id"))
+    return (insert_doing_nothing_on_conflict("sqlite", notes).from_select(_NOTE_COLUMNS, values)
+            .returning(notes.c.id, notes.c.postmortem_id))
 
 
 def edit(session: Session, *, note: Note, postmortem: Postmortem, user_id: str, draft: NoteDraft, now: datetime) -> None:

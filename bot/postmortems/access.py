@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
@@ -65,7 +65,7 @@ LOCK_IN_CHANNEL = (
 )
 
 
-def lock_in_channel(session: Session, *, channel_id: str) -> LockedForChange | None:
+def lock_in_channel(session: Session | Connection, *, channel_id: str) -> LockedForChange | None:
     """The post-mortem whose review channel this is, read under require_open's shared row lock; who
     takes part is not checked (takes_part_in_channel)."""
     row = session.execute(LOCK_IN_CHANNEL, {"channel_id": channel_id}).one_or_none()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import event, func, select, text, update
 
 from bot import logs
 from bot.demo.signed_requests import SlackSim, wait_for_dm
@@ -180,3 +181,35 @@ def test_a_quick_notes_work_runs_with_the_request_team_user_and_listener_bound_f
     slack.ask("note The proxy logs are gone", user=LEAD, channel=started[1])
     [context] = seen
     assert context.request_id and (context.team, context.user, context.listener) == ("T0000FAKE", LEAD, "/postmortem note")
+
+
+def test_a_remembered_members_plain_note_is_one_write_and_no_transaction_on_either_database(
+    slack: SlackSim, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    _, channel = started
+    assert slack.ask("note first: the bot asks Slack for the members", user=LEAD, channel=channel).text \
+        .startswith(":memo: Added")
+    runtime.slack.channel_members(channel=channel)  # remembered again if the set-up's invites just forgot it
+    executed: list[tuple[int, str]] = []
+
+    def record(*args: Any) -> None:
+        executed.append((threading.get_ident(), args[2]))
+
+    def committed(_connection: Any) -> None:
+        executed.append((threading.get_ident(), "COMMIT"))
+
+    event.listen(runtime.engine, "before_cursor_execute", record)
+    event.listen(runtime.engine, "commit", committed)
+    try:
+        # No separator, no hex run: this text cannot hold an indicator, so there is nothing else to store.
+        assert slack.ask("note second and members remembered", user=LEAD, channel=channel).text \
+            .startswith(":memo: Added to")
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", record)
+        event.remove(runtime.engine, "commit", committed)
+    [note_thread] = {thread for thread, sql in executed if "INSERT INTO notes" in sql}
+    by_note = [sql for thread, sql in executed if thread == note_thread]
+    assert sum("INSERT INTO notes" in sql for sql in by_note) == 1
+    # No transaction around it: no COMMIT, and on SQLite no BEGIN IMMEDIATE either.
+    assert not any(sql.startswith(("BEGIN", "COMMIT")) for sql in by_note), by_note
+    assert count(in_transaction, Note) == 2
