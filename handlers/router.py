@@ -77,7 +77,16 @@ class SubcommandRouter:
                     # A failure message instead could not say whether anything was stored, and "send it
                     # again" after a stored note would store it twice.
                     log.warning("the response_url refused an answer (%s); sending it by DM", failure.error)
-                    tell(self._runtime, message, user_id=parsed.user_id)
+                    try:
+                        tell(self._runtime, message, user_id=parsed.user_id)
+                    except SlackCallFailed as dm_failure:
+                        # Not raised: the guard would then say "That didn't go through, send it again", untrue
+                        # after a stored note. The answer itself is tried once more where it was first sent.
+                        log.warning("the DM with the answer failed too (%s)", dm_failure.error)
+                        try:
+                            tell(self._runtime, message, user_id=parsed.user_id, response_url=parsed.response_url)
+                        except SlackCallFailed as last_failure:
+                            log.error("could not deliver an answer to %s (%s)", parsed.user_id, last_failure.error)
 
             with telling_user_of_failures(self._runtime, ack=ack, user_id=parsed.user_id, response_url=parsed.response_url):
                 route[1](parsed, answer)
