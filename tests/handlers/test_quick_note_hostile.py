@@ -345,3 +345,24 @@ def test_when_no_way_to_answer_works_the_failure_is_logged_without_a_traceback_a
         time.sleep(0.5)
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
     assert not [r for r in fake_slack.responses if r["response_url"] == response_url]
+
+
+def test_a_worker_that_missed_the_leave_event_refuses_the_member_once_its_memory_times_out(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any,
+    monkeypatch: Any
+) -> None:
+    """Another process got member_left_channel; this one did not. Its remembered members last the TTL (the
+    transactional path trusts them as long), and after it Slack is asked again: the one-statement path
+    must not outlive the memory."""
+    from bot.slack import gateway as slack_gateway
+    _, channel = started
+    now = [1000.0]
+    monkeypatch.setattr(runtime.slack._members, "_clock", lambda: now[0])
+    runtime.slack.forget_members(channel=channel)
+    remember_members(slack, runtime, channel, user=RESPONDER_BERLIN)
+    fake_slack.channels[channel].members.discard(RESPONDER_BERLIN)  # no event reaches this worker
+    now[0] += slack_gateway.MEMBERS_CACHE_SECONDS + 0.1
+    assert runtime.slack.remembered_channel_members(channel=channel) is None
+    assert slack.ask("note written after leaving", user=RESPONDER_BERLIN, channel=channel).text == NOT_FOUND
+    with in_transaction() as session:
+        assert "written after leaving" not in session.scalars(select(Note.text)).all()
