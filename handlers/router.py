@@ -70,14 +70,21 @@ class SubcommandRouter:
             )
 
             def answer(message: Message | str) -> None:
-                try:
-                    tell(self._runtime, message, user_id=parsed.user_id, response_url=parsed.response_url)
-                except SlackCallFailed as failure:
-                    # The answer says what happened (stored, or refused and why): deliver it another way.
-                    # A failure message instead could not say whether anything was stored, and "send it
-                    # again" after a stored note would store it twice.
-                    log.warning("the response_url refused an answer (%s); sending it by DM", failure.error)
-                    tell(self._runtime, message, user_id=parsed.user_id)
+                # The answer says what happened (stored, or refused and why): when the response_url refuses
+                # it, it goes by DM, then once more to the response_url. It is never left to the guard,
+                # whose "That didn't go through, send it again" is untrue after a stored note (and sending
+                # it again a minute later would store it twice).
+                ways = [parsed.response_url, None, parsed.response_url] if parsed.response_url else [None]
+                for attempt, response_url in enumerate(ways, start=1):
+                    try:
+                        tell(self._runtime, message, user_id=parsed.user_id, response_url=response_url)
+                        return
+                    except SlackCallFailed as failure:
+                        way = "the response_url" if response_url else "a DM"
+                        if attempt < len(ways):
+                            log.warning("%s refused an answer (%s); trying another way", way, failure.error)
+                        else:
+                            log.error("could not deliver an answer to %s (%s by %s)", parsed.user_id, failure.error, way)
 
             with telling_user_of_failures(self._runtime, ack=ack, user_id=parsed.user_id, response_url=parsed.response_url):
                 route[1](parsed, answer)

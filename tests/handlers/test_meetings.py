@@ -228,3 +228,21 @@ def test_announcement_buttons_reschedule_and_cancel(
     eventually(lambda: len(invites(fake_slack)) == 2, what="cancellation")
     assert invites(fake_slack)[1]["METHOD"] == "CANCEL"
     assert reminders_by_status(runtime) == {"cancelled": 8}
+
+
+def test_a_cancel_whose_answer_cannot_be_delivered_still_sends_the_cancellation(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str]
+) -> None:
+    """The response_url refuses the answer once and the DM fallback fails too: the meeting is cancelled
+    and stored by then, so its cancellation must still go out (and no one told it didn't go through)."""
+    from bot.slack.double import RESPONSE_URL
+    _, channel = started
+    schedule(slack, fake_slack, channel, MONDAY_1500)
+    eventually(lambda: len(invites(fake_slack)) == 1, what="invite")
+    fake_slack.inject(RESPONSE_URL, status=500)
+    fake_slack.inject("chat.postMessage", error="channel_not_found", channel=RESPONDER_BERLIN)
+    response_url = fake_slack.response_url()
+    slack.command("cancel-meeting", user=RESPONDER_BERLIN, channel=channel, response_url=response_url)
+    eventually(lambda: len(invites(fake_slack)) == 2, what="cancellation")
+    told = [r["text"] for r in fake_slack.responses if r["response_url"] == response_url]
+    assert not any("didn't go through" in t for t in told), told

@@ -213,3 +213,184 @@ def test_a_remembered_members_plain_note_is_one_write_and_no_transaction_on_eith
     # No transaction around it: no COMMIT, and on SQLite no BEGIN IMMEDIATE either.
     assert not any(sql.startswith(("BEGIN", "COMMIT")) for sql in by_note), by_note
     assert count(in_transaction, Note) == 2
+
+
+# --- Second hostile pass: the one-statement path for remembered members, and the DM fallback ---------------
+
+def remember_members(slack: SlackSim, runtime: Runtime, channel: str, user: str = LEAD) -> None:
+    """A first note asks Slack for the channel's members; from then on they are remembered."""
+    assert slack.ask("note warming the member cache", user=user, channel=channel).text.startswith(":memo: Added")
+    assert runtime.slack.remembered_channel_members(channel=channel) is not None
+
+
+def test_the_same_plain_quick_note_at_once_from_a_remembered_member_is_stored_once(
+    slack: SlackSim, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    _, channel = started
+    remember_members(slack, runtime, channel, user=RESPONDER_BERLIN)
+    from sqlalchemy import event
+    commits: list[object] = []
+    event.listen(runtime.engine, "commit", lambda connection: commits.append(connection))
+    body = "note The failover runbook was two versions old"
+    with on_postgresql(runtime.engine, "WITH target", parties=6) as rendezvous:
+        answers, intervals = at_once(lambda _: slack.ask(body, user=RESPONDER_BERLIN, channel=channel).text, 6)
+    assert most_in_flight(intervals) >= 2
+    assert rendezvous is None or rendezvous.met.is_set()
+    if runtime.engine.dialect.name == "postgresql":  # the one-statement path was the one taken: no COMMIT
+        assert commits == []
+    assert sum(a.startswith(":memo: Added to") for a in answers) == 1, answers
+    assert sum(a.startswith(":memo: Already in") for a in answers) == 5, answers
+    assert count(in_transaction, Note) == 2  # the warming note and this one
+
+
+def test_a_remembered_member_on_a_closed_postmortem_is_told_it_is_closed_and_nothing_is_stored(
+    slack: SlackSim, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    postmortem_id, channel = started
+    remember_members(slack, runtime, channel)
+    with in_transaction() as session:
+        session.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
+    assert slack.ask("note written after the close", user=LEAD, channel=channel).text == "This post-mortem is closed."
+    with in_transaction() as session:
+        assert session.scalars(select(Note.text)).all() == ["warming the member cache"]
+
+
+def test_a_remembered_member_who_left_is_refused_once_slack_says_so(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    from bot.demo.signed_requests import eventually
+    from tests.handlers.test_notes import membership_event
+    _, channel = started
+    remember_members(slack, runtime, channel, user=RESPONDER_BERLIN)
+    fake_slack.channels[channel].members.discard(RESPONDER_BERLIN)
+    assert slack.event(membership_event("member_left_channel", RESPONDER_BERLIN, channel), event_id="EvGone").status == 200
+    eventually(lambda: runtime.slack.remembered_channel_members(channel=channel) is None, what="the members forgotten")
+    assert slack.ask("note left but still writing", user=RESPONDER_BERLIN, channel=channel).text == NOT_FOUND
+    with in_transaction() as session:
+        assert "left but still writing" not in session.scalars(select(Note.text)).all()
+
+
+def test_a_pooled_connection_used_for_one_statement_is_transactional_again_afterwards(
+    slack: SlackSim, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    """The one-statement path sets AUTOCOMMIT on a pooled connection: the next transaction on that same
+    connection must still be one (an error rolls back what it wrote)."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement path is PostgreSQL's")
+    from sqlalchemy import event
+    postmortem_id, channel = started
+    remember_members(slack, runtime, channel)
+    used: list[Any] = []
+
+    def note_connection(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.startswith("WITH target"):
+            used.append(conn.connection.dbapi_connection)
+
+    event.listen(runtime.engine, "before_cursor_execute", note_connection)
+    assert slack.ask("note one statement", user=LEAD, channel=channel).text.startswith(":memo: Added")
+    event.remove(runtime.engine, "before_cursor_execute", note_connection)
+    [autocommitted] = used
+    # Hold pooled connections until the one the note used comes back out.
+    held = []
+    try:
+        for _ in range(runtime.engine.pool.size() + 5):
+            connection = runtime.engine.connect()
+            held.append(connection)
+            if connection.connection.dbapi_connection is autocommitted:
+                break
+        else:
+            pytest.fail("the note's connection never came out of the pool again")
+        same = held[-1]
+        assert same.connection.dbapi_connection.autocommit is False
+        with pytest.raises(Exception):
+            with same.begin():
+                same.execute(text("UPDATE postmortems SET title = 'changed' WHERE id = :id"), {"id": postmortem_id})
+                same.execute(text("SELECT 1/0"))
+    finally:
+        for connection in held:
+            connection.close()
+    with in_transaction() as session:
+        assert session.scalar(select(Postmortem.title).where(Postmortem.id == postmortem_id)) != "changed"
+
+
+def test_when_the_response_url_and_the_dm_both_fail_the_person_is_never_told_a_stored_note_did_not_go_through(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    """The response_url refuses once (a 500), the DM fails too: the note is stored, so a later message must
+    not say "That didn't go through ... send it again" (a minute later that stores it twice)."""
+    import time
+
+    from bot.demo.signed_requests import eventually
+    _, channel = started
+    fake_slack.inject(RESPONSE_URL, status=500)
+    fake_slack.inject("chat.postMessage", error="channel_not_found", times=5)
+    response_url = fake_slack.response_url()
+    slack.command("note The WAF rule was in log-only mode", user=LEAD, channel=channel, response_url=response_url)
+    eventually(lambda: count(in_transaction, Note) == 1, what="the note stored")
+    eventually(lambda: fake_slack.calls_to("chat.postMessage"), what="the DM attempted")
+    time.sleep(1.0)  # whatever the listener says next, it says within this
+    told = [r["text"] for r in fake_slack.responses if r["response_url"] == response_url]
+    assert not any("didn't go through" in t for t in told), told
+    assert told and all(t.startswith(":memo: Added to") for t in told), told
+
+
+def test_an_answer_with_blocks_refused_by_the_response_url_arrives_by_dm_with_its_blocks(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str]
+) -> None:
+    _, channel = started
+    assert slack.ask("note something to list", user=LEAD, channel=channel).text.startswith(":memo: Added")
+    fake_slack.inject(RESPONSE_URL, status=500)
+    slack.command("notes", user=LEAD, channel=channel, response_url=fake_slack.response_url())
+    from bot.demo.signed_requests import eventually
+    dm = eventually(lambda: next((m for m in fake_slack.dm_messages(LEAD) if "something to list" in str(m.get("blocks"))),
+                                 None), what="the notes listing by DM")
+    assert dm["blocks"]
+
+
+@pytest.mark.parametrize("subcommand", ["", "help", "frobnicate"])
+def test_help_and_unknown_subcommands_answer_in_the_ack(slack: SlackSim, fake_slack: FakeSlack, subcommand: str) -> None:
+    reply = slack.command(subcommand, user=LEAD, channel="C0WARROOM", response_url=fake_slack.response_url())
+    assert reply.status == 200 and reply.body and "note" in reply.body
+
+
+def test_when_no_way_to_answer_works_the_failure_is_logged_without_a_traceback_and_nothing_false_is_said(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any, caplog: Any
+) -> None:
+    import logging
+    import time
+
+    from bot.demo.signed_requests import eventually
+    _, channel = started
+    fake_slack.inject(RESPONSE_URL, status=500, times=5)
+    fake_slack.inject("chat.postMessage", error="channel_not_found", times=5)
+    response_url = fake_slack.response_url()
+    with caplog.at_level(logging.WARNING):
+        slack.command("note The backup job had been failing silently", user=LEAD, channel=channel,
+                      response_url=response_url)
+        eventually(lambda: count(in_transaction, Note) == 1, what="the note stored")
+        eventually(lambda: any("could not deliver an answer" in r.getMessage() for r in caplog.records),
+                   what="the undelivered answer logged")
+        time.sleep(0.5)
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info]
+    assert not [r for r in fake_slack.responses if r["response_url"] == response_url]
+
+
+def test_a_worker_that_missed_the_leave_event_refuses_the_member_once_its_memory_times_out(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any,
+    monkeypatch: Any
+) -> None:
+    """Another process got member_left_channel; this one did not. Its remembered members last the TTL (the
+    transactional path trusts them as long), and after it Slack is asked again: the one-statement path
+    must not outlive the memory."""
+    from bot.slack import gateway as slack_gateway
+    _, channel = started
+    now = [1000.0]
+    monkeypatch.setattr(runtime.slack._members, "_clock", lambda: now[0])
+    runtime.slack.forget_members(channel=channel)
+    remember_members(slack, runtime, channel, user=RESPONDER_BERLIN)
+    fake_slack.channels[channel].members.discard(RESPONDER_BERLIN)  # no event reaches this worker
+    now[0] += slack_gateway.MEMBERS_CACHE_SECONDS + 0.1
+    assert runtime.slack.remembered_channel_members(channel=channel) is None
+    assert slack.ask("note written after leaving", user=RESPONDER_BERLIN, channel=channel).text == NOT_FOUND
+    with in_transaction() as session:
+        assert "written after leaving" not in session.scalars(select(Note.text)).all()
