@@ -145,12 +145,8 @@ def add_in_channel(
     shared row lock); NoteRefused(NOT_FOUND) when it says no rolls back everything."""
     text = _storable(text)
     key_suffix = quick_note_key_suffix(author_id=author_id, text=text, now=now)
-    if session.get_bind().dialect.name == "postgresql":
-        found = _insert_in_channel(session, channel_id=channel_id, author_id=author_id, text=text,
-                                   key_suffix=key_suffix, now=now)
-    else:
-        found = _read_then_insert_in_channel(session, channel_id=channel_id, author_id=author_id, text=text,
-                                             key_suffix=key_suffix, now=now)
+    insert = _insert_for(session.get_bind().dialect.name)
+    found = insert(session, channel_id=channel_id, author_id=author_id, text=text, key_suffix=key_suffix, now=now)
     if found is None:
         return None
     if not takes_part():
@@ -178,7 +174,7 @@ def add_in_channel_at_once(
     (where a thread may wait for the GIL while every other writer waits for it)."""
     text = _storable(text)
     key_suffix = quick_note_key_suffix(author_id=author_id, text=text, now=now)
-    insert = _insert_in_channel if connection.dialect.name == "postgresql" else _insert_in_open_channel_then_read
+    insert = _insert_for(connection.dialect.name)
     found = insert(connection, channel_id=channel_id, author_id=author_id, text=text, key_suffix=key_suffix, now=now)
     if found is None:
         return None
@@ -204,8 +200,8 @@ def _insert_in_open_channel_then_read(
     connection: Session | Connection, *, channel_id: str, author_id: str, text: str, key_suffix: str,
     now: datetime,
 ) -> tuple[access.LockedForChange, int | None] | None:
-    """SQLite, statement by statement (one writer at a time, so the insert alone decides against a close):
-    the note inserted if the channel's post-mortem is open, then what the answer needs read."""
+    """SQLite (one writer at a time, so the insert alone decides against a close): the note inserted if
+    the channel's post-mortem is open, then what the answer needs read."""
     inserted = connection.execute(_insert_if_open_statement(), {
         "channel_id": channel_id, "author_id": author_id, "category": NoteCategory.OBSERVATION, "text": text,
         "key_suffix": key_suffix, "now": now,
@@ -218,18 +214,8 @@ def _insert_in_open_channel_then_read(
     return access.LockedForChange(id=inserted.postmortem_id, title=title, status=PostmortemStatus.OPEN), inserted.id
 
 
-def _read_then_insert_in_channel(
-    session: Session, *, channel_id: str, author_id: str, text: str, key_suffix: str, now: datetime
-) -> tuple[access.LockedForChange, int | None] | None:
-    """SQLite, one writer at a time, where a statement is a function call and not a round trip."""
-    postmortem = access.lock_in_channel(session, channel_id=channel_id)
-    if postmortem is None:
-        return None
-    if postmortem.status is PostmortemStatus.CLOSED:
-        return postmortem, None
-    return postmortem, insert_if_absent(session, Note, dict(
-        postmortem_id=postmortem.id, author_id=author_id, category=NoteCategory.OBSERVATION, text=text,
-        dedupe_key=f"command:{postmortem.id}{key_suffix}", created_at=now, updated_at=now))
+def _insert_for(dialect_name: str) -> Callable[..., tuple[access.LockedForChange, int | None] | None]:
+    return _insert_in_channel if dialect_name == "postgresql" else _insert_in_open_channel_then_read
 
 
 def _outcome(executor: Session | Connection, postmortem: access.LockedForChange, *, note_id: int | None, text: str,
