@@ -56,6 +56,22 @@ def in_thread(work: Any) -> tuple[threading.Thread, dict[str, Any]]:
     return thread, outcome
 
 
+def waits_for(holder: Any, work: Any, *, what: str) -> tuple[dict[str, Any], float]:
+    """Runs `work` in a thread while `holder` (a session in a transaction) holds its locks: proves the work
+    waited, then commits `holder` (closes it either way, so no lock outlives the test). Returns the
+    work's outcome and when the holder committed."""
+    try:
+        thread, outcome = in_thread(work)
+        time.sleep(BLOCKED_FOR)
+        assert thread.is_alive(), f"{what} did not wait: {outcome}"
+        committed = time.monotonic()
+        holder.commit()
+    finally:
+        holder.close()
+    thread.join(timeout=10)
+    return outcome, committed
+
+
 def test_a_purge_waits_for_a_note_in_flight_that_holds_the_same_indicator(runtime: Runtime, postmortem_id: int) -> None:
     with runtime.sessions.begin() as session:
         first_id = add_note(session, postmortem_id, "Beacon to http://c2-race.net/x").id
@@ -69,15 +85,7 @@ def test_a_purge_waits_for_a_note_in_flight_that_holds_the_same_indicator(runtim
             postmortem = session.get(Postmortem, postmortem_id)
             notes.delete(session, note=session.get(Note, first_id), postmortem=postmortem, user_id="ULEAD", now=NOW)
 
-    try:
-        thread, outcome = in_thread(delete_first)
-        time.sleep(BLOCKED_FOR)
-        assert thread.is_alive(), f"the purge did not wait for the note in flight: {outcome}"
-        committed = time.monotonic()
-        in_flight.commit()
-    finally:
-        in_flight.close()  # rolls back on failure, so no lock outlives the test
-    thread.join(timeout=10)
+    outcome, committed = waits_for(in_flight, delete_first, what="the purge, behind the note in flight,")
     assert "error" not in outcome and outcome["finished"] >= committed
     with runtime.sessions() as session:
         assert session.scalars(select(Note.text)).all() == ["Proxy saw http://c2-race.net/x again"]
@@ -90,15 +98,7 @@ def while_closing(runtime: Runtime, postmortem_id: int, work: Any) -> dict[str, 
     closing = runtime.sessions()
     closing.begin()
     closing.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
-    try:
-        thread, outcome = in_thread(work)
-        time.sleep(BLOCKED_FOR)
-        assert thread.is_alive(), f"the note did not wait for the close: {outcome}"
-        closing.commit()
-    finally:
-        closing.close()
-    thread.join(timeout=10)
-    return outcome
+    return waits_for(closing, work, what="the note, behind the close,")[0]
 
 
 def test_a_note_in_flight_when_the_postmortem_closes_is_refused(runtime: Runtime, postmortem_id: int) -> None:
@@ -136,13 +136,10 @@ def test_a_close_waits_for_a_quick_note_in_flight(runtime: Runtime, postmortem_i
     in_flight.begin()
     try:
         assert quick_note_in(in_flight, review_channel, "Written before the close") is not None
-        thread, outcome = in_thread(lambda: close(runtime, postmortem_id))
-        time.sleep(BLOCKED_FOR)
-        assert thread.is_alive(), f"the close did not wait for the note in flight: {outcome}"
-        in_flight.commit()
-    finally:
+    except BaseException:
         in_flight.close()
-    thread.join(timeout=10)
+        raise
+    outcome, _ = waits_for(in_flight, lambda: close(runtime, postmortem_id), what="the close, behind the note in flight,")
     assert "error" not in outcome
 
     answer = note_flows.quick(runtime, channel_id=review_channel, user_id="ULEAD", text="Written after the close")
