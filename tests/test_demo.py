@@ -3,6 +3,7 @@ exists and parses."""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
 import os
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -192,17 +194,25 @@ def test_a_folder_it_cannot_create_is_said_in_one_line_before_anything_plays(
 
 def test_ctrl_c_mid_story_stops_it_at_once_in_one_line(tmp_path: Path) -> None:
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    # A one-page pipe: the demo (15 KB of transcript after step 4, a few seconds in all) cannot run ahead of
+    # this reader and finish before the Ctrl-C arrives; it waits to write until the test reads.
+    read_end, write_end = os.pipe()
+    fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
     demo = subprocess.Popen([sys.executable, "-m", "bot.cli", "demo", "--output", "out"], cwd=tmp_path, env=environment,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert demo.stdout is not None
-    for line in demo.stdout:  # mid-story: the app is answering, the dispatcher and both servers run
-        if line.startswith("[ 4/"):
-            break
-    demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
-    try:
-        rest, said = demo.communicate(timeout=60)  # a process that never ends fails here, not the suite
-    finally:
-        demo.kill()
+                            stdout=write_end, stderr=subprocess.PIPE, text=True)
+    os.close(write_end)
+    with os.fdopen(read_end) as transcript:
+        for line in transcript:  # mid-story: the app is answering, the dispatcher and both servers run
+            if line.startswith("[ 4/"):
+                break
+        demo.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        draining = threading.Thread(target=transcript.read, daemon=True)  # so its last writes never block
+        draining.start()
+        try:
+            _, said = demo.communicate(timeout=60)  # a process that never ends fails here, not the suite
+        finally:
+            demo.kill()
+        draining.join(timeout=10)
     assert demo.returncode == 130, said
     assert said.startswith("postmortem-bot demo: stopped (Ctrl-C)") and said.count("\n") == 1, said
     assert not (tmp_path / "out" / "report.md").exists()
