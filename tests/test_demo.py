@@ -198,8 +198,14 @@ def test_ctrl_c_mid_story_stops_it_at_once_in_one_line(tmp_path: Path) -> None:
     # this reader and finish before the Ctrl-C arrives; it waits to write until the test reads.
     read_end, write_end = os.pipe()
     fcntl.fcntl(write_end, fcntl.F_SETPIPE_SZ, 4096)
-    demo = subprocess.Popen([sys.executable, "-m", "bot.cli", "demo", "--output", "out"], cwd=tmp_path, env=environment,
-                            stdout=write_end, stderr=subprocess.PIPE, text=True)
+    # A terminal's foreground program takes Ctrl-C. A suite started in the background by a script has SIGINT
+    # ignored, and a child inherits that across exec: start the demo as a terminal would.
+    ignoring = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        demo = subprocess.Popen([sys.executable, "-m", "bot.cli", "demo", "--output", "out"], cwd=tmp_path,
+                                env=environment, stdout=write_end, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, ignoring)
     os.close(write_end)
     with os.fdopen(read_end) as transcript:
         for line in transcript:  # mid-story: the app is answering, the dispatcher and both servers run
