@@ -14,6 +14,7 @@ Nothing at module level imports prometheus-client: `prepare_metrics` must set it
 
 from __future__ import annotations
 
+import gc
 import glob
 import logging
 import os
@@ -82,6 +83,7 @@ def _serve_with_waitress(runtime: Runtime, app: App, *, host: str, port: int) ->
 
     server = make_server(app, runtime, host=host, port=port)
     dispatcher = start_scheduler(runtime)
+    _exempt_startup_objects_from_collection()
     signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     log.info("serving Slack requests on http://%s:%s/slack/events (waitress, one process)", host, server.effective_port)
     try:
@@ -223,9 +225,19 @@ class _GunicornServer:
                 from bot.slack.http import wsgi_app
 
                 runtime = build_runtime(settings)
-                return observed(wsgi_app(create_app(runtime), runtime), runtime)
+                application = observed(wsgi_app(create_app(runtime), runtime), runtime)
+                _exempt_startup_objects_from_collection()
+                return application
 
         Application().run()
+
+
+def _exempt_startup_objects_from_collection() -> None:
+    """A worker holds some 300,000 objects once its libraries are loaded, all alive until it exits. Every full
+    garbage collection walked them all: a request that landed on one waited about 150 ms (help's p99). Frozen, they
+    are never walked again; what requests create is collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def run_dispatcher() -> int:
