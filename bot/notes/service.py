@@ -136,21 +136,17 @@ def add(
 
 
 def add_in_channel(
-    session: Session, *, channel_id: str, author_id: str, text: str, now: datetime, takes_part: Callable[[], bool]
+    session: Session, *, channel_id: str, author_id: str, text: str, now: datetime
 ) -> tuple[access.LockedForChange, SavedNote, bool] | None:
-    """`/postmortem note <text>` in a review channel: store it in that channel's post-mortem; returns
-    (post-mortem, note, created), or None when no post-mortem has this review channel.
-
-    `takes_part` is asked once the post-mortem is found (inside the transaction, under require_open's
-    shared row lock); NoteRefused(NOT_FOUND) when it says no rolls back everything."""
+    """`/postmortem note <text>` in a review channel, by an author known to take part (asked of Slack
+    before the transaction): store it in that channel's post-mortem with the indicators it holds; returns
+    (post-mortem, note, created), or None when no post-mortem has this review channel."""
     text = _storable(text)
     key_suffix = quick_note_key_suffix(author_id=author_id, text=text, now=now)
     insert = _insert_for(session.get_bind().dialect.name)
     found = insert(session, channel_id=channel_id, author_id=author_id, text=text, key_suffix=key_suffix, now=now)
     if found is None:
         return None
-    if not takes_part():
-        raise NoteRefused(access.NOT_FOUND)
     postmortem, note_id = found
     saved, created = _outcome(session, postmortem, note_id=note_id, text=text, key_suffix=key_suffix)
     if created:
@@ -167,10 +163,9 @@ def fits_one_statement(text: str) -> bool:
 def add_in_channel_at_once(
     connection: Connection, *, channel_id: str, author_id: str, text: str, now: datetime
 ) -> tuple[access.LockedForChange, SavedNote, bool] | None:
-    """add_in_channel for an author already known to take part, a text that fits_one_statement, on a
-    connection of single_statements: the one statement that finds, locks and inserts is the whole
-    transaction, so a note costs one round trip instead of three (BEGIN, the statement, COMMIT). On
-    SQLite the write lock is held for that statement alone, not across the Python between statements
+    """add_in_channel for a text that fits_one_statement, on a connection of single_statements: the one
+    statement that finds, locks and inserts is the whole transaction, so a note costs one round trip
+    instead of three (BEGIN, the statement, COMMIT). On SQLite the write lock is held for that statement alone, not across the Python between statements
     (where a thread may wait for the GIL while every other writer waits for it)."""
     text = _storable(text)
     key_suffix = quick_note_key_suffix(author_id=author_id, text=text, now=now)

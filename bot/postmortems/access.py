@@ -65,6 +65,11 @@ LOCK_IN_CHANNEL = (
 )
 
 
+def is_review_channel(connection: Connection, *, channel_id: str) -> bool:
+    """Whether a post-mortem has `channel_id` as its review channel (a read that takes no lock)."""
+    return connection.execute(select(POSTMORTEMS.c.id).where(POSTMORTEMS.c.channel_id == channel_id)).first() is not None
+
+
 def lock_in_channel(session: Session | Connection, *, channel_id: str) -> LockedForChange | None:
     """The post-mortem whose review channel this is, read under require_open's shared row lock; who
     takes part is not checked (takes_part_in_channel)."""

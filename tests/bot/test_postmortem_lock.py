@@ -113,8 +113,7 @@ def test_a_note_in_flight_when_the_postmortem_closes_is_refused(runtime: Runtime
 
 
 def quick_note_in(session: Any, channel: str, text: str) -> Any:
-    return notes.add_in_channel(session, channel_id=channel, author_id="ULEAD", text=text, now=NOW,
-                                takes_part=lambda: True)
+    return notes.add_in_channel(session, channel_id=channel, author_id="ULEAD", text=text, now=NOW)
 
 
 @pytest.fixture

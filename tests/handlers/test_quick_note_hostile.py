@@ -178,7 +178,7 @@ def test_a_quick_notes_work_runs_with_the_request_team_user_and_listener_bound_f
         raise RuntimeError("the database went away")
 
     monkeypatch.setattr("bot.indicators.extraction.record", broken)
-    slack.ask("note The proxy logs are gone", user=LEAD, channel=started[1])
+    slack.ask("note The proxy logs of 203.0.113.7 are gone", user=LEAD, channel=started[1])  # an indicator: recorded
     [context] = seen
     assert context.request_id and (context.team, context.user, context.listener) == ("T0000FAKE", LEAD, "/postmortem note")
 

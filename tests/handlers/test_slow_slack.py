@@ -23,6 +23,7 @@ from bot.slack.double import FakeSlack
 from handlers.replies import FORM_FAILED, SAVE_FAILED
 from models import Action, Note, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN
+from tests.serving import seed_review
 from tests.handlers.test_actions import assign, press_owner_button
 from tests.handlers.test_meetings import MONDAY_1500
 from tests.handlers.test_start import REPORT, open_form
@@ -305,3 +306,35 @@ def test_a_note_submitted_to_a_worker_that_never_saw_the_channel_acks_within_3_s
     assert reply.json()["response_action"] == "update"
     with runtime.sessions() as session:
         assert len(session.scalars(select(Note)).all()) == 1
+
+
+def test_a_note_waiting_on_a_slow_slack_holds_up_no_other_review_channels_note(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, database_url: str
+) -> None:
+    """Who is in the channel is asked of Slack before the note is written: while Slack takes 4 s to
+    answer for one channel, a note in another review channel is stored at once (on SQLite the first
+    note once held the one write lock through Slack's answer, and every other writer waited)."""
+    _, slow_channel = started
+    quick_channel = seed_review(database_url, fake_slack, facilitator=LEAD, members=[], title="Second incident")
+    runtime.slack.channel_members(channel=quick_channel)  # remembered: this note asks Slack nothing
+    runtime.slack.forget_members(channel=slow_channel)
+    asked_before = len(fake_slack.calls_to("conversations.members"))
+    fake_slack.slow("conversations.members", seconds=4)
+    finished: dict[str, float] = {}
+
+    def slow_note() -> None:
+        slack.ask("note Beacon to 203.0.113.9 every 60 s", user=LEAD, channel=slow_channel, timeout=20)
+        finished["slow"] = time.monotonic()
+
+    waiting = threading.Thread(target=slow_note)
+    waiting.start()
+    eventually(lambda: len(fake_slack.calls_to("conversations.members")) > asked_before, timeout=10,
+               what="the slow note asking Slack for the channel's members")
+    quick = slack.ask("note Beacon to 203.0.113.10 every 60 s", user=LEAD, channel=quick_channel, timeout=20)
+    finished["quick"] = time.monotonic()
+    waiting.join(timeout=30)
+    assert quick.text.startswith(":memo: Added to"), quick.text
+    assert finished["quick"] < finished["slow"] - 2  # not behind the slow one: it ended while Slack still took its time
+    with runtime.sessions() as session:
+        assert sorted(session.scalars(select(Note.text))) == ["Beacon to 203.0.113.10 every 60 s",
+                                                              "Beacon to 203.0.113.9 every 60 s"]
