@@ -3,7 +3,7 @@
 Run: `.venv/bin/python benchmarks/ack_latency.py [--requests 1500] [--rounds 3] [--database-url URL]`.
 Both servers run at once against the same in-repo Slack double, on loopback only, configured alike:
 gunicorn, `--workers` processes (default: cores) x THREADS_PER_WORKER gthread threads, Bolt with
-process_before_response=False and a listener executor of as many threads.
+process_before_response=False and a listener executor of LISTENER_THREADS threads.
 - bare Bolt: one `/postmortem` listener doing what a minimal real handler does: `help` answers in
   the ack; `note <text>` acks at once and then answers through the response_url (Bolt's `respond`);
   it stores nothing;
@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
 
+from bot.app import LISTENER_THREADS  # noqa: E402
 from bot.demo.signed_requests import SIGNING_SECRET, eventually, sign  # noqa: E402
 from bot.server import THREADS_PER_WORKER  # noqa: E402
 from bot.slack.double import BOT_TOKEN, TEAM_ID, FakeSlack  # noqa: E402
@@ -63,7 +64,7 @@ from slack_sdk import WebClient
 app = App(signing_secret=os.environ["SLACK_SIGNING_SECRET"],
           client=WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]),
           process_before_response=False,
-          listener_executor=ThreadPoolExecutor(max_workers=int(os.environ["BENCH_THREADS"])))
+          listener_executor=ThreadPoolExecutor(max_workers=int(os.environ["BENCH_LISTENER_THREADS"])))
 
 
 @app.command("/postmortem")
@@ -210,7 +211,7 @@ class BareBolt:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = {**os.environ, "SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-               "SLACK_API_URL": fake.api_url, "BENCH_THREADS": str(THREADS_PER_WORKER)}
+               "SLACK_API_URL": fake.api_url, "BENCH_LISTENER_THREADS": str(LISTENER_THREADS)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--worker-class", "gthread",
              "--threads", str(THREADS_PER_WORKER),

@@ -13,6 +13,11 @@ from handlers import register_all
 
 log = logging.getLogger(__name__)
 
+# Bolt runs each listener, its ack() included, in this pool, and the work after the ack (the database, Slack
+# calls that may wait out a Retry-After) keeps the thread: with as many threads as a worker takes requests
+# (16), a burst stuck on a slow Slack left none to ack what came next, and Slack gives up after 3 s.
+LISTENER_THREADS = 64
+
 
 def create_app(runtime: Runtime) -> App:
     """A Bolt app whose listeners ack first and run the slow part after (process_before_response=False)."""
@@ -23,7 +28,7 @@ def create_app(runtime: Runtime) -> App:
         client=runtime.slack.web_client,
         process_before_response=False,
         # After-the-ack work runs here; ContextExecutor keeps the request's log fields on its lines.
-        listener_executor=ContextExecutor(max_workers=16),
+        listener_executor=ContextExecutor(max_workers=LISTENER_THREADS),
     )
     register_all(app, runtime)
 

@@ -23,6 +23,7 @@ from bot.slack.double import FakeSlack
 from handlers.replies import FORM_FAILED, SAVE_FAILED
 from models import Action, Note, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN
+from tests.races import at_once, most_in_flight
 from tests.serving import seed_review
 from tests.handlers.test_actions import assign, press_owner_button
 from tests.handlers.test_meetings import MONDAY_1500
@@ -338,3 +339,27 @@ def test_a_note_waiting_on_a_slow_slack_holds_up_no_other_review_channels_note(
     with runtime.sessions() as session:
         assert sorted(session.scalars(select(Note.text))) == ["Beacon to 203.0.113.10 every 60 s",
                                                               "Beacon to 203.0.113.9 every 60 s"]
+
+
+def test_a_burst_of_notes_stuck_on_a_slow_slack_after_their_acks_delays_no_ack(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime
+) -> None:
+    """Bolt runs each listener, ack included, in one thread pool: when the work after earlier acks
+    waits on Slack and fills the pool, later requests cannot even ack. More requests at once than the
+    pool once had threads must all be acked in time, and all be stored."""
+    _, channel = started
+    runtime.slack.forget_members(channel=channel)
+    fake_slack.slow("conversations.members", seconds=4)  # every note waits here, after its ack
+    burst = 24
+
+    def note(index: int) -> tuple[Reply, float]:
+        return timed(lambda: slack.command(f"note Burst {index}", user=LEAD, channel=channel))
+
+    replies, intervals = at_once(note, burst)
+    assert most_in_flight(intervals) >= 8
+    slowest = max(took for _, took in replies)
+    assert all(reply.status == 200 for reply, _ in replies) and slowest < ACK_DEADLINE, slowest
+    eventually(lambda: sum("Burst" in answer.get("text", "") for answer in fake_slack.responses) == burst, timeout=30,
+               what="every note's answer")
+    with runtime.sessions() as session:
+        assert len(session.scalars(select(Note)).all()) == burst
