@@ -272,9 +272,9 @@ def test_a_quick_note_that_could_not_be_saved_says_so(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the database went away")
 
-    # After the note's insert, inside its transaction: the insert must be rolled back with the rest.
+    # After the note's insert, inside its transaction (an indicator to record): rolled back with the rest.
     monkeypatch.setattr("bot.indicators.extraction.record", broken)
-    assert slack.ask("note The proxy logs are gone", user=LEAD, channel=started[1]).text == OUR_TROUBLE
+    assert slack.ask("note The proxy logs of 203.0.113.7 are gone", user=LEAD, channel=started[1]).text == OUR_TROUBLE
     with in_transaction() as session:
         assert session.scalar(select(func.count()).select_from(Note)) == 0
 
