@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,6 +58,7 @@ def make_engine(url: str) -> Engine:
             if not connection.get_execution_options().get(_SINGLE_STATEMENTS):
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
 
+        _track_checkouts(engine)
         return engine
     # hide_parameters: a failing statement's error (and so the log) must not carry what people typed.
     # connect_timeout: a database host that never answers (a firewall dropping packets) fails start, /readyz and
@@ -65,7 +67,30 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(url, hide_parameters=True, pool_size=POOL_SIZE,
                            connect_args={} if own_timeout else {"connect_timeout": CONNECT_TIMEOUT_SECONDS})
     _ping_when_idle(engine)
+    _track_checkouts(engine)
     return engine
+
+
+_checked_out = threading.local()
+
+
+def _track_checkouts(engine: Engine) -> None:
+    """Which pooled connections this thread holds, for holding_a_connection."""
+
+    @event.listens_for(engine, "checkout")
+    def _held(dbapi_connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        _checked_out.__dict__.setdefault("ids", set()).add(id(dbapi_connection))
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        _checked_out.__dict__.setdefault("ids", set()).discard(id(dbapi_connection))
+
+
+def holding_a_connection() -> bool:
+    """Whether this thread holds a pooled database connection (a session or a transaction is open): what
+    it waits for meanwhile, every other thread that needs the database may wait for too (SQLite's one
+    write lock, a row lock, the pool's last connection)."""
+    return bool(_checked_out.__dict__.get("ids"))
 
 
 def _ping_when_idle(engine: Engine) -> None:

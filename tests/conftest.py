@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,30 @@ RESPONDER_TOKYO = "U0TOKYO001"
 OUTSIDER = "U0OUTSIDE1"
 SOME_BOT = "U0SOMEBOT1"
 NOW = utc(2026, 11, 20, 15, 0)
+
+
+class _SlackCallsHoldingTheDatabase(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(level=logging.WARNING)
+        self.seen: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "while holding a database connection" in record.getMessage():
+            self.seen.append(record.getMessage())
+
+
+@pytest.fixture(autouse=True)
+def no_slack_call_holds_the_database() -> Iterator[list[str]]:
+    """The gateway says when Slack is asked while this thread holds a database connection (a slow Slack
+    would then hold the database, and every other request behind it): in any test, that fails it."""
+    watch = _SlackCallsHoldingTheDatabase()
+    gateway_log = logging.getLogger("bot.slack.gateway")
+    gateway_log.addHandler(watch)
+    try:
+        yield watch.seen
+    finally:
+        gateway_log.removeHandler(watch)
+    assert not watch.seen, watch.seen
 
 
 def _backends() -> list[object]:

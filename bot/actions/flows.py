@@ -122,6 +122,8 @@ def _owner_problem(runtime: Runtime, owner_id: str) -> str | None:
 
 def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None,
          title: str = "") -> dict[str, Any] | Message:
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id,
+                           their_open_postmortems=True, their_zone=True)
     with transaction(runtime.sessions) as session:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         choices = [] if postmortem else access.open_postmortems_of(session, runtime, user_id=user_id)
@@ -159,6 +161,7 @@ def create(runtime: Runtime, *, user_id: str, draft: ActionDraft, dedupe_key: st
     if errors:
         return errors
     now = runtime.clock.now()
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
     with transaction(runtime.sessions) as session:
         located = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if located is None:
@@ -381,6 +384,7 @@ def announce_cancellation(runtime: Runtime, *, action_id: int) -> None:
 
 
 def mine(runtime: Runtime, *, user_id: str) -> Message:
+    access.ask_slack_first(runtime, user_id=user_id, their_zone=True)
     with transaction(runtime.sessions) as session:
         owned = actions.open_of_owner(session, owner_id=user_id)
         facilitators = _facilitators(session, owned)
@@ -389,6 +393,7 @@ def mine(runtime: Runtime, *, user_id: str) -> Message:
 
 
 def of_channel(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id, their_zone=True)
     with transaction(runtime.sessions) as session:
         postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
         if postmortem is None:
@@ -407,6 +412,7 @@ def _facilitators(session: Session, listed: list[Action]) -> dict[int, str]:
 
 
 def home(runtime: Runtime, *, user_id: str) -> dict[str, Any]:
+    access.ask_slack_first(runtime, user_id=user_id, their_zone=True)
     with transaction(runtime.sessions) as session:
         owned = actions.open_of_owner(session, owner_id=user_id)
         mine_ = list(session.scalars(
@@ -425,6 +431,7 @@ def home(runtime: Runtime, *, user_id: str) -> dict[str, Any]:
 
 def close(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
     """Facilitator only, once the report is published: archive the channel; open actions keep being tracked."""
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id)
     with transaction(runtime.sessions) as session:
         postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
         if postmortem is None:

@@ -48,6 +48,7 @@ def _humans(runtime: Runtime, postmortem: Postmortem) -> list[str]:
 
 def form(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> dict[str, Any] | Message:
     """The meeting modal with a suggested start that suits the most participants' working hours."""
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id, people=True)
     with transaction(runtime.sessions) as session:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if postmortem is None:
@@ -86,6 +87,7 @@ def submit(runtime: Runtime, *, user_id: str, postmortem_id: int, view_id: str,
     errors = meetings.validate(request, now=now)
     if errors:
         return errors
+    access.ask_slack_first(runtime, user_id=user_id, postmortem_id=postmortem_id, people=True)
     with transaction(runtime.sessions) as session:
         postmortem = access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
         if postmortem is None:
@@ -115,6 +117,7 @@ def submit(runtime: Runtime, *, user_id: str, postmortem_id: int, view_id: str,
 
 def cancel(runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None) -> tuple[Message, int | None]:
     """Cancel the meeting; returns the answer and the meeting to publish the cancellation for."""
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
     with transaction(runtime.sessions) as session:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if postmortem is None:

@@ -129,6 +129,7 @@ def judge(runtime: Runtime, *, user_id: str, sighting_id: int, verdict: Verdict)
     """A verdict button. Only the first click counts; a recurrence reopens a closed post-mortem and its channel.
     A later "Recurrence: reopen" on a post-mortem reopened so unarchives its channel if that failed before."""
     now = runtime.clock.now()
+    access.ask_slack_first(runtime, user_id=user_id, sighting_id=sighting_id)
     with transaction(runtime.sessions) as session:
         sighting = session.get(Sighting, sighting_id)
         postmortem = session.get(Postmortem, sighting.postmortem_id) if sighting is not None else None
@@ -189,6 +190,7 @@ def monitor(runtime: Runtime, *, user_id: str, text: str, channel_id: str = "", 
     """`/postmortem monitor [30d|off]` in the review channel, or the report draft's choice (by post-mortem id):
     without a word, what is watched until when."""
     word, now = text.strip().lower(), runtime.clock.now()
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
     with transaction(runtime.sessions) as session:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         if postmortem is None:

@@ -79,6 +79,8 @@ def new_form(
     capture: CapturedMessage | None = None,
 ) -> dict[str, Any] | Message:
     """The note modal; outside a review channel it first asks which post-mortem."""
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id,
+                           their_open_postmortems=True)
     with transaction(runtime.sessions) as session:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id, postmortem_id=postmortem_id)
         choices = [] if postmortem else access.open_postmortems_of(session, runtime, user_id=user_id)
@@ -87,12 +89,12 @@ def new_form(
         if postmortem is not None and postmortem.status is PostmortemStatus.CLOSED:
             return _text(access.CLOSED)
         metadata: dict[str, Any] = {"postmortem_id": postmortem.id if postmortem else None}
-        if capture is None:
-            return note_blocks.note_form(choices=choices, metadata=metadata)
-        # The link is fetched now, after the shortcut's ack, so that saving needs nothing from Slack.
-        metadata["capture"] = {"channel": capture.channel_id, "ts": capture.ts, "author": capture.author_id,
-                               "permalink": _permalink(runtime, capture.channel_id, capture.ts)}
-        return note_blocks.note_form(
+    if capture is None:
+        return note_blocks.note_form(choices=choices, metadata=metadata)
+    # The link is fetched now, after the shortcut's ack, so that saving needs nothing from Slack.
+    metadata["capture"] = {"channel": capture.channel_id, "ts": capture.ts, "author": capture.author_id,
+                           "permalink": _permalink(runtime, capture.channel_id, capture.ts)}
+    return note_blocks.note_form(
             choices=choices,
             metadata=metadata,
             category=NoteCategory.TIMELINE,
@@ -105,8 +107,9 @@ def new_form(
 def submit_new(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str, str] | str:
     """Save a note from the modal. Returns inline errors (block id -> text) or the confirmation text."""
     capture = form.metadata.get("capture")
+    postmortem_id = form.metadata.get("postmortem_id") or form.chosen_postmortem_id
+    access.ask_slack_first(runtime, user_id=user_id, postmortem_id=int(postmortem_id or 0))
     with transaction(runtime.sessions) as session:
-        postmortem_id = form.metadata.get("postmortem_id") or form.chosen_postmortem_id
         postmortem = access.by_id(session, runtime, postmortem_id=int(postmortem_id or 0), user_id=user_id)
         if postmortem is None:
             return {"postmortem_id" if form.chosen_postmortem_id else "text": access.NOT_FOUND}
@@ -140,6 +143,7 @@ def _permalink(runtime: Runtime, channel_id: str, ts: str) -> str | None:
 def listing(runtime: Runtime, *, user_id: str, channel_id: str | None = None, postmortem_id: int | None = None,
             page_number: int = 0) -> Message:
     """A page of notes, newest first, for a participant."""
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id or "", postmortem_id=postmortem_id)
     with transaction(runtime.sessions) as session:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id or "", postmortem_id=postmortem_id)
         if postmortem is None:
@@ -149,6 +153,7 @@ def listing(runtime: Runtime, *, user_id: str, channel_id: str | None = None, po
 
 
 def edit_form(runtime: Runtime, *, user_id: str, note_id: int) -> dict[str, Any] | Message:
+    access.ask_slack_first(runtime, user_id=user_id, note_id=note_id)
     with transaction(runtime.sessions) as session:
         found = _note_for(session, runtime, user_id=user_id, note_id=note_id)
         if isinstance(found, Message):
@@ -174,6 +179,7 @@ class ActionSeed:
 
 def action_seed(runtime: Runtime, *, user_id: str, note_id: int) -> ActionSeed | Message:
     """The post-mortem and title for "Make action item" (handlers compose it with the actions form)."""
+    access.ask_slack_first(runtime, user_id=user_id, note_id=note_id)
     with transaction(runtime.sessions) as session:
         found = _note_for(session, runtime, user_id=user_id, note_id=note_id)
         if isinstance(found, Message):
@@ -183,6 +189,7 @@ def action_seed(runtime: Runtime, *, user_id: str, note_id: int) -> ActionSeed |
 
 
 def submit_edit(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str, str] | str:
+    access.ask_slack_first(runtime, user_id=user_id, note_id=int(form.metadata["note_id"]))
     with transaction(runtime.sessions) as session:
         found = _note_for(session, runtime, user_id=user_id, note_id=int(form.metadata["note_id"]))
         if isinstance(found, Message):
@@ -198,6 +205,7 @@ def submit_edit(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str,
 
 def delete(runtime: Runtime, *, user_id: str, note_id: int) -> Message:
     """Delete a note, then show the list again."""
+    access.ask_slack_first(runtime, user_id=user_id, note_id=note_id)
     with transaction(runtime.sessions) as session:
         found = _note_for(session, runtime, user_id=user_id, note_id=note_id)
         if isinstance(found, Message):
@@ -212,6 +220,7 @@ def delete(runtime: Runtime, *, user_id: str, note_id: int) -> Message:
 
 
 def status(runtime: Runtime, *, channel_id: str, user_id: str) -> Message:
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id)
     with transaction(runtime.sessions) as session:
         postmortem = access.in_channel(session, runtime, channel_id=channel_id, user_id=user_id)
         if postmortem is None:

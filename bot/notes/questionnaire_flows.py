@@ -48,6 +48,7 @@ def invite_participants(runtime: Runtime, *, postmortem_id: int) -> None:
 
 
 def form(runtime: Runtime, *, postmortem_id: int, user_id: str) -> dict[str, Any] | Message:
+    access.ask_slack_first(runtime, user_id=user_id, postmortem_id=postmortem_id)
     with transaction(runtime.sessions) as session:
         postmortem = access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
         if postmortem is None:
@@ -63,6 +64,7 @@ def submit(runtime: Runtime, *, postmortem_id: int, user_id: str, answers: dict[
     errors = questionnaire.validate(answers)
     if errors:
         return errors
+    access.ask_slack_first(runtime, user_id=user_id, postmortem_id=postmortem_id)
     with transaction(runtime.sessions) as session:
         postmortem = access.by_id(session, runtime, postmortem_id=postmortem_id, user_id=user_id)
         if postmortem is None:

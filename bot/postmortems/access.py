@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
-from models import Participant, Postmortem, PostmortemStatus
+from models import Note, Participant, Postmortem, PostmortemStatus, Sighting
+from models.db import single_statements
 
 # One answer for "no post-mortem here" and "not yours", so a refusal reveals nothing.
 NOT_FOUND = "I can't find a post-mortem you take part in here. Ask its facilitator to add you, or run this in the review channel."
@@ -33,6 +34,49 @@ def require_open(session: Session, postmortem: Postmortem, *, refusal: type[Exce
     )
     if status is PostmortemStatus.CLOSED:
         raise refusal(CLOSED)
+
+
+def ask_slack_first(
+    runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None, note_id: int | None = None,
+    sighting_id: int | None = None, their_open_postmortems: bool = False, facilitated: bool = False, people: bool = False,
+    their_zone: bool = False,
+) -> None:
+    """Ask Slack, before a transaction opens, what the checks inside it will need: a transaction must not
+    hold the database (SQLite's one write lock, a pooled connection) while Slack answers, slowly or after a
+    Retry-After. The gateway remembers the answers, so is_participant and the look-ups inside find them.
+
+    The members of the review channel of the post-mortem named (by id, note, sighting, or the channel
+    itself), of the open post-mortems `user_id` is listed on (`their_open_postmortems`, as
+    open_postmortems_of reads them) and of those they facilitate (`facilitated`).
+    `people`: the named post-mortem's participants and members too (their time zones). `their_zone`:
+    `user_id`'s own. Read without a lock; a Slack failure raises here, before anything is written."""
+    postmortems = POSTMORTEMS
+    named_or_theirs = []
+    if postmortem_id is not None:
+        named_or_theirs.append(postmortems.c.id == postmortem_id)
+    if channel_id:
+        named_or_theirs.append(postmortems.c.channel_id == channel_id)
+    if note_id is not None:
+        named_or_theirs.append(postmortems.c.id == select(Note.postmortem_id).where(Note.id == note_id).scalar_subquery())
+    if sighting_id is not None:
+        named_or_theirs.append(postmortems.c.id == select(Sighting.postmortem_id).where(Sighting.id == sighting_id).scalar_subquery())
+    if their_open_postmortems:
+        named_or_theirs.append((postmortems.c.status == PostmortemStatus.OPEN) & postmortems.c.id.in_(
+            select(Participant.postmortem_id).where(Participant.user_id == user_id)))
+    if facilitated:
+        named_or_theirs.append(postmortems.c.facilitator_id == user_id)
+    with single_statements(runtime.engine) as connection:
+        rows = connection.execute(select(postmortems.c.id, postmortems.c.channel_id).where(
+            or_(*named_or_theirs))).all() if named_or_theirs else []
+        listed = connection.execute(select(Participant.user_id).where(
+            Participant.postmortem_id.in_([row.id for row in rows]))).scalars().all() if people and rows else []
+    people_to_know = set(listed)
+    for channel in {row.channel_id for row in rows if row.channel_id}:
+        members = runtime.slack.channel_members(channel=channel)
+        if people:
+            people_to_know |= members
+    for person in sorted(people_to_know | ({user_id} if their_zone else set())):
+        runtime.slack.user(person)
 
 
 def is_participant(runtime: Runtime, postmortem: Postmortem, *, user_id: str) -> bool:

@@ -61,6 +61,7 @@ def _open_for_changes(facilitated: Postmortem | str) -> Postmortem | str:
 
 
 def classification_form(runtime: Runtime, *, user_id: str, channel_id: str) -> dict[str, Any] | Message:
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id)
     with transaction(runtime.sessions) as session:
         postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, channel_id=channel_id))
         if isinstance(postmortem, str):
@@ -76,6 +77,7 @@ def save_classification(runtime: Runtime, *, user_id: str, postmortem_id: int, c
                         attack_vector: str, rationale: str) -> dict[str, str] | str:
     if len(rationale) > report_blocks.RATIONALE_MAX_CHARS:
         return {"rationale": f"Keep this under {report_blocks.RATIONALE_MAX_CHARS:,} characters (it has {len(rationale):,})."}
+    access.ask_slack_first(runtime, user_id=user_id, postmortem_id=postmortem_id)
     with transaction(runtime.sessions) as session:
         postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
         if isinstance(postmortem, str):
@@ -89,6 +91,7 @@ def save_classification(runtime: Runtime, *, user_id: str, postmortem_id: int, c
 
 
 def scorecard_form(runtime: Runtime, *, user_id: str, channel_id: str) -> dict[str, Any] | Message:
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id)
     with transaction(runtime.sessions) as session:
         postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, channel_id=channel_id))
         if isinstance(postmortem, str):
@@ -101,6 +104,7 @@ def save_figures(runtime: Runtime, *, user_id: str, postmortem_id: int, raw: dic
     figures, errors = assessments.parse_figures(raw)
     if errors:
         return errors
+    access.ask_slack_first(runtime, user_id=user_id, postmortem_id=postmortem_id)
     with transaction(runtime.sessions) as session:
         postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
         if isinstance(postmortem, str):
@@ -113,6 +117,7 @@ def save_figures(runtime: Runtime, *, user_id: str, postmortem_id: int, raw: dic
 
 
 def preview(runtime: Runtime, *, user_id: str, channel_id: str) -> Message:
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id)
     with transaction(runtime.sessions) as session:
         postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, channel_id=channel_id))
         if isinstance(postmortem, str):
@@ -133,6 +138,7 @@ def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int 
     """Claim and store version N (the one previewed, when given), then upload the documents and post the
     summary: each part once, even across a retry after Slack failed half-way. The MISP push, when
     configured, is planned as a reminder row: a slow or failing MISP never holds up the answer."""
+    access.ask_slack_first(runtime, user_id=user_id, postmortem_id=postmortem_id)
     with transaction(runtime.sessions) as session:
         # A preview's Publish button outlives the close; a new version of a closed record is refused.
         postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id))
@@ -213,6 +219,7 @@ def export_stix(runtime: Runtime, *, user_id: str, channel_id: str, what: str) -
     indicators as a STIX 2.1 file in the review channel."""
     if what.strip().lower() != "stix":
         return Message(text=EXPORT_USAGE)
+    access.ask_slack_first(runtime, user_id=user_id, channel_id=channel_id)
     with transaction(runtime.sessions) as session:
         postmortem = access.locate(session, runtime, user_id=user_id, channel_id=channel_id)
         if postmortem is None:
@@ -248,6 +255,7 @@ def post_redacted(runtime: Runtime, *, user_id: str, postmortem_id: int) -> Mess
     channel = runtime.settings.report_summary_channel
     if channel is None:
         return Message(text=NO_SUMMARY_CHANNEL)
+    access.ask_slack_first(runtime, user_id=user_id, postmortem_id=postmortem_id)
     with transaction(runtime.sessions) as session:
         postmortem = _facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id)
         if isinstance(postmortem, str):

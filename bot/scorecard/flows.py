@@ -65,6 +65,7 @@ def _still_facilitating(runtime: Runtime, *, user_id: str, first_only: bool = Fa
     """The post-mortems `user_id` facilitated and still takes part in (or the first of them): leaving, or
     being removed from, the review channel revokes access by every path, the scorecard's too."""
     ids = []
+    access.ask_slack_first(runtime, user_id=user_id, facilitated=True)
     with transaction(runtime.sessions) as session:
         for postmortem in service.facilitated(session, user_id=user_id):
             if access.is_participant(runtime, postmortem, user_id=user_id):

@@ -43,6 +43,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot import metrics
 from bot.slack.cache import TtlCache
+from models.db import holding_a_connection
 
 log = logging.getLogger(__name__)
 
@@ -272,6 +273,14 @@ class KeptAliveConnections:
         return http.client.HTTPConnection(host, port, timeout=self._timeout)
 
 
+def _not_while_holding_the_database(method: str) -> None:
+    # Flows ask Slack before or after their transactions (bot.postmortems.access.ask_slack_first); a call
+    # made inside one is a bug that a slow Slack turns into a stalled bot. Said, not refused: the call is
+    # still what the person needs.
+    if holding_a_connection():
+        log.warning("%s called while holding a database connection: a slow Slack holds the database too", method)
+
+
 @dataclass(frozen=True)
 class SlackUser:
     id: str
@@ -314,6 +323,7 @@ class SlackGateway:
         return self._max_retry_after if due is None else min(self._max_retry_after, due - time.monotonic())
 
     def _call(self, method: str, **arguments: Any) -> dict[str, Any]:
+        _not_while_holding_the_database(method)
         key = pace_key(method, arguments)
         rate_limited = lost = 0
         while True:
@@ -397,6 +407,7 @@ class SlackGateway:
     ) -> None:
         """Ephemeral answer to the user who ran a slash command or pressed a button, over a kept-alive
         connection (KeptAliveConnections)."""
+        _not_while_holding_the_database("response_url")
         body: dict[str, Any] = {"text": text, "response_type": "ephemeral", "replace_original": replace_original,
                                 "unfurl_links": False, "unfurl_media": False}
         if blocks is not None:
@@ -448,6 +459,7 @@ class SlackGateway:
 
     def upload_file(self, *, channel: str, filename: str, content: bytes, title: str, comment: str | None = None) -> None:
         """Share a file in a channel through files.getUploadURLExternal / files.completeUploadExternal."""
+        _not_while_holding_the_database("files.completeUploadExternal")
         with _failures_as("files.completeUploadExternal"):
             self._uploads.files_upload_v2(
                 channel=channel, filename=filename, content=content, title=title, initial_comment=comment
