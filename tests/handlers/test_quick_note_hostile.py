@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import event, func, select, text, update
 
 from bot import logs
-from bot.demo.signed_requests import SlackSim, wait_for_dm
+from bot.app import LISTENER_THREADS
+from bot.demo.signed_requests import SlackSim, eventually, wait_for_dm
 from bot.runtime import Runtime
 from bot.slack.double import RESPONSE_URL, FakeSlack
 from handlers.guard import OUR_TROUBLE, SLACK_TROUBLE
@@ -17,6 +18,7 @@ from models import Indicator, Note, Postmortem, PostmortemStatus
 from tests.conftest import LEAD, OUTSIDER, RESPONDER_BERLIN
 from tests.handlers.test_reports import publish
 from tests.races import at_once, most_in_flight, on_postgresql
+from tests.serving import seed_review
 
 NOT_FOUND = "I can't find a post-mortem you take part in here. Ask its facilitator to add you, or run this in the review channel."
 
@@ -258,7 +260,6 @@ def test_a_remembered_member_on_a_closed_postmortem_is_told_it_is_closed_and_not
 def test_a_remembered_member_who_left_is_refused_once_slack_says_so(
     slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
 ) -> None:
-    from bot.demo.signed_requests import eventually
     from tests.handlers.test_notes import membership_event
     _, channel = started
     remember_members(slack, runtime, channel, user=RESPONDER_BERLIN)
@@ -320,7 +321,6 @@ def test_when_the_response_url_and_the_dm_both_fail_the_person_is_never_told_a_s
     not say "That didn't go through ... send it again" (a minute later that stores it twice)."""
     import time
 
-    from bot.demo.signed_requests import eventually
     _, channel = started
     fake_slack.inject(RESPONSE_URL, status=500)
     fake_slack.inject("chat.postMessage", error="channel_not_found", times=5)
@@ -341,7 +341,6 @@ def test_an_answer_with_blocks_refused_by_the_response_url_arrives_by_dm_with_it
     assert slack.ask("note something to list", user=LEAD, channel=channel).text.startswith(":memo: Added")
     fake_slack.inject(RESPONSE_URL, status=500)
     slack.command("notes", user=LEAD, channel=channel, response_url=fake_slack.response_url())
-    from bot.demo.signed_requests import eventually
     dm = eventually(lambda: next((m for m in fake_slack.dm_messages(LEAD) if "something to list" in str(m.get("blocks"))),
                                  None), what="the notes listing by DM")
     assert dm["blocks"]
@@ -359,7 +358,6 @@ def test_when_no_way_to_answer_works_the_failure_is_logged_without_a_traceback_a
     import logging
     import time
 
-    from bot.demo.signed_requests import eventually
     _, channel = started
     fake_slack.inject(RESPONSE_URL, status=500, times=5)
     fake_slack.inject("chat.postMessage", error="channel_not_found", times=5)
@@ -394,3 +392,135 @@ def test_a_worker_that_missed_the_leave_event_refuses_the_member_once_its_memory
     assert slack.ask("note written after leaving", user=RESPONDER_BERLIN, channel=channel).text == NOT_FOUND
     with in_transaction() as session:
         assert "written after leaving" not in session.scalars(select(Note.text)).all()
+
+
+# --- Third hostile pass: Slack asked before the write (members first, then the note), 64 listener threads ---
+
+@pytest.mark.parametrize("note_text", ["plain words closing under it", "beacon to 198.51.100.23 closing under it"])
+def test_a_note_whose_slack_answer_arrives_after_the_close_is_refused_and_not_stored(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any,
+    note_text: str
+) -> None:
+    """Who is in the channel is asked before the write: the close lands while Slack takes its time, and the
+    note (with or without an indicator) must then be refused as closed, never said to be added."""
+    import time
+
+    postmortem_id, channel = started
+    runtime.slack.forget_members(channel=channel)
+    asked_before = len(fake_slack.calls_to("conversations.members"))
+    fake_slack.slow("conversations.members", seconds=3)
+    answer: dict[str, str] = {}
+    writer = threading.Thread(target=lambda: answer.setdefault(
+        "text", slack.ask(f"note {note_text}", user=RESPONDER_BERLIN, channel=channel, timeout=20).text))
+    writer.start()
+    eventually(lambda: len(fake_slack.calls_to("conversations.members")) > asked_before, what="Slack asked")
+    time.sleep(0.3)
+    with in_transaction() as session:
+        session.execute(update(Postmortem).where(Postmortem.id == postmortem_id).values(status=PostmortemStatus.CLOSED))
+    writer.join(timeout=30)
+    assert answer["text"] == "This post-mortem is closed.", answer
+    with in_transaction() as session:
+        assert note_text not in session.scalars(select(Note.text)).all()
+    assert count(in_transaction, Indicator) == 0
+
+
+def test_notes_with_indicators_racing_a_close_are_stored_with_their_indicators_or_refused_and_absent(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    """The transactional path (a text that may hold indicators) racing a close, on both databases."""
+    _, channel = started
+    publish(slack, fake_slack, channel)
+
+    def work(index: int) -> str:
+        if index == 0:
+            return slack.ask("close", user=LEAD, channel=channel, timeout=30).text
+        return slack.ask(f"note racing 203.0.113.{index} at close", user=LEAD, channel=channel, timeout=30).text
+
+    answers, intervals = at_once(work, 10)
+    assert most_in_flight(intervals) >= 2
+    assert answers[0].startswith(":lock:"), answers[0]
+    with in_transaction() as session:
+        stored = set(session.scalars(select(Note.text)))
+        values = set(session.scalars(select(Indicator.value)))
+    for index, answer in enumerate(answers[1:], start=1):
+        note = f"racing 203.0.113.{index} at close"
+        if answer.startswith(":memo: Added to"):
+            assert note in stored and f"203.0.113.{index}" in values, (answer, values)
+        else:
+            assert answer == "This post-mortem is closed." and note not in stored, answer
+            assert f"203.0.113.{index}" not in values
+
+
+def test_a_note_refused_by_a_rate_limited_slack_is_retried_and_stored_once(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    """conversations.members answers 429 (Retry-After 1) for the note's membership check: it waits, then stores once."""
+    _, channel = started
+    runtime.slack.forget_members(channel=channel)
+    before = count(in_transaction, Note)
+    fake_slack.inject("conversations.members", status=429, retry_after=1, times=1)
+    reply = slack.ask("note after a rate limit", user=RESPONDER_BERLIN, channel=channel, timeout=20)
+    assert reply.text.startswith(":memo: Added to"), reply.text
+    assert count(in_transaction, Note) == before + 1
+
+
+def test_a_note_told_to_send_again_after_slack_failed_is_stored_once_when_sent_again(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any
+) -> None:
+    """Slack fails the members call: 'send it again' must be true (nothing stored), and the retry stores one note."""
+    _, channel = started
+    runtime.slack.forget_members(channel=channel)
+    fake_slack.inject("conversations.members", error="internal_error", times=5)
+    failed = slack.ask("note plain words sent twice", user=RESPONDER_BERLIN, channel=channel)
+    assert failed.text == SLACK_TROUBLE.format(error="internal_error")
+    with in_transaction() as session:
+        assert "plain words sent twice" not in session.scalars(select(Note.text)).all()
+    with fake_slack.lock:
+        fake_slack.injected.pop("conversations.members", None)  # Slack recovered
+    again = slack.ask("note plain words sent twice", user=RESPONDER_BERLIN, channel=channel)
+    assert again.text.startswith(":memo: Added to"), again.text
+    with in_transaction() as session:
+        assert session.scalars(select(Note.text)).all().count("plain words sent twice") == 1
+
+
+def test_a_note_in_a_channel_that_is_no_review_channel_asks_slack_nothing(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], in_transaction: Any
+) -> None:
+    before = len(fake_slack.calls_to("conversations.members"))
+    other = fake_slack.add_channel("random-chat", members=[LEAD, OUTSIDER])
+    for user in (LEAD, OUTSIDER):
+        assert slack.ask("note not a review", user=user, channel=other).text == NOT_FOUND
+    assert len(fake_slack.calls_to("conversations.members")) == before
+    with in_transaction() as session:
+        assert "not a review" not in session.scalars(select(Note.text)).all()
+
+
+def test_listeners_waiting_on_slack_inside_transactions_do_not_starve_a_quick_note_of_database_connections(
+    slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any,
+    database_url: str
+) -> None:
+    """64 listener threads, a database pool of POOL_SIZE + overflow: more listings than the pool holds wait on a
+    slow Slack for the channel's members, and hold no connection meanwhile (they ask before their transaction),
+    so a quick note that needs no Slack still gets one. The pool's 30 s timeout is shortened to 2 s here and
+    Slack takes 4 s (in production: a Retry-After of up to 60 s)."""
+    _, channel = started
+    remember_members(slack, runtime, channel, user=LEAD)
+    quick_channel = channel
+    pool = runtime.engine.pool
+    capacity = pool.size() + pool._max_overflow  # type: ignore[attr-defined]
+    waiters = min(LISTENER_THREADS - 4, capacity + 6)
+    slow_channel = seed_review(database_url, fake_slack, facilitator=LEAD, members=[], title="Slow listing")
+    runtime.slack.forget_members(channel=slow_channel)
+    fake_slack.slow("conversations.members", seconds=4)
+    pool._timeout = 2  # type: ignore[attr-defined]
+    asked_before = len(fake_slack.calls_to("conversations.members"))
+    threads = [threading.Thread(target=lambda: slack.ask("notes", user=LEAD, channel=slow_channel, timeout=30))
+               for _ in range(waiters)]
+    for thread in threads:
+        thread.start()
+    eventually(lambda: len(fake_slack.calls_to("conversations.members")) >= asked_before + capacity, timeout=10,
+               what="the pool's worth of listings asking Slack")
+    reply = slack.ask("note needs no Slack at all", user=LEAD, channel=quick_channel, timeout=30)
+    for thread in threads:
+        thread.join(timeout=60)
+    assert reply.text.startswith(":memo: Added to"), reply.text
