@@ -23,11 +23,11 @@ from bot.slack.double import FakeSlack
 from handlers.replies import FORM_FAILED, SAVE_FAILED
 from models import Action, Note, Postmortem
 from tests.conftest import LEAD, RESPONDER_BERLIN
-from tests.races import at_once, most_in_flight
-from tests.serving import seed_review
 from tests.handlers.test_actions import assign, press_owner_button
 from tests.handlers.test_meetings import MONDAY_1500
 from tests.handlers.test_start import REPORT, open_form
+from tests.races import at_once, most_in_flight
+from tests.serving import seed_review
 from tests.support import notice_text
 
 ACK_DEADLINE = 3.0  # Slack's: an answer later than this is a failed request
