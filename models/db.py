@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -75,22 +76,22 @@ _checked_out = threading.local()
 
 
 def _track_checkouts(engine: Engine) -> None:
-    """Which pooled connections this thread holds, for holding_a_connection."""
+    """Which pooled connections this thread checked out, for holding_a_connection."""
 
     @event.listens_for(engine, "checkout")
-    def _held(dbapi_connection, _record, _proxy) -> None:  # type: ignore[no-untyped-def]
-        _checked_out.__dict__.setdefault("ids", set()).add(id(dbapi_connection))
-
-    @event.listens_for(engine, "checkin")
-    def _returned(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-        _checked_out.__dict__.setdefault("ids", set()).discard(id(dbapi_connection))
+    def _held(_dbapi_connection, _record, proxy) -> None:  # type: ignore[no-untyped-def]
+        _checked_out.__dict__.setdefault("proxies", []).append(weakref.ref(proxy))
 
 
 def holding_a_connection() -> bool:
     """Whether this thread holds a pooled database connection (a session or a transaction is open): what
     it waits for meanwhile, every other thread that needs the database may wait for too (SQLite's one
     write lock, a row lock, the pool's last connection)."""
-    return bool(_checked_out.__dict__.get("ids"))
+    # A returned connection's proxy lets go of it, however it went back (checked in, invalidated, detached).
+    held = [ref for ref in _checked_out.__dict__.get("proxies", ()) if (proxy := ref()) is not None
+            and proxy.dbapi_connection is not None]
+    _checked_out.proxies = held
+    return bool(held)
 
 
 def _ping_when_idle(engine: Engine) -> None:
