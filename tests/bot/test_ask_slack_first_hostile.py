@@ -221,3 +221,28 @@ def test_a_note_modal_submitted_while_slack_rate_limits_the_members_list_says_so
     with in_transaction() as session:
         assert session.query(Note).count() == 0
     print(reply.body)
+
+
+@pytest.mark.parametrize(("command", "answer"), [("note Beacon to 203.0.113.10", ":memo: Added to"),
+                                                ("notes", "Notes"), ("actions all", "")])
+def test_someone_joining_while_the_members_list_is_asked_does_not_send_the_check_back_to_slack_inside(
+    command: str, answer: str, slack: SlackSim, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime, in_transaction: Any,
+) -> None:
+    """member_joined_channel arrives while ask_slack_first waits for conversations.members: the cache
+    drops that (possibly stale) answer, so is_participant inside the transaction asks Slack again."""
+    import threading
+
+    from tests.handlers.test_notes import membership_event
+
+    _, channel = started
+    runtime.slack.forget_members(channel=channel)
+    asked = len(fake_slack.calls_to("conversations.members"))
+    fake_slack.slow("conversations.members", seconds=2)
+    answers: list[str] = []
+    waiting = threading.Thread(target=lambda: answers.append(
+        slack.ask(command, user=LEAD, channel=channel, timeout=20).text))
+    waiting.start()
+    eventually(lambda: len(fake_slack.calls_to("conversations.members")) > asked, what="the members list asked")
+    slack.event(membership_event("member_joined_channel", RESPONDER_TOKYO, channel), event_id="Ev-join-race")
+    waiting.join(timeout=30)
+    assert answers and answers[0].startswith(answer), answers
