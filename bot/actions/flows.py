@@ -39,7 +39,7 @@ from models import (
     Reminder,
     ReminderStatus,
 )
-from models.db import transaction
+from models.db import single_statements, transaction
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -106,6 +106,20 @@ def _plan(runtime: Runtime, session: Session, action: Action, postmortem: Postmo
         owner_tz=_zone_of(runtime, action.owner_id), facilitator_tz=_zone_of(runtime, postmortem.facilitator_id),
         timing=_timing(runtime), now=runtime.clock.now(),
     )
+
+
+def _learn_zones(runtime: Runtime, *, action_id: int) -> None:
+    """Replanning (_plan, inside the transaction) needs the zones of the action's owner and facilitator:
+    those this process never saw (the form was opened through another worker, or before a restart) are
+    asked of Slack now, with the database let go. Read without a lock; a concurrent reassignment's new
+    owner was looked up by its own _owner_problem."""
+    with single_statements(runtime.engine) as connection:
+        row = connection.execute(
+            select(Action.owner_id, Postmortem.facilitator_id).join(Postmortem, Postmortem.id == Action.postmortem_id)
+            .where(Action.id == action_id)).first()
+    for person in (row or ()):
+        if runtime.slack.known_user(person) is None:
+            runtime.slack.user(person)
 
 
 def _owner_problem(runtime: Runtime, owner_id: str) -> str | None:
@@ -273,6 +287,7 @@ def _change(runtime: Runtime, *, user_id: str, action_id: int, read_version: int
     """Apply one change to an open action and replan its reminders; refusals come back keyed by `field`.
     The change applies only to the version the person saw (`read_version`, from the form): of two changes
     made at once, one wins and the other is refused, with nothing of it applied or planned."""
+    _learn_zones(runtime, action_id=action_id)
     try:
         with transaction(runtime.sessions) as session:
             loaded = _load(session, action_id=action_id)

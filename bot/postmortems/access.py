@@ -7,6 +7,7 @@ channel's membership decides, so someone removed from the channel loses access b
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, or_, select
 from sqlalchemy.orm import Session
@@ -51,32 +52,71 @@ def ask_slack_first(
     `people`: the named post-mortem's participants and members too (their time zones). `their_zone`:
     `user_id`'s own. Read without a lock; a Slack failure raises here, before anything is written."""
     postmortems = POSTMORTEMS
-    named_or_theirs = []
+    named = []
     if postmortem_id is not None:
-        named_or_theirs.append(postmortems.c.id == postmortem_id)
+        named.append(postmortems.c.id == postmortem_id)
     if channel_id:
-        named_or_theirs.append(postmortems.c.channel_id == channel_id)
+        named.append(postmortems.c.channel_id == channel_id)
     if note_id is not None:
-        named_or_theirs.append(postmortems.c.id == select(Note.postmortem_id).where(Note.id == note_id).scalar_subquery())
+        named.append(postmortems.c.id == select(Note.postmortem_id).where(Note.id == note_id).scalar_subquery())
     if sighting_id is not None:
-        named_or_theirs.append(postmortems.c.id == select(Sighting.postmortem_id).where(Sighting.id == sighting_id).scalar_subquery())
-    if their_open_postmortems:
-        named_or_theirs.append((postmortems.c.status == PostmortemStatus.OPEN) & postmortems.c.id.in_(
+        named.append(postmortems.c.id == select(Sighting.postmortem_id).where(Sighting.id == sighting_id).scalar_subquery())
+    rows = _rows(runtime, or_(*named)) if named else []
+    people_to_know = _participants(runtime, [row.id for row in rows]) if people else set()
+    people_to_know |= _ask_members(runtime, rows, people=people)
+    # `their_open_postmortems` and `facilitated` are the choices offered when the one named does not
+    # settle it (locate found none the person takes part in): asked only then, as open_postmortems_of
+    # only runs then. Another review channel Slack no longer answers for (the bot removed from it) must
+    # not fail a command that needs only this one.
+    located = _located(runtime, rows, user_id=user_id, postmortem_id=postmortem_id, channel_id=channel_id)
+    theirs = []
+    if their_open_postmortems and not located:
+        theirs.append((postmortems.c.status == PostmortemStatus.OPEN) & postmortems.c.id.in_(
             select(Participant.postmortem_id).where(Participant.user_id == user_id)))
     if facilitated:
-        named_or_theirs.append(postmortems.c.facilitator_id == user_id)
-    with single_statements(runtime.engine) as connection:
-        rows = connection.execute(select(postmortems.c.id, postmortems.c.channel_id).where(
-            or_(*named_or_theirs))).all() if named_or_theirs else []
-        listed = connection.execute(select(Participant.user_id).where(
-            Participant.postmortem_id.in_([row.id for row in rows]))).scalars().all() if people and rows else []
-    people_to_know = set(listed)
-    for channel in {row.channel_id for row in rows if row.channel_id}:
-        members = runtime.slack.channel_members(channel=channel)
-        if people:
-            people_to_know |= members
+        theirs.append(postmortems.c.facilitator_id == user_id)
+    if theirs:
+        more = _rows(runtime, or_(*theirs))
+        _ask_members(runtime, more, people=False)
     for person in sorted(people_to_know | ({user_id} if their_zone else set())):
         runtime.slack.user(person)
+
+
+def _rows(runtime: Runtime, where: Any) -> list[Any]:
+    with single_statements(runtime.engine) as connection:
+        return list(connection.execute(select(POSTMORTEMS.c.id, POSTMORTEMS.c.channel_id).where(where)).all())
+
+
+def _participants(runtime: Runtime, postmortem_ids: list[int]) -> set[str]:
+    if not postmortem_ids:
+        return set()
+    with single_statements(runtime.engine) as connection:
+        return set(connection.execute(select(Participant.user_id).where(
+            Participant.postmortem_id.in_(postmortem_ids))).scalars().all())
+
+
+def _ask_members(runtime: Runtime, rows: list[Any], *, people: bool) -> set[str]:
+    """The members of the rows' review channels, asked of Slack now (the gateway remembers them)."""
+    everyone: set[str] = set()
+    for channel in sorted({row.channel_id for row in rows if row.channel_id}):
+        members = runtime.slack.channel_members(channel=channel)
+        if people:
+            everyone |= members
+    return everyone
+
+
+def _located(runtime: Runtime, rows: list[Any], *, user_id: str, postmortem_id: int | None, channel_id: str) -> bool:
+    """Whether locate() will find the post-mortem named (by id, else by channel) for `user_id` (the
+    members are remembered by now; a post-mortem without a channel yet is read from its participants)."""
+    if postmortem_id is None and not channel_id:
+        return False
+    row = next((row for row in rows if (row.id == postmortem_id if postmortem_id is not None
+                                        else row.channel_id == channel_id)), None)
+    if row is None:
+        return False
+    if row.channel_id is None:
+        return user_id in _participants(runtime, [row.id])
+    return user_id in runtime.slack.channel_members(channel=row.channel_id)
 
 
 def is_participant(runtime: Runtime, postmortem: Postmortem, *, user_id: str) -> bool:

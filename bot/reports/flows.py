@@ -139,13 +139,29 @@ def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int 
     summary: each part once, even across a retry after Slack failed half-way. The MISP push, when
     configured, is planned as a reminder row: a slow or failing MISP never holds up the answer."""
     access.ask_slack_first(runtime, user_id=user_id, postmortem_id=postmortem_id)
+    # The documents name people: learn who, and ask Slack their names, before the claiming transaction
+    # (which holds the database, SQLite's write lock included) opens.
+    named: set[str] = set()
+    with transaction(runtime.sessions) as session:
+        postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id))
+        if isinstance(postmortem, str):
+            return Publication(Message(text=postmortem))
+        reports.render(session, postmortem_id=postmortem.id, name_of=lambda member: named.add(member) or member,
+                       now=runtime.clock.now(), monitor_period=runtime.settings.monitor_period)
+    for person in sorted(named):
+        runtime.slack.user(person)
+
+    def name_of(member: str) -> str:
+        known = runtime.slack.known_user(member)  # just asked; someone named since is asked here
+        return known.name if known is not None else runtime.slack.user(member).name
+
     with transaction(runtime.sessions) as session:
         # A preview's Publish button outlives the close; a new version of a closed record is refused.
         postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id))
         if isinstance(postmortem, str):
             return Publication(Message(text=postmortem))
         claimed = reports.claim(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),
-                                name_of=lambda member: runtime.slack.user(member).name, previewed=version,
+                                name_of=name_of, previewed=version,
                                 monitor_period=runtime.settings.monitor_period)
         if isinstance(claimed, reports.Refusal):
             return Publication(Message(text=BEING_PUBLISHED if claimed is reports.Refusal.BEING_PUBLISHED

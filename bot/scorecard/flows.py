@@ -64,14 +64,21 @@ def _is_lead(runtime: Runtime, *, user_id: str) -> bool:
 def _still_facilitating(runtime: Runtime, *, user_id: str, first_only: bool = False) -> list[int]:
     """The post-mortems `user_id` facilitated and still takes part in (or the first of them): leaving, or
     being removed from, the review channel revokes access by every path, the scorecard's too."""
-    ids = []
-    access.ask_slack_first(runtime, user_id=user_id, facilitated=True)
+    # Read first, then ask Slack with the database let go, one channel at a time in the order the
+    # transaction used to: `first_only` stops at the first, so an old review channel Slack no longer
+    # answers for (the bot removed from it) is asked only when an earlier one does not settle it.
     with transaction(runtime.sessions) as session:
-        for postmortem in service.facilitated(session, user_id=user_id):
-            if access.is_participant(runtime, postmortem, user_id=user_id):
-                ids.append(postmortem.id)
-                if first_only:
-                    break
+        facilitated = [(postmortem.id, postmortem.channel_id,
+                        postmortem.channel_id is None and user_id in postmortem.member_ids)
+                       for postmortem in service.facilitated(session, user_id=user_id)]
+    ids = []
+    for postmortem_id, channel_id, listed in facilitated:
+        takes_part = listed if channel_id is None else \
+            access.takes_part_in_channel(runtime, channel_id=channel_id, user_id=user_id)
+        if takes_part:
+            ids.append(postmortem_id)
+            if first_only:
+                break
     return ids
 
 
