@@ -39,18 +39,17 @@ def require_open(session: Session, postmortem: Postmortem, *, refusal: type[Exce
 
 def ask_slack_first(
     runtime: Runtime, *, user_id: str, channel_id: str = "", postmortem_id: int | None = None, note_id: int | None = None,
-    sighting_id: int | None = None, their_open_postmortems: bool = False, facilitated: bool = False, people: bool = False,
-    their_zone: bool = False,
+    sighting_id: int | None = None, their_open_postmortems: bool = False, people: bool = False, their_zone: bool = False,
 ) -> None:
     """Ask Slack, before a transaction opens, what the checks inside it will need: a transaction must not
     hold the database (SQLite's one write lock, a pooled connection) while Slack answers, slowly or after a
     Retry-After. The gateway remembers the answers, so is_participant and the look-ups inside find them.
 
     The members of the review channel of the post-mortem named (by id, note, sighting, or the channel
-    itself), of the open post-mortems `user_id` is listed on (`their_open_postmortems`, as
-    open_postmortems_of reads them) and of those they facilitate (`facilitated`).
-    `people`: the named post-mortem's participants and members too (their time zones). `their_zone`:
-    `user_id`'s own. Read without a lock; a Slack failure raises here, before anything is written."""
+    itself) and, with `their_open_postmortems`, of the open post-mortems `user_id` is listed on when the
+    one named does not settle it (as open_postmortems_of reads them, then). `people`: the named
+    post-mortem's participants and members too (their time zones). `their_zone`: `user_id`'s own. Read
+    without a lock; a Slack failure raises here, before anything is written."""
     postmortems = POSTMORTEMS
     named = []
     if postmortem_id is not None:
@@ -64,20 +63,13 @@ def ask_slack_first(
     rows = _rows(runtime, or_(*named)) if named else []
     people_to_know = _participants(runtime, [row.id for row in rows]) if people else set()
     people_to_know |= _ask_members(runtime, rows, people=people)
-    # `their_open_postmortems` and `facilitated` are the choices offered when the one named does not
-    # settle it (locate found none the person takes part in): asked only then, as open_postmortems_of
-    # only runs then. Another review channel Slack no longer answers for (the bot removed from it) must
-    # not fail a command that needs only this one.
-    located = _located(runtime, rows, user_id=user_id, postmortem_id=postmortem_id, channel_id=channel_id)
-    theirs = []
-    if their_open_postmortems and not located:
-        theirs.append((postmortems.c.status == PostmortemStatus.OPEN) & postmortems.c.id.in_(
-            select(Participant.postmortem_id).where(Participant.user_id == user_id)))
-    if facilitated:
-        theirs.append(postmortems.c.facilitator_id == user_id)
-    if theirs:
-        more = _rows(runtime, or_(*theirs))
-        _ask_members(runtime, more, people=False)
+    # The choices are offered only when the one named does not settle it (locate found none the person
+    # takes part in), so only then are their channels asked about: another review channel Slack no longer
+    # answers for (the bot removed from it) must not fail a command that needs only this one.
+    if their_open_postmortems and not _located(runtime, rows, user_id=user_id, postmortem_id=postmortem_id,
+                                                channel_id=channel_id):
+        _ask_members(runtime, _rows(runtime, (postmortems.c.status == PostmortemStatus.OPEN) & postmortems.c.id.in_(
+            select(Participant.postmortem_id).where(Participant.user_id == user_id))), people=False)
     for person in sorted(people_to_know | ({user_id} if their_zone else set())):
         runtime.slack.user(person)
 

@@ -23,6 +23,7 @@ class TtlCache(Generic[Value]):
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[Hashable, tuple[float, Value]] = {}
+        self._last_answers: dict[Hashable, Value] = {}  # what Slack said last, kept through `forget` (last_answer)
         self._forgotten = 0  # counts `forget` calls: a load that straddles one must not store its stale answer
 
     def get_or_load(self, key: Hashable, load: Callable[[], Value]) -> Value:
@@ -34,12 +35,20 @@ class TtlCache(Generic[Value]):
             forgotten_before = self._forgotten
         value = load()
         with self._lock:
+            if len(self._last_answers) >= MAX_ENTRIES:
+                self._last_answers.clear()
+            self._last_answers[key] = value
             if self._forgotten != forgotten_before:
                 return value
             if len(self._entries) >= MAX_ENTRIES:
                 self._entries.clear()  # a crude bound; the cache refills in seconds
             self._entries[key] = (self._clock() + self._ttl, value)
         return value
+
+    def last_answer(self, key: Hashable) -> Value | None:
+        """What the last load returned, even if forgotten since or its time is up (None if never loaded)."""
+        with self._lock:
+            return self._last_answers.get(key)
 
     def remembered(self, key: Hashable) -> Value | None:
         """The value while its time is not up, without loading (None otherwise)."""

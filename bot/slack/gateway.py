@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
@@ -46,6 +46,7 @@ from bot.slack.cache import TtlCache
 from models.db import holding_a_connection
 
 log = logging.getLogger(__name__)
+Answer = TypeVar("Answer")
 
 RETRIES_ON_RATE_LIMIT = 3
 RETRIES_ON_SERVER_ERROR = 2
@@ -278,7 +279,16 @@ def _not_while_holding_the_database(method: str) -> None:
     # made inside one is a bug that a slow Slack turns into a stalled bot. Said, not refused: the call is
     # still what the person needs.
     if holding_a_connection():
-        log.warning("%s called while holding a database connection: a slow Slack holds the database too", method)
+        log.warning("%s called while holding a database connection: a slow Slack holds the database too", method, stack_info=True)
+
+
+def _asked_or_last(cache: TtlCache[Answer], key: str, ask: Callable[[], Answer]) -> Answer:
+    """The remembered answer, or Slack's. Inside a transaction (after access.ask_slack_first asked), Slack's
+    last answer even if a join or leave event made the cache forget it a moment ago: a change that recent
+    is not worth holding the database for while Slack answers again."""
+    if holding_a_connection() and (last := cache.last_answer(key)) is not None:
+        return last
+    return cache.get_or_load(key, ask)
 
 
 @dataclass(frozen=True)
@@ -483,7 +493,7 @@ class SlackGateway:
     # -- users ---------------------------------------------------------------------------------
     def user(self, user_id: str) -> SlackUser:
         """users.info, remembered for a few minutes: a modal that needs ten time zones must open fast."""
-        return self._users.get_or_load(user_id, lambda: self._fetch_user(user_id))
+        return _asked_or_last(self._users, user_id, lambda: self._fetch_user(user_id))
 
     def _fetch_user(self, user_id: str) -> SlackUser:
         data = self._call("users.info", user=user_id)["user"]
@@ -534,7 +544,7 @@ class SlackGateway:
 
     def channel_members(self, *, channel: str) -> frozenset[str]:
         """conversations.members, remembered briefly: every command in a review channel checks membership."""
-        return self._members.get_or_load(channel, lambda: self._fetch_members(channel))
+        return _asked_or_last(self._members, channel, lambda: self._fetch_members(channel))
 
     def remembered_channel_members(self, *, channel: str) -> frozenset[str] | None:
         """channel_members if remembered now, without asking Slack (None: not remembered)."""

@@ -15,11 +15,11 @@ from bot.runtime import Runtime
 from bot.slack.double import FakeSlack
 from models import Postmortem
 from models.db import holding_a_connection, single_statements, transaction
-from tests.conftest import LEAD
+from tests.conftest import LEAD, OUTSIDER
 
 
 def test_the_gateway_says_when_it_is_asked_while_a_transaction_holds_the_database(
-    runtime: Runtime, started: tuple[int, str], caplog: pytest.LogCaptureFixture,
+    runtime: Runtime, started: tuple[int, str], fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture,
     no_slack_call_holds_the_database: list[str],
 ) -> None:
     _, channel = started
@@ -27,14 +27,18 @@ def test_the_gateway_says_when_it_is_asked_while_a_transaction_holds_the_databas
     with caplog.at_level(logging.WARNING, logger="bot.slack.gateway"):
         runtime.slack.channel_members(channel=channel)
         assert not caplog.records  # outside any transaction: nothing to say
+        asked = len(fake_slack.calls_to("conversations.members"))
         with transaction(runtime.sessions) as session:
             session.scalars(select(Postmortem)).all()
             assert holding_a_connection()
+            # A join or leave just made it forget the members: the last answer serves, Slack is not asked.
             runtime.slack.forget_members(channel=channel)
-            runtime.slack.channel_members(channel=channel)
+            assert LEAD in runtime.slack.channel_members(channel=channel)
+            assert len(fake_slack.calls_to("conversations.members")) == asked
+            runtime.slack.user(OUTSIDER)  # never asked before: Slack it is, and it is said
     assert not holding_a_connection()
     [said] = [record.getMessage() for record in caplog.records]
-    assert said == "conversations.members called while holding a database connection: a slow Slack holds the database too"
+    assert said == "users.info called while holding a database connection: a slow Slack holds the database too"
     assert no_slack_call_holds_the_database == [said]  # what fails every other test that does it
     no_slack_call_holds_the_database.clear()
 
