@@ -23,7 +23,7 @@ class TtlCache(Generic[Value]):
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[Hashable, tuple[float, Value]] = {}
-        self._last_answers: dict[Hashable, Value] = {}  # what Slack said last, kept through `forget` (last_answer)
+        self._last_answers: dict[Hashable, tuple[float, Value]] = {}  # kept through `forget`: last_answer
         self._forgotten = 0  # counts `forget` calls: a load that straddles one must not store its stale answer
 
     def get_or_load(self, key: Hashable, load: Callable[[], Value]) -> Value:
@@ -37,7 +37,7 @@ class TtlCache(Generic[Value]):
         with self._lock:
             if len(self._last_answers) >= MAX_ENTRIES:
                 self._last_answers.clear()
-            self._last_answers[key] = value
+            self._last_answers[key] = (self._clock() + self._ttl, value)
             if self._forgotten != forgotten_before:
                 return value
             if len(self._entries) >= MAX_ENTRIES:
@@ -46,9 +46,10 @@ class TtlCache(Generic[Value]):
         return value
 
     def last_answer(self, key: Hashable) -> Value | None:
-        """What the last load returned, even if forgotten since or its time is up (None if never loaded)."""
+        """What the last load returned while its time is not up, even if forgotten since (None otherwise)."""
         with self._lock:
-            return self._last_answers.get(key)
+            entry = self._last_answers.get(key)
+            return entry[1] if entry is not None and entry[0] > self._clock() else None
 
     def remembered(self, key: Hashable) -> Value | None:
         """The value while its time is not up, without loading (None otherwise)."""

@@ -279,13 +279,14 @@ def _not_while_holding_the_database(method: str) -> None:
     # made inside one is a bug that a slow Slack turns into a stalled bot. Said, not refused: the call is
     # still what the person needs.
     if holding_a_connection():
-        log.warning("%s called while holding a database connection: a slow Slack holds the database too", method, stack_info=True)
+        log.warning("%s called while holding a database connection: a slow Slack holds the database too", method,
+                    stack_info=True)
 
 
 def _asked_or_last(cache: TtlCache[Answer], key: str, ask: Callable[[], Answer]) -> Answer:
     """The remembered answer, or Slack's. Inside a transaction (after access.ask_slack_first asked), Slack's
-    last answer even if a join or leave event made the cache forget it a moment ago: a change that recent
-    is not worth holding the database for while Slack answers again."""
+    last answer within its time even if a join or leave event made the cache forget it a moment ago: a
+    change that recent is not worth holding the database for while Slack answers again."""
     if holding_a_connection() and (last := cache.last_answer(key)) is not None:
         return last
     return cache.get_or_load(key, ask)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.demo.signed_requests import SlackSim, eventually
 from bot.runtime import Runtime
+from bot.slack.cache import TtlCache
 from bot.slack.double import FakeSlack
 from models import Postmortem
 from models.db import holding_a_connection, single_statements, transaction
@@ -80,3 +81,13 @@ def test_a_command_waiting_on_a_slow_slack_holds_up_no_note_elsewhere(
     waiting.join(timeout=30)
     assert quick.text.startswith(":memo: Added to"), quick.text
     assert finished["quick"] < finished["slow"] - 2
+
+
+def test_the_last_answer_outlives_a_forget_but_not_its_time() -> None:
+    now = [0.0]
+    cache: TtlCache[frozenset[str]] = TtlCache(ttl_seconds=30, clock=lambda: now[0])
+    cache.get_or_load("C1", lambda: frozenset({"U1"}))
+    cache.forget("C1")  # someone joined or left
+    assert cache.remembered("C1") is None and cache.last_answer("C1") == frozenset({"U1"})
+    now[0] = 31.0
+    assert cache.last_answer("C1") is None  # older than the cache's own time: never served, even in a transaction
