@@ -95,13 +95,13 @@ def new_form(
     metadata["capture"] = {"channel": capture.channel_id, "ts": capture.ts, "author": capture.author_id,
                            "permalink": _permalink(runtime, capture.channel_id, capture.ts)}
     return note_blocks.note_form(
-            choices=choices,
-            metadata=metadata,
-            category=NoteCategory.TIMELINE,
-            occurred_at=datetime.fromtimestamp(float(capture.ts), tz=timezone.utc),
-            text=capture.text,
-            source_author_id=capture.author_id,
-        )
+        choices=choices,
+        metadata=metadata,
+        category=NoteCategory.TIMELINE,
+        occurred_at=datetime.fromtimestamp(float(capture.ts), tz=timezone.utc),
+        text=capture.text,
+        source_author_id=capture.author_id,
+    )
 
 
 def submit_new(runtime: Runtime, *, user_id: str, form: FormInput) -> dict[str, str] | str:
