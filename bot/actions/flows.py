@@ -110,16 +110,15 @@ def _plan(runtime: Runtime, session: Session, action: Action, postmortem: Postmo
 
 def _learn_zones(runtime: Runtime, *, action_id: int) -> None:
     """Replanning (_plan, inside the transaction) needs the zones of the action's owner and facilitator:
-    those this process never saw (the form was opened through another worker, or before a restart) are
-    asked of Slack now, with the database let go. Read without a lock; a concurrent reassignment's new
+    those this process does not remember (the form was opened through another worker, before a restart,
+    or minutes ago) are asked of Slack now, with the database let go. Read without a lock; a concurrent reassignment's new
     owner was looked up by its own _owner_problem."""
     with single_statements(runtime.engine) as connection:
         row = connection.execute(
             select(Action.owner_id, Postmortem.facilitator_id).join(Postmortem, Postmortem.id == Action.postmortem_id)
             .where(Action.id == action_id)).first()
     for person in (row or ()):
-        if runtime.slack.known_user(person) is None:
-            runtime.slack.user(person)
+        runtime.slack.user(person)  # remembered: no call; not, or no longer: asked now, not inside
 
 
 def _owner_problem(runtime: Runtime, owner_id: str) -> str | None:
