@@ -5,7 +5,6 @@ breaks nothing that did not need that channel."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -129,7 +128,6 @@ def cold_worker(started: tuple[int, str], settings: Settings, clock: FrozenClock
 def test_every_path_on_a_worker_that_remembers_no_one_asks_slack_outside_the_database(
     slack: SlackSim, cold_worker: Any, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime,
 ) -> None:
-
     postmortem_id, channel = started
     cold, forget, cold_runtime = cold_worker
     for text in ("notes", "status", "actions all", "actions", "note Beacon to 203.0.113.10", "monitor 203.0.113.10",
@@ -158,20 +156,21 @@ def test_every_path_on_a_worker_that_remembers_no_one_asks_slack_outside_the_dat
         forget()
         cold.event(membership_event(kind, RESPONDER_TOKYO, channel), event_id=f"Ev-{kind}")
     forget()
+    published_before = len(fake_slack.calls_to("views.publish"))
     cold.event({"type": "app_home_opened", "user": LEAD, "tab": "home", "event_ts": "1700000000.000200"},
                event_id="Ev-home")
     forget()
     cold.event({"type": "app_home_opened", "user": RESPONDER_BERLIN, "tab": "home", "event_ts": "1700000000.000300"},
                event_id="Ev-home2")
-    time.sleep(3)  # let the listeners' work after the ack finish
+    # The two Home tabs are the last work after an ack: once both are published, every path has run.
+    eventually(lambda: len(fake_slack.calls_to("views.publish")) >= published_before + 2, timeout=20,
+               what="both Home tabs published")
 
 
 def test_publish_close_and_reminders_on_a_worker_that_remembers_no_one(
     slack: SlackSim, cold_worker: Any, fake_slack: FakeSlack, started: tuple[int, str], runtime: Runtime,
     settings: Settings, clock: FrozenClock,
 ) -> None:
-
-
     postmortem_id, channel = started
     cold, forget, _ = cold_worker
     forget()
