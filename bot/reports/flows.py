@@ -149,19 +149,14 @@ def publish(runtime: Runtime, *, user_id: str, postmortem_id: int, version: int 
         reports.render(session, postmortem_id=postmortem.id, name_of=lambda member: named.add(member) or member,
                        now=runtime.clock.now(), monitor_period=runtime.settings.monitor_period)
     for person in sorted(named):
-        runtime.slack.user(person)
-
-    def name_of(member: str) -> str:
-        known = runtime.slack.known_user(member)  # just asked; someone named since is asked here
-        return known.name if known is not None else runtime.slack.user(member).name
-
+        runtime.slack.user(person)  # inside the claim below, the gateway answers from these
     with transaction(runtime.sessions) as session:
         # A preview's Publish button outlives the close; a new version of a closed record is refused.
         postmortem = _open_for_changes(_facilitated(session, runtime, user_id=user_id, postmortem_id=postmortem_id))
         if isinstance(postmortem, str):
             return Publication(Message(text=postmortem))
         claimed = reports.claim(session, postmortem=postmortem, user_id=user_id, now=runtime.clock.now(),
-                                name_of=name_of, previewed=version,
+                                name_of=lambda member: runtime.slack.user(member).name, previewed=version,
                                 monitor_period=runtime.settings.monitor_period)
         if isinstance(claimed, reports.Refusal):
             return Publication(Message(text=BEING_PUBLISHED if claimed is reports.Refusal.BEING_PUBLISHED
